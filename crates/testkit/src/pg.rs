@@ -1,0 +1,97 @@
+//! A real PostgreSQL for tests.
+
+use sluice_db::{Db, PoolOptions};
+use sluice_pgcluster::{Cluster, ClusterOptions, Ownership};
+use std::os::unix::fs::PermissionsExt;
+use std::sync::OnceLock;
+use tokio::sync::OnceCell;
+
+/// A database created for one test.
+pub struct TestDb {
+    /// Its URL, for components that open their own pool (or a sluice process).
+    pub url: String,
+    /// A pool on it.
+    pub db: Db,
+    /// Its name.
+    pub name: String,
+}
+
+static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
+static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+
+/// URL of the test server's maintenance database (`postgres`).
+pub fn server_url() -> String {
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        return url;
+    }
+    let cluster = CLUSTER.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("sluice-testpg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755));
+        let mut opts = ClusterOptions::new(dir.join("pg"), Ownership::Exclusive);
+        opts.fsync = false;
+        Cluster::start(&opts).map_err(|e| e.to_string())
+    });
+    match cluster {
+        Ok(c) => c.url("postgres"),
+        Err(e) => {
+            panic!("tests need PostgreSQL: set DATABASE_URL or install the server binaries: {e}")
+        }
+    }
+}
+
+fn with_db_name(url: &str, name: &str) -> String {
+    let mut u = url::Url::parse(url).expect("server URL parses");
+    u.set_path(&format!("/{name}"));
+    u.to_string()
+}
+
+/// A template database with every migration applied, created once per server.
+async fn template() -> &'static str {
+    TEMPLATE
+        .get_or_init(|| async {
+            let name = format!("sluice_tmpl_{}", std::process::id());
+            let url = with_db_name(&server_url(), &name);
+            sluice_db::ensure_database(&url)
+                .await
+                .expect("create template database");
+            sluice_db::run_migrations(&url)
+                .await
+                .expect("migrate template database");
+            name
+        })
+        .await
+}
+
+/// A fresh database with the schema applied, cloned from the template.
+pub async fn test_db() -> TestDb {
+    let template = template().await;
+    let name = format!("t_{}_{:08x}", std::process::id(), rand::random::<u32>());
+    let admin = sluice_db::parse_url(&server_url()).expect("server URL");
+    let _ = admin; // validated; the statement below runs on a short-lived pool
+    let admin_db = Db::connect(
+        &server_url(),
+        PoolOptions {
+            max_size: 1,
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .expect("connect to the test server");
+    let stmt = format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"");
+    admin_db
+        .run("test_create_db", move |c| {
+            Box::pin(async move {
+                use sluice_db::diesel_async::SimpleAsyncConnection;
+                c.batch_execute(&stmt).await
+            })
+        })
+        .await
+        .expect("create test database");
+    let url = with_db_name(&server_url(), &name);
+    let db = Db::connect(&url, PoolOptions::default())
+        .await
+        .expect("connect to test database");
+    TestDb { url, db, name }
+}
