@@ -10,6 +10,11 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures::FutureExt;
 
+diesel::define_sql_function! {
+    /// SQL `lower()`: names match case-insensitively, as webfinger lookups expect.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
 /// A community row (local or remote).
 #[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
 #[diesel(table_name = community)]
@@ -292,18 +297,15 @@ pub async fn local_key(db: &Db, actor_ap_id: &str) -> Result<Option<LocalKey>, D
     .or_else(not_found_is_none)
 }
 
-/// Stores the instance actor's key pair unless one exists; returns the stored pair.
-/// `make` is called only when a new pair is needed (key generation is slow).
-pub async fn ensure_instance_key(
+/// Stores a key pair for `actor_ap_id` unless it has one; returns the stored pair (the
+/// existing one when two processes race on first start).
+pub async fn insert_key_if_absent(
     db: &Db,
     actor_ap_id: &str,
     key_id: &str,
-    make: impl FnOnce() -> (String, String),
+    public_key_pem: String,
+    private_key_pem: String,
 ) -> Result<LocalKey, DbError> {
-    if let Some(k) = local_key(db, actor_ap_id).await? {
-        return Ok(k);
-    }
-    let (public_key_pem, private_key_pem) = make();
     let (id, kid) = (actor_ap_id.to_string(), key_id.to_string());
     db.run("local_key_insert", move |c| {
         async move {
@@ -334,4 +336,30 @@ pub(crate) fn not_found_is_none<T>(e: DbError) -> Result<Option<T>, DbError> {
         DbError::Query(diesel::result::Error::NotFound) => Ok(None),
         e => Err(e),
     }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Usage {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    users: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    posts: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    comments: i64,
+}
+
+/// Local users, posts and comments (for nodeinfo), in one statement.
+pub async fn usage(db: &Db) -> Result<(i64, i64, i64), DbError> {
+    let u: Usage = db
+        .run("nodeinfo_usage", |c| {
+            crate::sql(
+                "SELECT (SELECT count(*) FROM person WHERE local) AS users, \
+                        (SELECT count(*) FROM post WHERE local) AS posts, \
+                        (SELECT count(*) FROM comment WHERE local) AS comments",
+            )
+            .get_result(c)
+            .boxed()
+        })
+        .await?;
+    Ok((u.users, u.posts, u.comments))
 }

@@ -156,21 +156,18 @@ impl Cluster {
     fn wait_ready(&self, timeout: Duration) -> Result<(), Error> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(owned) = &self.owned {
-                if owned.wait_exit(Duration::ZERO) {
-                    return Err(Error::Command {
-                        what: "starting PostgreSQL",
-                        detail: format!(
-                            "the server exited; its log says:\n{}",
-                            log_tail(&self.log)
-                        ),
-                    });
-                }
+            if let Some(owned) = &self.owned
+                && owned.wait_exit(Duration::ZERO)
+            {
+                return Err(Error::Command {
+                    what: "starting PostgreSQL",
+                    detail: format!("the server exited; its log says:\n{}", log_tail(&self.log)),
+                });
             }
-            if let Some(pm) = running_postmaster(&self.data) {
-                if pm.ready {
-                    return Ok(());
-                }
+            if let Some(pm) = running_postmaster(&self.data)
+                && pm.ready
+            {
+                return Ok(());
             }
             if Instant::now() > deadline {
                 return Err(Error::NotReady(
@@ -356,13 +353,12 @@ fn drop_privileges(cmd: &mut Command, user: &RunAs, tie_to_parent: bool) {
             // Own process group: a terminal's Ctrl-C reaches sluice, which then stops
             // the cluster in order, instead of both at once.
             libc::setpgid(0, 0);
-            if user.switch {
-                if libc::setgroups(0, std::ptr::null()) != 0
+            if user.switch
+                && (libc::setgroups(0, std::ptr::null()) != 0
                     || libc::setgid(user.gid) != 0
-                    || libc::setuid(user.uid) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
+                    || libc::setuid(user.uid) != 0)
+            {
+                return Err(std::io::Error::last_os_error());
             }
             // After setuid: a credential change clears the parent-death signal.
             if tie_to_parent {

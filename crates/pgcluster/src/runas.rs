@@ -52,10 +52,11 @@ impl RunAs {
         }
         let mut cur = Some(path);
         while let Some(p) = cur {
-            if let Ok(md) = std::fs::metadata(p) {
-                if md.is_dir() && !self.may_search(&md) {
-                    return false;
-                }
+            if let Ok(md) = std::fs::metadata(p)
+                && md.is_dir()
+                && !self.may_search(&md)
+            {
+                return false;
             }
             cur = p.parent();
         }

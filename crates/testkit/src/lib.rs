@@ -3,10 +3,13 @@
 //! - [`test_db`]: a fresh, migrated database on a real PostgreSQL. The server is the one
 //!   `DATABASE_URL` points to (CI starts one), else a private cluster this test process
 //!   starts from the installed binaries and that dies with the process.
+//! - [`Sluice`]: the real `sluice` binary as a child process on a free loopback port.
 //!
-//! Tests that use it need the multi-thread runtime (migrations use `block_in_place`):
-//! `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]`.
+//! Tests that use the database need the multi-thread runtime (migrations use
+//! `block_in_place`): `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]`.
 
 mod pg;
+mod process;
 
 pub use pg::{TestDb, server_url, test_db};
+pub use process::{Sluice, SluiceOptions, free_port, http_client};

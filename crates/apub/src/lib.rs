@@ -1,0 +1,30 @@
+//! The threadiverse's vocabulary as sluice speaks it: pure functions and types, no
+//! database, no sockets.
+//!
+//! - [`urls`]: the ids of our own actors and endpoints.
+//! - [`actor`]: ActivityPub documents for local actors (Group, Person, Application).
+//! - [`discovery`]: webfinger and nodeinfo answers.
+//! - [`keys`]: RSA key pairs for HTTP signatures.
+//!
+//! Parsing of incoming activities and the HTTP-signature checks join this crate with the
+//! receiver; they follow the same rule: liberal in what is accepted (arrays or single
+//! values, embedded objects or URIs), strict in what is verified.
+
+#![deny(missing_docs)]
+
+pub mod actor;
+pub mod context;
+pub mod discovery;
+pub mod keys;
+pub mod rc;
+pub mod urls;
+
+pub use rc::Rc;
+pub use urls::LocalUrls;
+
+/// ActivityPub media type.
+pub const ACTIVITY_JSON: &str = "application/activity+json";
+/// The JSON-LD media type with the ActivityStreams profile.
+pub const LD_JSON: &str = r#"application/ld+json; profile="https://www.w3.org/ns/activitystreams""#;
+/// The public audience.
+pub const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";

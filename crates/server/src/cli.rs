@@ -1,0 +1,66 @@
+//! The command line.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// sluice: a federation inbox engine for the threadiverse.
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version, about)]
+pub struct Cli {
+    /// Configuration file (default: ./sluice.toml when it exists). Every key can also be
+    /// set as SLUICE_<KEY>.
+    #[arg(long, global = true, env = "SLUICE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the engine: HTTP server, journal, pipeline, send queue.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage local communities.
+    Community {
+        /// What to do with communities.
+        #[command(subcommand)]
+        action: CommunityAction,
+    },
+    /// Manage local users.
+    User {
+        /// What to do with users.
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+/// `sluice community ...`
+#[derive(Debug, Subcommand)]
+pub enum CommunityAction {
+    /// Create a local community with its own key pair.
+    Create {
+        /// Short name, as in !NAME@domain.
+        name: String,
+        /// Display title (default: the name).
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// List local communities.
+    List,
+}
+
+/// `sluice user ...`
+#[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// Create a local user with its own key pair.
+    Create {
+        /// Short name, as in @NAME@domain.
+        name: String,
+        /// Display name.
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+}

@@ -1,0 +1,165 @@
+//! Local actor documents, with content negotiation: ActivityPub clients get JSON, browsers
+//! a short page saying what the actor is and how to follow it.
+
+use super::{ApiError, wants_activity_json};
+use crate::state::AppState;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
+use sluice_apub::actor::{ActorKind, LocalActor, render};
+use sluice_apub::context::default_context;
+use sluice_apub::{ACTIVITY_JSON, LocalUrls, Rc};
+use sluice_db::actors as q;
+
+fn activity_json(doc: serde_json::Value) -> HttpResponse {
+    HttpResponse::Ok().content_type(ACTIVITY_JSON).json(doc)
+}
+
+fn page(title: &str, body: &str) -> HttpResponse {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(format!(
+            "<!doctype html><meta charset=utf-8><title>{}</title><h1>{}</h1><p>{}</p>\
+         <p><small>Served by sluice, a federation inbox engine.</small></p>",
+            esc(title),
+            esc(title),
+            esc(body)
+        ))
+}
+
+/// `GET /`: the instance actor.
+pub async fn instance_actor(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse {
+    let id = st.urls.instance_actor();
+    if !wants_activity_json(&req) {
+        return page(
+            st.urls.domain(),
+            "This instance federates over ActivityPub.",
+        );
+    }
+    activity_json(render(
+        &LocalActor {
+            kind: ActorKind::Application,
+            id: &id,
+            name: st.urls.domain(),
+            title: Some(st.urls.domain()),
+            summary: None,
+            public_key_pem: &st.instance_key.public_key_pem,
+            published: Some(st.instance_key.created_at),
+        },
+        &st.urls,
+    ))
+}
+
+/// `GET /c/{name}`.
+pub async fn community(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let c = q::local_community(&st.db, &name)
+        .await?
+        .ok_or_else(|| ApiError::new(Rc::NotFound, "no such community"))?;
+    if !wants_activity_json(&req) {
+        return Ok(page(
+            &c.title,
+            &format!(
+                "A community on {}. Follow it from your instance: !{}@{}",
+                st.urls.domain(),
+                c.name,
+                st.urls.domain()
+            ),
+        ));
+    }
+    Ok(activity_json(render(
+        &LocalActor {
+            kind: ActorKind::Group,
+            id: &c.ap_id,
+            name: &c.name,
+            title: Some(&c.title),
+            summary: c.summary.as_deref(),
+            public_key_pem: c.public_key_pem.as_deref().unwrap_or_default(),
+            published: c.published,
+        },
+        &st.urls,
+    )))
+}
+
+/// `GET /u/{name}`.
+pub async fn person(
+    req: HttpRequest,
+    st: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let p = q::local_person(&st.db, &name)
+        .await?
+        .ok_or_else(|| ApiError::new(Rc::NotFound, "no such user"))?;
+    if !wants_activity_json(&req) {
+        return Ok(page(
+            &p.name,
+            &format!(
+                "A user on {}: @{}@{}",
+                st.urls.domain(),
+                p.name,
+                st.urls.domain()
+            ),
+        ));
+    }
+    Ok(activity_json(render(
+        &LocalActor {
+            kind: ActorKind::Person,
+            id: &p.ap_id,
+            name: &p.name,
+            title: p.display_name.as_deref(),
+            summary: p.summary.as_deref(),
+            public_key_pem: p.public_key_pem.as_deref().unwrap_or_default(),
+            published: p.published,
+        },
+        &st.urls,
+    )))
+}
+
+/// An empty ordered collection. Peers (Lemmy among them) fetch a community's outbox,
+/// moderators and featured posts right after the actor; sluice is an inbox engine and
+/// the instance's application owns content pages, so these answer empty but valid.
+fn empty_collection(id: String) -> HttpResponse {
+    activity_json(json!({
+        "@context": default_context(),
+        "id": id,
+        "type": "OrderedCollection",
+        "totalItems": 0,
+        "orderedItems": []
+    }))
+}
+
+/// `GET /c/{name}/{outbox|followers|moderators|featured}`.
+pub async fn community_collection(
+    st: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, what) = path.into_inner();
+    if !matches!(
+        what.as_str(),
+        "outbox" | "followers" | "moderators" | "featured"
+    ) {
+        return Err(ApiError::new(Rc::NotFound, "no such collection"));
+    }
+    let c = q::local_community(&st.db, &name)
+        .await?
+        .ok_or_else(|| ApiError::new(Rc::NotFound, "no such community"))?;
+    Ok(empty_collection(LocalUrls::sub(&c.ap_id, &what)))
+}
+
+/// `GET /u/{name}/outbox`.
+pub async fn person_outbox(
+    st: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let p = q::local_person(&st.db, &name)
+        .await?
+        .ok_or_else(|| ApiError::new(Rc::NotFound, "no such user"))?;
+    Ok(empty_collection(LocalUrls::sub(&p.ap_id, "outbox")))
+}

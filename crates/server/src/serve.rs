@@ -1,0 +1,71 @@
+//! `sluice serve`: open the database, start the HTTP server and the background stages,
+//! and shut everything down in order on SIGINT/SIGTERM.
+
+use crate::config::Config;
+use crate::database::{Database, Purpose, redact};
+use crate::state::AppState;
+use actix_web::web;
+use anyhow::Context;
+use std::net::TcpListener;
+
+/// Runs until SIGINT or SIGTERM.
+pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    // Bind first: a port in use is the most common start-up mistake, and it should not
+    // cost a database start to find out.
+    let listener = TcpListener::bind(cfg.bind)
+        .with_context(|| format!("bind {}: cannot listen there", cfg.bind))?;
+    let database = Database::open(&cfg, Purpose::Serve).await?;
+    let urls = cfg.urls();
+    if !cfg.dev_mode
+        && (urls.domain().starts_with("localhost") || urls.domain().starts_with("127."))
+    {
+        tracing::warn!(
+            domain = urls.domain(),
+            "domain is not a public host name: peers cannot reach this instance (set `domain`)"
+        );
+    }
+    let instance_key = crate::actors::ensure_instance_actor(&database.db, &urls).await?;
+    let state = web::Data::new(AppState {
+        cfg: cfg.clone(),
+        urls,
+        db: database.db.clone(),
+        instance_key,
+    });
+
+    let server = crate::http::serve(state.clone(), listener, cfg.http_workers)
+        .context("starting the HTTP server")?;
+    let handle = server.handle();
+    let server_task = tokio::spawn(server);
+    let db_where = match &cfg.database_url {
+        Some(url) => redact(url),
+        None => format!("embedded, in {}", cfg.data_dir.join("postgres").display()),
+    };
+    tracing::info!(bind = %cfg.bind, domain = %cfg.domain, database = %db_where, "sluice is serving");
+
+    wait_for_shutdown().await;
+    tracing::info!("shutting down");
+    handle.stop(true).await;
+    let _ = server_task.await;
+    drop(state);
+    crate::commands::close(database).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_shutdown() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut int), Ok(mut term)) => {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! What every HTTP handler and background task shares.
+
+use crate::config::Config;
+use sluice_apub::LocalUrls;
+use sluice_db::Db;
+use sluice_db::actors::LocalKey;
+
+/// Shared application state (behind `web::Data`, an `Arc`).
+pub struct AppState {
+    /// The configuration.
+    pub cfg: Config,
+    /// Id builder for our domain.
+    pub urls: LocalUrls,
+    /// The database.
+    pub db: Db,
+    /// The instance actor's key pair (signs our fetches).
+    pub instance_key: LocalKey,
+}

@@ -1,0 +1,6 @@
+//! End-to-end suite: drives the real `sluice` binary over HTTP, against a real PostgreSQL.
+//!
+//! One test binary (so the test PostgreSQL is started once); one module per concern.
+
+mod foundation;
+mod support;
