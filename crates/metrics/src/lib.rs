@@ -32,10 +32,15 @@ pub const LATENCY_BUCKETS: &[f64] = &[
 /// Buckets for small counts such as round-trips per activity.
 pub const COUNT_BUCKETS: &[f64] = &[0.0, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0];
 
+/// Most distinct peer hosts that get their own label; the rest are `other`.
+pub const HOST_LABEL_CAP: usize = 50;
+
 /// The metric set. Fields are grouped by the stage of the data path they describe.
 pub struct Metrics {
     /// The registry `/metrics` renders.
     pub registry: Registry,
+    /// Bounded peer-host label values for every `host` label below.
+    pub hosts: HostLabels,
 
     // --- build ---
     /// Always 1; labels carry the version.
@@ -64,6 +69,56 @@ pub struct Metrics {
     // --- HTTP (all endpoints) ---
     /// HTTP requests answered, by route and status class.
     pub http_requests_total: IntCounterVec,
+
+    // --- inbox: receive, verify, journal (issue 3) ---
+    /// Inbox requests by result (`accepted`, `duplicate`, `rejected`, `throttled`,
+    /// `unavailable`) and `rc` (empty when accepted).
+    pub inbox_requests_total: IntCounterVec,
+    /// Time from request to answer, by result.
+    pub inbox_ack_seconds: HistogramVec,
+    /// The acknowledgement time split by `part`: `db`, `network`, `cpu` (everything else).
+    pub inbox_ack_time_seconds: HistogramVec,
+    /// Database round-trips on the request path per acknowledged activity.
+    pub inbox_ack_db_roundtrips: Histogram,
+    /// HTTP signature verification time (CPU only; key lookups excluded).
+    pub signature_verify_seconds: Histogram,
+    /// Key resolutions by tier: `cache`, `db`, `fetch`, `refetch`, `failed`.
+    pub key_lookups_total: IntCounterVec,
+    /// Activities per group-commit journal insert.
+    pub journal_insert_batch_size: Histogram,
+    /// Unprocessed journal rows (updated by the pipeline).
+    pub journal_depth: IntGauge,
+    /// Age of the oldest unprocessed journal row, in seconds.
+    pub journal_lag_seconds: prometheus::Gauge,
+
+    // --- pipeline: batch, apply, write (issue 4) ---
+    /// Journal rows per processed batch.
+    pub pipeline_batch_size: Histogram,
+    /// Activities processed, by type and result (`done`, `ignored`, `failed`, `retry`).
+    pub pipeline_activities_total: IntCounterVec,
+    /// Database round-trips per processed activity (one sample per batch: trips / rows).
+    pub pipeline_db_roundtrips_per_activity: Histogram,
+    /// Time from receipt (journal commit) to applied.
+    pub pipeline_receipt_to_applied_seconds: Histogram,
+    /// Batch processing time split by `part` (`db`, `network`, `cpu`), per activity.
+    pub pipeline_time_seconds: HistogramVec,
+
+    // --- outgoing HTTP: fetches and deliveries (issues 3-5) ---
+    /// Remote fetch latency (network delay) by peer host and result.
+    pub fetch_duration_seconds: HistogramVec,
+    /// Delivery latency by peer host.
+    pub delivery_duration_seconds: HistogramVec,
+    /// Delivery attempts that failed, by peer host and reason (`network`, `timeout`, `5xx`,
+    /// `429`, `4xx`, ...).
+    pub delivery_failures_total: IntCounterVec,
+    /// Deliveries completed, by peer host.
+    pub deliveries_total: IntCounterVec,
+    /// Activities queued for a peer and not yet delivered.
+    pub queue_lag_activities: IntGaugeVec,
+    /// Age of the oldest undelivered activity for a peer, in seconds.
+    pub queue_lag_seconds: prometheus::GaugeVec,
+    /// Deliveries on the wire right now, by peer host.
+    pub delivery_in_flight: IntGaugeVec,
 }
 
 /// Builders that create a metric and register it in one step.
@@ -159,6 +214,120 @@ impl Metrics {
                 "HTTP requests answered, by route and status class.",
                 &["route", "status"],
             ),
+            inbox_requests_total: r.counter_vec(
+                "sluice_inbox_requests_total",
+                "Inbox requests by result and rc.",
+                &["result", "rc"],
+            ),
+            inbox_ack_seconds: r.histogram_vec(
+                "sluice_inbox_ack_seconds",
+                "Time from inbox request to answer, by result.",
+                &["result"],
+                LATENCY_BUCKETS,
+            ),
+            inbox_ack_time_seconds: r.histogram_vec(
+                "sluice_inbox_ack_time_seconds",
+                "Acknowledgement time split into db, network and cpu parts.",
+                &["part"],
+                LATENCY_BUCKETS,
+            ),
+            inbox_ack_db_roundtrips: r.histogram(
+                "sluice_inbox_ack_db_roundtrips",
+                "Database round-trips on the request path per acknowledged activity.",
+                COUNT_BUCKETS,
+            ),
+            signature_verify_seconds: r.histogram(
+                "sluice_signature_verify_seconds",
+                "HTTP signature verification time.",
+                LATENCY_BUCKETS,
+            ),
+            key_lookups_total: r.counter_vec(
+                "sluice_key_lookups_total",
+                "Signature key resolutions by tier (cache, db, fetch, refetch, failed).",
+                &["tier"],
+            ),
+            journal_insert_batch_size: r.histogram(
+                "sluice_journal_insert_batch_size",
+                "Activities per group-commit journal insert.",
+                &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0],
+            ),
+            journal_depth: r.gauge("sluice_journal_depth", "Unprocessed journal rows."),
+            journal_lag_seconds: r.add(
+                prometheus::Gauge::new(
+                    "sluice_journal_lag_seconds",
+                    "Age of the oldest unprocessed journal row.",
+                )
+                .expect("metric"),
+            ),
+            pipeline_batch_size: r.histogram(
+                "sluice_pipeline_batch_size",
+                "Journal rows per processed batch.",
+                &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0],
+            ),
+            pipeline_activities_total: r.counter_vec(
+                "sluice_pipeline_activities_total",
+                "Activities processed, by type and result.",
+                &["kind", "result"],
+            ),
+            pipeline_db_roundtrips_per_activity: r.histogram(
+                "sluice_pipeline_db_roundtrips_per_activity",
+                "Database round-trips per processed activity (one sample per batch).",
+                COUNT_BUCKETS,
+            ),
+            pipeline_receipt_to_applied_seconds: r.histogram(
+                "sluice_pipeline_receipt_to_applied_seconds",
+                "Time from receipt (journal commit) to applied.",
+                LATENCY_BUCKETS,
+            ),
+            pipeline_time_seconds: r.histogram_vec(
+                "sluice_pipeline_time_seconds",
+                "Processing time per activity split into db, network and cpu parts.",
+                &["part"],
+                LATENCY_BUCKETS,
+            ),
+            fetch_duration_seconds: r.histogram_vec(
+                "sluice_fetch_duration_seconds",
+                "Remote fetch latency (network delay) by peer host and result.",
+                &["host", "result"],
+                LATENCY_BUCKETS,
+            ),
+            delivery_duration_seconds: r.histogram_vec(
+                "sluice_delivery_duration_seconds",
+                "Outgoing delivery latency by peer host.",
+                &["host"],
+                LATENCY_BUCKETS,
+            ),
+            delivery_failures_total: r.counter_vec(
+                "sluice_delivery_failures_total",
+                "Failed delivery attempts by peer host and reason.",
+                &["host", "reason"],
+            ),
+            deliveries_total: r.counter_vec(
+                "sluice_deliveries_total",
+                "Deliveries completed, by peer host.",
+                &["host"],
+            ),
+            queue_lag_activities: r.gauge_vec(
+                "sluice_queue_lag_activities",
+                "Activities queued for a peer and not yet delivered.",
+                &["host"],
+            ),
+            queue_lag_seconds: r.add(
+                prometheus::GaugeVec::new(
+                    Opts::new(
+                        "sluice_queue_lag_seconds",
+                        "Age of the oldest undelivered activity for a peer.",
+                    ),
+                    &["host"],
+                )
+                .expect("metric"),
+            ),
+            delivery_in_flight: r.gauge_vec(
+                "sluice_delivery_in_flight",
+                "Deliveries on the wire right now, by peer host.",
+                &["host"],
+            ),
+            hosts: HostLabels::new(HOST_LABEL_CAP),
             registry: registry.clone(),
         };
         m.build_info
