@@ -1,0 +1,199 @@
+//! Appending to the outbound log: the contract between whoever produces activities to send
+//! (the pipeline's Accepts and community Announces, the publish API) and the send queue.
+//!
+//! An activity is appended once (`outbound_activity`, whose id is the send order), and its
+//! audience is resolved once, at append time, into one `outbound_target` row per remote
+//! instance with the inbox(es) to use there: the shared inbox when the recipients have one.
+//! Blocked instances and local recipients get no row. Each function here is ONE statement,
+//! so callers can pipeline it inside their own transaction (`Conn::run_tx`) and the append is
+//! atomic with whatever caused it (e.g. marking the journal row done).
+//!
+//! Instance matching uses the inbox URL's authority (host[:port], lower case), as
+//! `sluice_apub::urls::authority` builds `instance.domain`.
+
+use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+/// Who receives an outbound activity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// Every remote follower (accepted) of this local community, one delivery per instance.
+    FollowersOf(String),
+    /// These inboxes, grouped by instance.
+    Inboxes(Vec<String>),
+}
+
+/// One activity to append.
+#[derive(Debug, Clone)]
+pub struct NewOutbound {
+    /// The activity's id (on our domain).
+    pub activity_id: String,
+    /// The local actor that signs it.
+    pub actor_ap_id: String,
+    /// The activity JSON, as it will be sent.
+    pub raw: serde_json::Value,
+    /// What it is about, when known (deliveries about one object keep their order).
+    pub object_ap_id: Option<String>,
+    /// Its recipients.
+    pub audience: Audience,
+}
+
+/// What an append produced for one activity.
+#[derive(Debug, Clone, PartialEq, Eq, diesel::QueryableByName)]
+pub struct Appended {
+    /// Outbound id (send order).
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    /// The activity id.
+    #[diesel(sql_type = Text)]
+    pub activity_id: String,
+    /// Instances it will be delivered to.
+    #[diesel(sql_type = BigInt)]
+    pub targets: i64,
+}
+
+const APPEND_TO_FOLLOWERS: &str = "\
+WITH input AS (
+    SELECT * FROM UNNEST($1::text[], $2::text[], $3::jsonb[], $4::text[], $5::text[]) WITH ORDINALITY
+        AS t(activity_id, actor_ap_id, raw, object_ap_id, community_ap_id, ord)
+), ins AS (
+    INSERT INTO outbound_activity (activity_id, actor_ap_id, raw, object_ap_id)
+    SELECT activity_id, actor_ap_id, raw, object_ap_id FROM input ORDER BY ord
+    RETURNING id, activity_id
+), tgt AS (
+    INSERT INTO outbound_target (outbound_id, instance_id, inboxes)
+    SELECT ins.id, p.instance_id, array_agg(DISTINCT COALESCE(p.shared_inbox, p.inbox))
+    FROM ins
+    JOIN input ON input.activity_id = ins.activity_id
+    JOIN community c ON c.ap_id = input.community_ap_id AND c.local
+    JOIN community_follow f ON f.community_id = c.id AND f.state = 'accepted'
+    JOIN person p ON p.id = f.person_id AND NOT p.local
+    JOIN instance i ON i.id = p.instance_id AND i.policy <> 'block'
+    GROUP BY ins.id, p.instance_id
+    RETURNING outbound_id
+)
+SELECT ins.id, ins.activity_id, (SELECT count(*) FROM tgt WHERE tgt.outbound_id = ins.id) AS targets
+FROM ins ORDER BY ins.id";
+
+const APPEND_TO_INBOXES: &str = "\
+WITH input AS (
+    SELECT * FROM UNNEST($1::text[], $2::text[], $3::jsonb[], $4::text[]) WITH ORDINALITY
+        AS t(activity_id, actor_ap_id, raw, object_ap_id, ord)
+), ins AS (
+    INSERT INTO outbound_activity (activity_id, actor_ap_id, raw, object_ap_id)
+    SELECT activity_id, actor_ap_id, raw, object_ap_id FROM input ORDER BY ord
+    RETURNING id, activity_id
+), tg AS (
+    SELECT g.ord, g.inbox, lower(substring(g.inbox from '^[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#@]+)')) AS domain
+    FROM UNNEST($5::bigint[], $6::text[]) AS g(ord, inbox)
+), newi AS (
+    INSERT INTO instance (domain)
+    SELECT DISTINCT domain FROM tg WHERE domain IS NOT NULL
+    ON CONFLICT (domain) DO NOTHING
+    RETURNING id, domain
+), inst AS (
+    SELECT id, domain FROM newi
+    UNION ALL
+    SELECT i.id, i.domain FROM instance i WHERE i.domain IN (SELECT domain FROM tg) AND i.policy <> 'block'
+), tgt AS (
+    INSERT INTO outbound_target (outbound_id, instance_id, inboxes)
+    SELECT ins.id, inst.id, array_agg(DISTINCT tg.inbox)
+    FROM ins
+    JOIN input ON input.activity_id = ins.activity_id
+    JOIN tg ON tg.ord = input.ord
+    JOIN inst ON inst.domain = tg.domain
+    GROUP BY ins.id, inst.id
+    RETURNING outbound_id
+)
+SELECT ins.id, ins.activity_id, (SELECT count(*) FROM tgt WHERE tgt.outbound_id = ins.id) AS targets
+FROM ins ORDER BY ins.id";
+
+struct Columns {
+    ids: Vec<String>,
+    actors: Vec<String>,
+    raws: Vec<serde_json::Value>,
+    objects: Vec<Option<String>>,
+}
+
+fn columns<'a>(items: impl Iterator<Item = &'a NewOutbound>) -> Columns {
+    let mut c = Columns {
+        ids: vec![],
+        actors: vec![],
+        raws: vec![],
+        objects: vec![],
+    };
+    for i in items {
+        c.ids.push(i.activity_id.clone());
+        c.actors.push(i.actor_ap_id.clone());
+        c.raws.push(i.raw.clone());
+        c.objects.push(i.object_ap_id.clone());
+    }
+    c
+}
+
+/// Appends `items` in order, one statement per audience kind (at most two round-trips'
+/// worth of statements, pipelined when the caller polls them together). Returns what was
+/// appended, in send order.
+pub async fn append(
+    c: &AsyncPgConnection,
+    items: &[NewOutbound],
+) -> diesel::QueryResult<Vec<Appended>> {
+    let followers: Vec<&NewOutbound> = items
+        .iter()
+        .filter(|i| matches!(i.audience, Audience::FollowersOf(_)))
+        .collect();
+    let direct: Vec<&NewOutbound> = items
+        .iter()
+        .filter(|i| matches!(i.audience, Audience::Inboxes(_)))
+        .collect();
+
+    let to_followers = async {
+        if followers.is_empty() {
+            return Ok(vec![]);
+        }
+        let cols = columns(followers.iter().copied());
+        let communities: Vec<String> = followers
+            .iter()
+            .map(|i| match &i.audience {
+                Audience::FollowersOf(c) => c.clone(),
+                Audience::Inboxes(_) => String::new(),
+            })
+            .collect();
+        crate::sql(APPEND_TO_FOLLOWERS)
+            .bind::<Array<Text>, _>(cols.ids)
+            .bind::<Array<Text>, _>(cols.actors)
+            .bind::<Array<Jsonb>, _>(cols.raws)
+            .bind::<Array<Nullable<Text>>, _>(cols.objects)
+            .bind::<Array<Text>, _>(communities)
+            .load::<Appended>(&mut &*c)
+            .await
+    };
+    let to_inboxes = async {
+        if direct.is_empty() {
+            return Ok(vec![]);
+        }
+        let cols = columns(direct.iter().copied());
+        let (mut ords, mut inboxes) = (Vec::new(), Vec::new());
+        for (n, item) in direct.iter().enumerate() {
+            if let Audience::Inboxes(list) = &item.audience {
+                for inbox in list {
+                    ords.push(n as i64 + 1);
+                    inboxes.push(inbox.clone());
+                }
+            }
+        }
+        crate::sql(APPEND_TO_INBOXES)
+            .bind::<Array<Text>, _>(cols.ids)
+            .bind::<Array<Text>, _>(cols.actors)
+            .bind::<Array<Jsonb>, _>(cols.raws)
+            .bind::<Array<Nullable<Text>>, _>(cols.objects)
+            .bind::<Array<BigInt>, _>(ords)
+            .bind::<Array<Text>, _>(inboxes)
+            .load::<Appended>(&mut &*c)
+            .await
+    };
+    let (mut a, b) = futures::try_join!(to_followers, to_inboxes)?;
+    a.extend(b);
+    a.sort_by_key(|x| x.id);
+    Ok(a)
+}
