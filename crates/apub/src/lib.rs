@@ -17,6 +17,7 @@ pub mod context;
 pub mod discovery;
 pub mod keys;
 pub mod rc;
+pub mod signature;
 pub mod urls;
 
 pub use rc::Rc;

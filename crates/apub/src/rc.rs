@@ -4,54 +4,67 @@
 //! every journal row that ends `ignored` or `failed` records one. `docs/errors.md` lists
 //! them all with their HTTP status and what the sender should do; a test fails when the
 //! list below and the document disagree. Codes are never renamed or reused.
+//!
+//! Each code is declared once, with its HTTP status (`None` for codes that only explain
+//! journal rows). 4xx only for permanent refusals (senders drop the activity); 5xx and 429
+//! for trouble worth retrying.
 
-/// A stable error code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Rc {
-    /// No such actor, object or route.
-    NotFound,
-    /// The database cannot be reached; retry later.
-    DatabaseUnavailable,
-    /// Not ready to serve (database down or migrations pending).
-    NotReady,
-    /// An unexpected error on our side.
-    Internal,
-    /// A request parameter is missing or malformed.
-    BadRequest,
+macro_rules! codes {
+    ($( $(#[doc = $doc:literal])+ $name:ident => $status:expr, )+) => {
+        /// A stable error code.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Rc {
+            $( $(#[doc = $doc])+ $name, )+
+        }
+
+        impl Rc {
+            /// Every code, for the documentation check.
+            pub const ALL: &'static [Rc] = &[$(Rc::$name),+];
+
+            /// The code as it appears on the wire.
+            pub fn code(self) -> &'static str {
+                match self {
+                    $(Rc::$name => stringify!($name),)+
+                }
+            }
+
+            /// The HTTP status that goes with it, or `None` for journal-only codes.
+            pub fn status(self) -> Option<u16> {
+                match self {
+                    $(Rc::$name => $status,)+
+                }
+            }
+        }
+    };
 }
 
-impl Rc {
-    /// Every code, for the documentation check.
-    pub const ALL: &'static [Rc] = &[
-        Rc::NotFound,
-        Rc::DatabaseUnavailable,
-        Rc::NotReady,
-        Rc::Internal,
-        Rc::BadRequest,
-    ];
-
-    /// The code as it appears on the wire.
-    pub fn code(self) -> &'static str {
-        match self {
-            Rc::NotFound => "NotFound",
-            Rc::DatabaseUnavailable => "DatabaseUnavailable",
-            Rc::NotReady => "NotReady",
-            Rc::Internal => "Internal",
-            Rc::BadRequest => "BadRequest",
-        }
-    }
-
-    /// The HTTP status that goes with it, or `None` for codes that only appear in the
-    /// journal (why an accepted activity was ignored or failed). 4xx only for permanent
-    /// refusals (senders drop the activity); 5xx and 429 for trouble worth retrying.
-    pub fn status(self) -> Option<u16> {
-        Some(match self {
-            Rc::NotFound => 404,
-            Rc::DatabaseUnavailable | Rc::NotReady => 503,
-            Rc::Internal => 500,
-            Rc::BadRequest => 400,
-        })
-    }
+codes! {
+    /// No such actor, object or route.
+    NotFound => Some(404),
+    /// A request parameter is missing or malformed.
+    BadRequest => Some(400),
+    /// The database cannot be reached; retry later.
+    DatabaseUnavailable => Some(503),
+    /// Not ready to serve (database down or migrations pending).
+    NotReady => Some(503),
+    /// An unexpected error on our side.
+    Internal => Some(500),
+    /// The request carries no HTTP signature.
+    SignatureMissing => Some(401),
+    /// The Signature header cannot be parsed.
+    SignatureMalformed => Some(401),
+    /// The signature does not cover a header it must cover.
+    SignatureHeaderNotSigned => Some(401),
+    /// A request with a body has no Digest header.
+    DigestMissing => Some(401),
+    /// The Digest header does not match the body.
+    DigestMismatch => Some(401),
+    /// The signature's date is outside the accepted window.
+    SignatureExpired => Some(401),
+    /// The signature algorithm is not supported.
+    SignatureAlgorithmUnsupported => Some(401),
+    /// The signature does not verify with the signer's key.
+    SignatureInvalid => Some(401),
 }
 
 impl std::fmt::Display for Rc {
