@@ -65,6 +65,18 @@ codes! {
     SignatureAlgorithmUnsupported => Some(401),
     /// The signature does not verify with the signer's key.
     SignatureInvalid => Some(401),
+    /// A remote URL was refused by the SSRF guard (private address, IP literal, http).
+    RemoteRefused => None,
+    /// A remote server did not answer (timeout, DNS or connection failure).
+    RemoteUnreachable => None,
+    /// A remote object is gone (404 or 410).
+    RemoteGone => None,
+    /// A remote server answered an unexpected HTTP status.
+    RemoteStatus => None,
+    /// A remote response exceeded the size cap.
+    RemoteTooLarge => None,
+    /// A remote response was not JSON.
+    RemoteNotJson => None,
 }
 
 impl std::fmt::Display for Rc {

@@ -1,0 +1,260 @@
+//! The guarded HTTP client: signed fetches and deliveries.
+
+use crate::NetError;
+use crate::guard::{Blocked, GuardedResolver, check_url};
+use bytes::Bytes;
+use sluice_apub::signature::Signer;
+use sluice_metrics::{global, spend};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::Semaphore;
+use url::Url;
+
+/// Limits and switches for outgoing requests.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// Allow http, IP literals and non-public addresses (tests and local setups only).
+    pub dev_mode: bool,
+    /// TCP/TLS connect timeout.
+    pub connect_timeout: Duration,
+    /// Total time for one request, answer included.
+    pub request_timeout: Duration,
+    /// Largest response body read (fetches; delivery answers are read up to 64 KiB).
+    pub max_response_bytes: usize,
+    /// Concurrent fetches per host.
+    pub per_host_fetches: usize,
+    /// `User-Agent`.
+    pub user_agent: String,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            dev_mode: false,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+            max_response_bytes: 1024 * 1024,
+            per_host_fetches: 8,
+            user_agent: format!("sluice/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// The answer to a delivery (any status; the caller decides what it means).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// HTTP status.
+    pub status: u16,
+    /// `Retry-After`, when the peer sent one (seconds or an HTTP date).
+    pub retry_after: Option<Duration>,
+    /// Wall time of the request.
+    pub elapsed: Duration,
+}
+
+/// The outgoing HTTP client. Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    cfg: Arc<NetConfig>,
+    hosts: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+}
+
+const AP_ACCEPT: &str = r#"application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams""#;
+
+impl Client {
+    /// Builds the client. Needs a rustls crypto provider installed (the binary does it).
+    pub fn new(cfg: NetConfig) -> Result<Client, NetError> {
+        let dev = cfg.dev_mode;
+        let redirect = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= 5 {
+                attempt.error("too many redirects")
+            } else if let Err(e) = check_url(attempt.url(), dev) {
+                attempt.error(e)
+            } else {
+                attempt.follow()
+            }
+        });
+        let mut b = reqwest::Client::builder()
+            .user_agent(cfg.user_agent.clone())
+            .connect_timeout(cfg.connect_timeout)
+            .timeout(cfg.request_timeout)
+            .redirect(redirect)
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(60));
+        if !dev {
+            b = b.dns_resolver(Arc::new(GuardedResolver));
+        }
+        let http = b
+            .build()
+            .map_err(|e| NetError::Connect(format!("building the HTTP client: {e}")))?;
+        Ok(Client {
+            http,
+            cfg: Arc::new(cfg),
+            hosts: Arc::default(),
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &NetConfig {
+        &self.cfg
+    }
+
+    fn host_slot(&self, host: &str) -> Arc<Semaphore> {
+        let mut map = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(host.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.cfg.per_host_fetches)))
+            .clone()
+    }
+
+    /// Fetches an ActivityPub document with a GET signed by `signer` (the instance actor).
+    pub async fn fetch_json(
+        &self,
+        url: &Url,
+        signer: &Signer,
+    ) -> Result<serde_json::Value, NetError> {
+        check_url(url, self.cfg.dev_mode)?;
+        let host = sluice_apub::urls::authority(url);
+        let slot = self.host_slot(&host);
+        let _permit = slot
+            .acquire()
+            .await
+            .map_err(|_| NetError::Connect("client shut down".into()))?;
+        let start = Instant::now();
+        let result = self.fetch_inner(url, signer).await;
+        let elapsed = start.elapsed();
+        spend::add_net(elapsed);
+        let label = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.label(),
+        };
+        let m = global();
+        m.fetch_duration_seconds
+            .with_label_values(&[&m.hosts.label(&host), label])
+            .observe(elapsed.as_secs_f64());
+        result
+    }
+
+    async fn fetch_inner(&self, url: &Url, signer: &Signer) -> Result<serde_json::Value, NetError> {
+        let signed = signer.sign("GET", url, None, SystemTime::now());
+        let response = self
+            .http
+            .get(url.clone())
+            .header("Accept", AP_ACCEPT)
+            .header("Date", &signed.date)
+            .header("Signature", &signed.signature)
+            .send()
+            .await
+            .map_err(classify)?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            return Err(NetError::Status(status));
+        }
+        let body = read_capped(response, self.cfg.max_response_bytes).await?;
+        serde_json::from_slice(&body).map_err(|e| NetError::NotJson(e.to_string()))
+    }
+
+    /// POSTs an activity to an inbox, signed by `signer` (the activity's local actor).
+    /// Any HTTP answer is `Ok`; the caller decides what its status means.
+    pub async fn post_activity(
+        &self,
+        inbox: &Url,
+        body: Bytes,
+        signer: &Signer,
+    ) -> Result<Delivered, NetError> {
+        check_url(inbox, self.cfg.dev_mode)?;
+        let start = Instant::now();
+        let signed = signer.sign("POST", inbox, Some(&body), SystemTime::now());
+        let result = self
+            .http
+            .post(inbox.clone())
+            .header("Content-Type", sluice_apub::ACTIVITY_JSON)
+            .header("Accept", AP_ACCEPT)
+            .header("Date", &signed.date)
+            .header("Digest", signed.digest.as_deref().unwrap_or_default())
+            .header("Signature", &signed.signature)
+            .body(body)
+            .send()
+            .await
+            .map_err(classify);
+        let response = match result {
+            Ok(r) => r,
+            Err(e) => {
+                spend::add_net(start.elapsed());
+                return Err(e);
+            }
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        // Read (and drop) a bounded answer so the connection can be reused.
+        let _ = read_capped(response, 64 * 1024).await;
+        let elapsed = start.elapsed();
+        spend::add_net(elapsed);
+        Ok(Delivered {
+            status,
+            retry_after,
+            elapsed,
+        })
+    }
+}
+
+/// Reads at most `cap` bytes of the body; more is an error, whatever Content-Length said.
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Vec<u8>, NetError> {
+    if response.content_length().is_some_and(|n| n as usize > cap) {
+        return Err(NetError::TooLarge(cap));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(classify)? {
+        if body.len() + chunk.len() > cap {
+            return Err(NetError::TooLarge(cap));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// `Retry-After: <seconds>` or `Retry-After: <HTTP date>`.
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    if let Ok(secs) = v.trim().parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(v.trim()).ok()?;
+    Some(at.duration_since(SystemTime::now()).unwrap_or_default())
+}
+
+fn classify(e: reqwest::Error) -> NetError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(s) = source {
+        if let Some(b) = s.downcast_ref::<Blocked>() {
+            return NetError::Refused(b.to_string());
+        }
+        if let Some(n) = s.downcast_ref::<NetError>() {
+            return n.clone();
+        }
+        source = s.source();
+    }
+    if e.is_timeout() {
+        NetError::Timeout
+    } else {
+        NetError::Connect(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_retry_after;
+    use std::time::Duration;
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
+        let later = std::time::SystemTime::now() + Duration::from_secs(3600);
+        let d = parse_retry_after(&httpdate::fmt_http_date(later)).unwrap();
+        assert!(d > Duration::from_secs(3500) && d <= Duration::from_secs(3600));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}
