@@ -17,8 +17,10 @@ pub mod schema;
 mod wire;
 
 pub mod actors;
+pub mod inbox;
 pub mod instances;
 pub mod outbound;
+pub mod remote_keys;
 
 pub use cached::{Sql, sql};
 pub use connect::parse_url;

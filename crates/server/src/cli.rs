@@ -35,6 +35,47 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Instance policy: block, allow, allow-list mode. Running processes pick changes up
+    /// within `inbox_refresh_ms`.
+    Instance {
+        /// What to do.
+        #[command(subcommand)]
+        action: InstanceAction,
+    },
+}
+
+/// `sluice instance ...`
+#[derive(Debug, Subcommand)]
+pub enum InstanceAction {
+    /// Refuse everything from DOMAIN (and its subdomains): 403 InstanceBlocked.
+    Block {
+        /// host[:port] (a URL is accepted too).
+        domain: String,
+        /// Why (shown by `list`).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Put DOMAIN on the allow-list (what `mode allowlist` accepts).
+    Allow {
+        /// host[:port] (a URL is accepted too).
+        domain: String,
+        /// Why (shown by `list`).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Remove any policy from DOMAIN (neither blocked nor allowed).
+    Unblock {
+        /// host[:port] (a URL is accepted too).
+        domain: String,
+    },
+    /// List instances with a policy, and the mode.
+    List,
+    /// `open`: everyone but blocked instances; `allowlist`: only allowed instances.
+    Mode {
+        /// `open` or `allowlist`.
+        #[arg(value_parser = ["open", "allowlist"])]
+        mode: String,
+    },
 }
 
 /// `sluice community ...`

@@ -25,11 +25,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         );
     }
     let instance_key = crate::actors::ensure_instance_actor(&database.db, &urls).await?;
+    let inbox = start_inbox(&cfg, &database.db, &instance_key).await?;
     let state = web::Data::new(AppState {
         cfg: cfg.clone(),
         urls,
         db: database.db.clone(),
         instance_key,
+        inbox,
     });
 
     let server = crate::http::serve(state.clone(), listener, cfg.http_workers)
@@ -50,6 +52,31 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     crate::commands::close(database).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The inbox receiver: key fetches go out through the guarded client, signed as the
+/// instance actor.
+async fn start_inbox(
+    cfg: &Config,
+    db: &sluice_db::Db,
+    instance_key: &sluice_db::actors::LocalKey,
+) -> anyhow::Result<sluice_inbox::Inbox> {
+    let net = sluice_net::Client::new(sluice_net::NetConfig {
+        dev_mode: cfg.dev_mode,
+        ..Default::default()
+    })?;
+    let signer = sluice_apub::signature::Signer::from_pem(
+        &instance_key.key_id,
+        &instance_key.private_key_pem,
+    )?;
+    let deps = sluice_inbox::Deps {
+        db: db.clone(),
+        net,
+        signer,
+    };
+    sluice_inbox::Inbox::start(deps, cfg.inbox())
+        .await
+        .context("starting the inbox")
 }
 
 async fn wait_for_shutdown() {

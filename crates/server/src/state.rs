@@ -15,4 +15,6 @@ pub struct AppState {
     pub db: Db,
     /// The instance actor's key pair (signs our fetches).
     pub instance_key: LocalKey,
+    /// The inbox receiver (its routes are registered from it).
+    pub inbox: sluice_inbox::Inbox,
 }

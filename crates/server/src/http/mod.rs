@@ -47,6 +47,7 @@ pub fn serve(
     workers: usize,
 ) -> std::io::Result<actix_web::dev::Server> {
     let mut server = HttpServer::new(move || {
+        let inbox = state.inbox.clone();
         App::new()
             .app_data(state.clone())
             .wrap_fn(|req, srv| {
@@ -65,6 +66,8 @@ pub fn serve(
                     Ok(res)
                 }
             })
+            // Before `routes`: POST /c/{name}/inbox must not land on /c/{name}/{collection}.
+            .configure(|c| sluice_inbox::configure(c, inbox))
             .configure(routes)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::new(

@@ -1,0 +1,108 @@
+//! Key resolution tiers: memory, then `remote_key`, then a signed fetch; one refetch on a
+//! failed signature (rotation); a Delete of an actor that is 410 Gone.
+
+use crate::support::{Harness, Peer, like, with_alice};
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_come_from_memory_then_database_then_the_peer() {
+    let (h, peer, alice) = with_alice(|_| {}).await;
+
+    // Concurrent first deliveries: one fetch between them.
+    let (a, b) = futures::future::join(
+        h.deliver(&alice, "/inbox", &like(&peer, &alice)),
+        h.deliver(&alice, "/inbox", &like(&peer, &alice)),
+    )
+    .await;
+    assert_eq!((a.status, b.status), (202, 202), "{} {}", a.body, b.body);
+    assert_eq!(
+        peer.fetches(),
+        1,
+        "one fetch for concurrent first deliveries"
+    );
+    // Memory.
+    assert_eq!(h.like(&peer, &alice).await, 202);
+    assert_eq!(peer.fetches(), 1);
+
+    // A new process on the same database: the key comes from remote_key, not the peer.
+    let t = h.t;
+    let h2 = Harness::start_on(t, |_| {}).await;
+    let before = h2.inbox_db.roundtrips();
+    assert_eq!(h2.like(&peer, &alice).await, 202);
+    assert_eq!(peer.fetches(), 1, "the database tier answered");
+    assert!(
+        h2.inbox_db.roundtrips() - before >= 2,
+        "one key lookup and the insert"
+    );
+    assert_eq!(h2.journal().await.len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_key_is_refetched_once() {
+    let (h, peer, alice) = with_alice(|c| c.key_refetch_after = Duration::ZERO).await;
+    assert_eq!(h.like(&peer, &alice).await, 202);
+    assert_eq!(peer.fetches(), 1);
+
+    let rotated = peer.rotate("/u/alice");
+    let a = h.deliver(&rotated, "/inbox", &like(&peer, &rotated)).await;
+    assert_eq!(a.status, 202, "{}", a.body);
+    assert_eq!(peer.fetches(), 2, "exactly one refetch");
+    // The new key is now the cached one.
+    assert_eq!(h.like(&peer, &rotated).await, 202);
+    assert_eq!(peer.fetches(), 2);
+
+    // A signature that fails even with a fresh key: one refetch, then 401.
+    let old = alice; // signs with the key before rotation
+    let a = h.deliver(&old, "/inbox", &like(&peer, &old)).await;
+    assert_eq!((a.status, a.rc()), (401, "SignatureInvalid"), "{}", a.body);
+    assert_eq!(peer.fetches(), 3);
+    assert_eq!(h.journal().await.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_young_key_is_not_refetched_for_a_bad_signature() {
+    let h = Harness::start(|_| {}).await; // key_refetch_after: 60 s
+    let peer = Peer::start().await;
+    let alice = peer.actor("/u/alice");
+    assert_eq!(h.like(&peer, &alice).await, 202);
+    let rotated = peer.rotate("/u/alice");
+    for _ in 0..3 {
+        let a = h.deliver(&rotated, "/inbox", &like(&peer, &rotated)).await;
+        assert_eq!((a.status, a.rc()), (401, "SignatureInvalid"));
+    }
+    assert_eq!(
+        peer.fetches(),
+        1,
+        "bad signatures must not make us hammer the peer"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_of_an_actor_that_is_gone_is_acknowledged_and_journaled() {
+    let h = Harness::start(|_| {}).await;
+    let peer = Peer::start().await;
+    let bob = peer.actor("/u/bob");
+    peer.gone("/u/bob");
+
+    let delete = json!({"id": peer.activity_id("delete"), "type": "Delete",
+        "actor": bob.id, "object": bob.id, "to": ["https://www.w3.org/ns/activitystreams#Public"]})
+    .to_string();
+    let a = h.deliver(&bob, "/inbox", &delete).await;
+    assert_eq!(
+        (a.status, a.body["status"].as_str()),
+        (202, Some("accepted")),
+        "{}",
+        a.body
+    );
+
+    // Anything else from a gone actor is refused, and so is a Delete of something else.
+    let a = h.deliver(&bob, "/inbox", &like(&peer, &bob)).await;
+    assert_eq!((a.status, a.rc()), (401, "KeyUnknown"), "{}", a.body);
+    let other = json!({"id": peer.activity_id("delete"), "type": "Delete",
+        "actor": bob.id, "object": format!("{}/post/1", peer.base)})
+    .to_string();
+    let a = h.deliver(&bob, "/inbox", &other).await;
+    assert_eq!((a.status, a.rc()), (401, "KeyUnknown"), "{}", a.body);
+    assert_eq!(h.journal().await.len(), 1);
+}
