@@ -186,9 +186,18 @@ pub async fn receive(
     s.policy.check(&actor_host)?;
 
     // 6: the signature.
-    let checked = verify::precheck(verify::incoming(req, &body, &cfg.domain), &cfg.verify)?;
+    let mut cpu = Duration::ZERO;
     let trips = AtomicU64::new(0);
-    let verified = verify::authenticate(&checked, &env, &s.keys, &trips).await?;
+    let verified = match verify::precheck(
+        verify::incoming(req, &body, &cfg.domain),
+        &cfg.verify,
+        &mut cpu,
+    ) {
+        Ok(checked) => verify::authenticate(&checked, &env, &s.keys, &trips, &mut cpu).await,
+        Err(r) => Err(r),
+    };
+    global().signature_verify_seconds.observe(cpu.as_secs_f64());
+    let verified = verified?;
     if verified == Verified::ActorGone {
         tracing::info!(actor = %env.actor, "journaling a Delete of an actor whose document is 410 Gone");
     }

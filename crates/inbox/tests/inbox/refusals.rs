@@ -231,3 +231,32 @@ async fn media_types_senders_use_are_all_accepted() {
     }
     assert_eq!(h.journal().await.len(), 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signatures_cover_the_configured_domain_not_the_socket_address() {
+    // As behind a reverse proxy: senders address sluice.example, we listen on 127.0.0.1.
+    let (h, peer, alice) = with_alice(|c| c.domain = "sluice.example".into()).await;
+    let sign_for = |host_url: &str, body: &str| {
+        let url = url::Url::parse(host_url).unwrap();
+        let s = alice
+            .signer
+            .sign("POST", &url, Some(body.as_bytes()), SystemTime::now());
+        vec![
+            ("Content-Type", "application/activity+json".to_string()),
+            ("Date", s.date),
+            ("Digest", s.digest.unwrap()),
+            ("Signature", s.signature),
+        ]
+    };
+    let body = like(&peer, &alice);
+    let hdrs = sign_for("https://sluice.example/inbox", &body);
+    let a = h.post_raw("/inbox", body.into_bytes(), &hdrs).await;
+    assert_eq!(a.status, 202, "{}", a.body);
+
+    // Signed for the socket address instead: not what a sender of ours would sign.
+    let body = like(&peer, &alice);
+    let hdrs = sign_for(&format!("{}/inbox", h.base), &body);
+    let a = h.post_raw("/inbox", body.into_bytes(), &hdrs).await;
+    assert_eq!((a.status, a.rc()), (401, "SignatureInvalid"), "{}", a.body);
+    assert_eq!(h.journal().await.len(), 1);
+}
