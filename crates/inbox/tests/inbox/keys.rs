@@ -1,7 +1,7 @@
 //! Key resolution tiers: memory, then `remote_key`, then a signed fetch; one refetch on a
 //! failed signature (rotation); a Delete of an actor that is 410 Gone.
 
-use crate::support::{Harness, Peer, like, with_alice};
+use crate::support::{Harness, activity_id, like, with_alice};
 use serde_json::json;
 use std::time::Duration;
 
@@ -10,27 +10,27 @@ async fn keys_come_from_memory_then_database_then_the_peer() {
     let (h, peer, alice) = with_alice(|_| {}).await;
 
     // Concurrent first deliveries: one fetch between them.
-    let (a, b) = futures::future::join(
-        h.deliver(&alice, "/inbox", &like(&peer, &alice)),
-        h.deliver(&alice, "/inbox", &like(&peer, &alice)),
-    )
-    .await;
-    assert_eq!((a.status, b.status), (202, 202), "{} {}", a.body, b.body);
+    let (a, b) = futures::future::join(h.like(&peer, &alice), h.like(&peer, &alice)).await;
+    assert_eq!((a, b), (202, 202));
     assert_eq!(
-        peer.fetches(),
+        peer.fetch_count("/u/alice"),
         1,
         "one fetch for concurrent first deliveries"
     );
     // Memory.
     assert_eq!(h.like(&peer, &alice).await, 202);
-    assert_eq!(peer.fetches(), 1);
+    assert_eq!(peer.fetch_count("/u/alice"), 1);
 
     // A new process on the same database: the key comes from remote_key, not the peer.
     let t = h.t;
     let h2 = Harness::start_on(t, |_| {}).await;
     let before = h2.inbox_db.roundtrips();
     assert_eq!(h2.like(&peer, &alice).await, 202);
-    assert_eq!(peer.fetches(), 1, "the database tier answered");
+    assert_eq!(
+        peer.fetch_count("/u/alice"),
+        1,
+        "the database tier answered"
+    );
     assert!(
         h2.inbox_db.roundtrips() - before >= 2,
         "one key lookup and the insert"
@@ -42,37 +42,40 @@ async fn keys_come_from_memory_then_database_then_the_peer() {
 async fn a_rotated_key_is_refetched_once() {
     let (h, peer, alice) = with_alice(|c| c.key_refetch_after = Duration::ZERO).await;
     assert_eq!(h.like(&peer, &alice).await, 202);
-    assert_eq!(peer.fetches(), 1);
+    assert_eq!(peer.fetch_count("/u/alice"), 1);
 
-    let rotated = peer.rotate("/u/alice");
-    let a = h.deliver(&rotated, "/inbox", &like(&peer, &rotated)).await;
-    assert_eq!(a.status, 202, "{}", a.body);
-    assert_eq!(peer.fetches(), 2, "exactly one refetch");
+    peer.rotate_key("alice").await;
+    assert_eq!(h.like(&peer, &alice).await, 202);
+    assert_eq!(peer.fetch_count("/u/alice"), 2, "exactly one refetch");
     // The new key is now the cached one.
-    assert_eq!(h.like(&peer, &rotated).await, 202);
-    assert_eq!(peer.fetches(), 2);
+    assert_eq!(h.like(&peer, &alice).await, 202);
+    assert_eq!(peer.fetch_count("/u/alice"), 2);
 
     // A signature that fails even with a fresh key: one refetch, then 401.
-    let old = alice; // signs with the key before rotation
-    let a = h.deliver(&old, "/inbox", &like(&peer, &old)).await;
+    let a = h
+        .receive_with(
+            &peer,
+            &alice,
+            &like(&peer, &alice),
+            sluice_testkit::peer::Tamper::SignedWithWrongKey,
+        )
+        .await;
     assert_eq!((a.status, a.rc()), (401, "SignatureInvalid"), "{}", a.body);
-    assert_eq!(peer.fetches(), 3);
+    assert_eq!(peer.fetch_count("/u/alice"), 3);
     assert_eq!(h.journal().await.len(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_young_key_is_not_refetched_for_a_bad_signature() {
-    let h = Harness::start(|_| {}).await; // key_refetch_after: 60 s
-    let peer = Peer::start().await;
-    let alice = peer.actor("/u/alice");
+    let (h, peer, alice) = with_alice(|_| {}).await; // key_refetch_after: 60 s
     assert_eq!(h.like(&peer, &alice).await, 202);
-    let rotated = peer.rotate("/u/alice");
+    peer.rotate_key("alice").await;
     for _ in 0..3 {
-        let a = h.deliver(&rotated, "/inbox", &like(&peer, &rotated)).await;
+        let a = h.receive(&peer, &alice, &like(&peer, &alice)).await;
         assert_eq!((a.status, a.rc()), (401, "SignatureInvalid"));
     }
     assert_eq!(
-        peer.fetches(),
+        peer.fetch_count("/u/alice"),
         1,
         "bad signatures must not make us hammer the peer"
     );
@@ -80,15 +83,13 @@ async fn a_young_key_is_not_refetched_for_a_bad_signature() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delete_of_an_actor_that_is_gone_is_acknowledged_and_journaled() {
-    let h = Harness::start(|_| {}).await;
-    let peer = Peer::start().await;
-    let bob = peer.actor("/u/bob");
-    peer.gone("/u/bob");
+    let (h, peer, _) = with_alice(|_| {}).await;
+    let bob = peer.add_person("bob").await;
+    peer.gone("bob");
 
-    let delete = json!({"id": peer.activity_id("delete"), "type": "Delete",
-        "actor": bob.id, "object": bob.id, "to": ["https://www.w3.org/ns/activitystreams#Public"]})
-    .to_string();
-    let a = h.deliver(&bob, "/inbox", &delete).await;
+    let delete = json!({"id": activity_id(&peer, "delete"), "type": "Delete",
+        "actor": bob, "object": bob, "to": ["https://www.w3.org/ns/activitystreams#Public"]});
+    let a = h.receive(&peer, &bob, &delete).await;
     assert_eq!(
         (a.status, a.body["status"].as_str()),
         (202, Some("accepted")),
@@ -97,12 +98,11 @@ async fn a_delete_of_an_actor_that_is_gone_is_acknowledged_and_journaled() {
     );
 
     // Anything else from a gone actor is refused, and so is a Delete of something else.
-    let a = h.deliver(&bob, "/inbox", &like(&peer, &bob)).await;
+    let a = h.receive(&peer, &bob, &like(&peer, &bob)).await;
     assert_eq!((a.status, a.rc()), (401, "KeyUnknown"), "{}", a.body);
-    let other = json!({"id": peer.activity_id("delete"), "type": "Delete",
-        "actor": bob.id, "object": format!("{}/post/1", peer.base)})
-    .to_string();
-    let a = h.deliver(&bob, "/inbox", &other).await;
+    let other = json!({"id": activity_id(&peer, "delete"), "type": "Delete",
+        "actor": bob, "object": peer.url("/post/1")});
+    let a = h.receive(&peer, &bob, &other).await;
     assert_eq!((a.status, a.rc()), (401, "KeyUnknown"), "{}", a.body);
     assert_eq!(h.journal().await.len(), 1);
 }

@@ -1,22 +1,23 @@
 //! Instance policy (block, allow-list, reload without restart), backpressure, and what a
 //! sender sees when our database is down.
 
-use crate::support::{Harness, Peer, like, with_alice};
+use crate::support::{Answer, Harness, like, with_alice};
 use sluice_db::instances::{self, Mode, Policy};
+use sluice_testkit::peer::TestPeer;
 use std::time::{Duration, Instant};
 
 /// Delivers fresh Likes until the answer's status is `want` (the background probe runs
 /// every 100 ms here), or panics after 10 s. Counts the accepted ones in `accepted`.
 async fn eventually(
     h: &Harness,
-    peer: &Peer,
-    actor: &crate::support::PeerActor,
+    peer: &TestPeer,
+    actor: &str,
     want: u16,
     accepted: &mut usize,
-) -> crate::support::Answer {
+) -> Answer {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let a = h.deliver(actor, "/inbox", &like(peer, actor)).await;
+        let a = h.receive(peer, actor, &like(peer, actor)).await;
         if a.status == 202 {
             *accepted += 1;
         }
@@ -40,13 +41,13 @@ async fn policy_changes_apply_without_a_restart() {
     let mut accepted = 1;
     let db = &h.t.db;
 
-    instances::set_policy(db, &peer.host, Policy::Block, Some("spam"))
+    instances::set_policy(db, peer.domain(), Policy::Block, Some("spam"))
         .await
         .unwrap();
     let a = eventually(&h, &peer, &alice, 403, &mut accepted).await;
     assert_eq!(a.rc(), "InstanceBlocked");
 
-    instances::set_policy(db, &peer.host, Policy::None, None)
+    instances::set_policy(db, peer.domain(), Policy::None, None)
         .await
         .unwrap();
     eventually(&h, &peer, &alice, 202, &mut accepted).await;
@@ -55,7 +56,7 @@ async fn policy_changes_apply_without_a_restart() {
     instances::set_mode(db, Mode::Allowlist).await.unwrap();
     let a = eventually(&h, &peer, &alice, 403, &mut accepted).await;
     assert_eq!(a.rc(), "InstanceNotAllowed");
-    instances::set_policy(db, &peer.host, Policy::Allow, None)
+    instances::set_policy(db, peer.domain(), Policy::Allow, None)
         .await
         .unwrap();
     eventually(&h, &peer, &alice, 202, &mut accepted).await;
@@ -77,7 +78,7 @@ async fn a_journal_too_far_behind_answers_429_with_retry_after() {
     }
     // Nothing processes the journal in this test: 3 pending rows > 2.
     h.inbox.refresh_now().await.unwrap();
-    let a = h.deliver(&alice, "/inbox", &like(&peer, &alice)).await;
+    let a = h.receive(&peer, &alice, &like(&peer, &alice)).await;
     assert_eq!((a.status, a.rc()), (429, "Backpressure"), "{}", a.body);
     assert_eq!(a.retry_after.as_deref(), Some("30"));
     assert_eq!(h.journal().await.len(), 3);
@@ -104,7 +105,7 @@ async fn a_database_outage_answers_503_so_the_sender_retries() {
         .await
         .unwrap();
     for _ in 0..3 {
-        let a = h.deliver(&alice, "/inbox", &like(&peer, &alice)).await;
+        let a = h.receive(&peer, &alice, &like(&peer, &alice)).await;
         assert_eq!(
             (a.status, a.rc()),
             (503, "DatabaseUnavailable"),

@@ -1,36 +1,23 @@
-//! Test support: a tiny peer that serves actor documents and signs deliveries with
-//! `sluice_apub::signature::Signer`, and the inbox served in-process on a real port.
+//! Test support: the inbox served in-process on a real port, and ways to talk to it: the
+//! testkit's `TestPeer` (an independent instance that signs with activitypub_federation, as
+//! Lemmy does) and `RawActor`s (a key the test holds, published by a `TestPeer`) for
+//! requests no well-behaved library would produce (malformed JSON, odd media types).
 
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpServer};
 use serde_json::{Value, json};
 use sluice_apub::signature::Signer;
 use sluice_db::diesel;
 use sluice_db::{Db, PoolOptions};
 use sluice_inbox::{Deps, Inbox, InboxConfig};
+use sluice_testkit::peer::{Tamper, TestPeer};
 use sluice_testkit::{TestDb, test_db};
-use std::collections::HashMap;
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-/// What the peer answers for a path.
+/// An actor whose private key the test holds (so it can sign any bytes, even malformed
+/// JSON), published by a [`TestPeer`] as an ordinary actor document.
 #[derive(Clone)]
-enum Doc {
-    Actor(Value),
-    Gone,
-}
-
-#[derive(Default)]
-struct PeerState {
-    docs: Mutex<HashMap<String, Doc>>,
-    signers: Mutex<HashMap<String, Signer>>,
-    fetches: AtomicU64,
-}
-
-/// An actor the peer hosts.
-#[derive(Clone)]
-pub struct PeerActor {
+pub struct RawActor {
     /// Its id.
     pub id: String,
     /// Its key id.
@@ -39,146 +26,57 @@ pub struct PeerActor {
     pub signer: Signer,
 }
 
-/// A fediverse server on 127.0.0.1 serving actor documents.
-pub struct Peer {
-    /// `http://127.0.0.1:PORT`.
-    pub base: String,
-    /// `127.0.0.1:PORT`.
-    pub host: String,
-    state: Arc<PeerState>,
-}
-
-impl Peer {
-    /// Starts serving on a free port.
-    pub async fn start() -> Peer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let state = Arc::new(PeerState::default());
-        let st = state.clone();
-        let srv = HttpServer::new(move || {
-            let st = st.clone();
-            App::new().default_service(web::to(move |req: actix_web::HttpRequest| {
-                let st = st.clone();
-                async move {
-                    st.fetches.fetch_add(1, Ordering::Relaxed);
-                    let doc = st.docs.lock().unwrap().get(req.path()).cloned();
-                    match doc {
-                        Some(Doc::Actor(v)) => HttpResponse::Ok()
-                            .content_type("application/activity+json")
-                            .json(v),
-                        Some(Doc::Gone) => HttpResponse::Gone().finish(),
-                        None => HttpResponse::NotFound().finish(),
-                    }
-                }
-            }))
-        })
-        .workers(1)
-        .disable_signals()
-        .listen(listener)
-        .unwrap()
-        .run();
-        tokio::spawn(srv);
-        Peer {
-            base: format!("http://127.0.0.1:{port}"),
-            host: format!("127.0.0.1:{port}"),
-            state,
-        }
-    }
-
-    /// The actor at `path` (`/u/alice`), created with a fresh key on first use.
-    pub fn actor(&self, path: &str) -> PeerActor {
-        if let Some(s) = self.state.signers.lock().unwrap().get(path) {
-            return PeerActor {
-                id: format!("{}{path}", self.base),
-                key_id: s.key_id.clone(),
-                signer: s.clone(),
-            };
-        }
-        self.rotate(path)
-    }
-
-    /// Gives the actor at `path` a new key (or creates it).
-    pub fn rotate(&self, path: &str) -> PeerActor {
-        let id = format!("{}{path}", self.base);
-        let key_id = format!("{id}#main-key");
-        let kp = sluice_apub::keys::generate().unwrap();
-        let signer = Signer::from_pem(&key_id, &kp.private_pem).unwrap();
-        let kind = if path.starts_with("/c/") {
-            "Group"
-        } else {
-            "Person"
-        };
-        let doc = json!({
+/// Publishes a fresh person `/u/NAME` with a key the test holds.
+pub fn raw_actor(peer: &TestPeer, name: &str) -> RawActor {
+    let id = peer.url(&format!("/u/{name}"));
+    let key_id = format!("{id}#main-key");
+    let kp = sluice_apub::keys::generate().unwrap();
+    peer.serve_json(
+        &format!("/u/{name}"),
+        json!({
             "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
-            "id": id,
-            "type": kind,
-            "preferredUsername": path.rsplit('/').next().unwrap(),
+            "id": id, "type": "Person", "preferredUsername": name,
             "inbox": format!("{id}/inbox"),
-            "endpoints": { "sharedInbox": format!("{}/inbox", self.base) },
+            "endpoints": { "sharedInbox": peer.shared_inbox() },
             "publicKey": { "id": key_id, "owner": id, "publicKeyPem": kp.public_pem },
-        });
-        self.state
-            .docs
-            .lock()
-            .unwrap()
-            .insert(path.to_string(), Doc::Actor(doc));
-        self.state
-            .signers
-            .lock()
-            .unwrap()
-            .insert(path.to_string(), signer.clone());
-        PeerActor { id, key_id, signer }
-    }
-
-    /// The actor at `path` now answers 410 Gone.
-    pub fn gone(&self, path: &str) {
-        self.state
-            .docs
-            .lock()
-            .unwrap()
-            .insert(path.to_string(), Doc::Gone);
-    }
-
-    /// Requests served so far.
-    pub fn fetches(&self) -> u64 {
-        self.state.fetches.load(Ordering::Relaxed)
-    }
-
-    /// A fresh activity id on this peer.
-    pub fn activity_id(&self, kind: &str) -> String {
-        format!("{}/activities/{kind}/{:016x}", self.base, rand_u64())
-    }
-}
-
-pub fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
+        }),
     );
-    h.finish()
+    RawActor {
+        signer: Signer::from_pem(&key_id, &kp.private_pem).unwrap(),
+        id,
+        key_id,
+    }
 }
 
-/// A Like by `actor`, with a fresh id.
-pub fn like(peer: &Peer, actor: &PeerActor) -> String {
+fn rand_u64() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::UNIX_EPOCH.elapsed().unwrap().as_nanos() as u64;
+    nanos ^ (SEQ.fetch_add(1, Ordering::Relaxed) << 48)
+}
+
+/// A fresh activity id on `peer`.
+pub fn activity_id(peer: &TestPeer, kind: &str) -> String {
+    peer.url(&format!("/activities/{kind}/{:016x}", rand_u64()))
+}
+
+/// A Like by the actor `actor_id`, with a fresh id.
+pub fn like(peer: &TestPeer, actor_id: &str) -> Value {
     json!({
         "@context": "https://www.w3.org/ns/activitystreams",
-        "id": peer.activity_id("like"),
+        "id": activity_id(peer, "like"),
         "type": "Like",
-        "actor": actor.id,
-        "object": format!("{}/post/1", peer.base),
+        "actor": actor_id,
+        "object": peer.url("/post/1"),
     })
-    .to_string()
 }
 
-/// The usual cast: the inbox (configured by `tweak`), a peer, and its user alice.
-pub async fn with_alice(tweak: impl FnOnce(&mut InboxConfig)) -> (Harness, Peer, PeerActor) {
+/// The usual cast: the inbox (configured by `tweak`), a peer, and its user alice (who signs
+/// through activitypub_federation).
+pub async fn with_alice(tweak: impl FnOnce(&mut InboxConfig)) -> (Harness, TestPeer, String) {
     let h = Harness::start(tweak).await;
-    let peer = Peer::start().await;
-    let alice = peer.actor("/u/alice");
+    let peer = TestPeer::start().await;
+    let alice = peer.add_person("alice").await;
     (h, peer, alice)
 }
 
@@ -303,17 +201,50 @@ impl Harness {
         ]
     }
 
-    /// Delivers `body` signed by `actor`, as a well-behaved sender does.
-    pub async fn deliver(&self, actor: &PeerActor, path: &str, body: &str) -> Answer {
-        let h = self.signed_headers(&actor.signer, path, body.as_bytes(), SystemTime::now());
-        self.post_raw(path, body.as_bytes().to_vec(), &h).await
+    /// `body` signed by `actor` with our own signer (any bytes), to `path`.
+    pub async fn deliver_raw(&self, actor: &RawActor, path: &str, body: &[u8]) -> Answer {
+        let h = self.signed_headers(&actor.signer, path, body, SystemTime::now());
+        self.post_raw(path, body.to_vec(), &h).await
     }
 
-    /// Delivers a fresh Like by `actor` to the shared inbox; returns the status.
-    pub async fn like(&self, peer: &Peer, actor: &PeerActor) -> u16 {
-        self.deliver(actor, "/inbox", &like(peer, actor))
+    /// `http://127.0.0.1:PORT` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `activity` delivered to our shared inbox by the peer's actor `signer`, signed with
+    /// activitypub_federation (as Lemmy signs).
+    pub async fn receive(&self, peer: &TestPeer, signer: &str, activity: &Value) -> Answer {
+        self.receive_with(peer, signer, activity, Tamper::None)
             .await
-            .status
+    }
+
+    /// [`Harness::receive`], spoiled as `tamper` says.
+    pub async fn receive_with(
+        &self,
+        peer: &TestPeer,
+        signer: &str,
+        activity: &Value,
+        tamper: Tamper,
+    ) -> Answer {
+        let d = peer
+            .deliver_with(&self.url("/inbox"), signer, activity, tamper)
+            .await
+            .unwrap();
+        Answer {
+            status: d.status,
+            retry_after: d
+                .headers
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string()),
+            body: d.json().unwrap_or(Value::String(d.text)),
+        }
+    }
+
+    /// A fresh Like by the peer's actor `actor` (an id), delivered through
+    /// activitypub_federation; returns the status.
+    pub async fn like(&self, peer: &TestPeer, actor: &str) -> u16 {
+        self.receive(peer, actor, &like(peer, actor)).await.status
     }
 
     /// Every journaled activity id, in journal order.
