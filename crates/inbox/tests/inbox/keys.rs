@@ -3,6 +3,7 @@
 
 use crate::support::{Harness, activity_id, like, with_alice};
 use serde_json::json;
+use sluice_testkit::peer::Behaviour;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,5 +105,31 @@ async fn a_delete_of_an_actor_that_is_gone_is_acknowledged_and_journaled() {
         "actor": bob, "object": peer.url("/post/1")});
     let a = h.receive(&peer, &bob, &other).await;
     assert_eq!((a.status, a.rc()), (401, "KeyUnknown"), "{}", a.body);
+    assert_eq!(h.journal().await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_servers_in_trouble_get_503_so_the_sender_retries() {
+    let (h, peer, alice) = with_alice(|c| c.deadline = Duration::from_millis(500)).await;
+    let fail = |status: Option<u16>, delay: Option<Duration>| Behaviour { status, delay };
+
+    // The key's server answers 502: worth retrying later.
+    peer.set_route_behaviour("/u/alice", fail(Some(502), None));
+    let a = h.receive(&peer, &alice, &like(&peer, &alice)).await;
+    assert_eq!((a.status, a.rc()), (503, "KeyFetchFailed"), "{}", a.body);
+
+    // The key's server is slower than our deadline: answered in time, with 503.
+    peer.set_route_behaviour("/u/alice", fail(None, Some(Duration::from_secs(3))));
+    let start = std::time::Instant::now();
+    let a = h.receive(&peer, &alice, &like(&peer, &alice)).await;
+    assert_eq!((a.status, a.rc()), (503, "DeadlineExceeded"), "{}", a.body);
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "the deadline bounds the answer"
+    );
+
+    // Back to normal: accepted.
+    peer.clear_route_behaviour("/u/alice");
+    assert_eq!(h.like(&peer, &alice).await, 202);
     assert_eq!(h.journal().await.len(), 1);
 }

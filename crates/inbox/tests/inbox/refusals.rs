@@ -1,9 +1,10 @@
 //! Every refusal answers its documented status and rc, and leaves nothing in the journal.
 
 use crate::support::{Answer, activity_id, like, raw_actor, with_alice};
+use futures::StreamExt;
 use serde_json::json;
 use sluice_testkit::peer::{Behaviour, Tamper, TestPeer};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 fn status_of(rc: &str) -> u16 {
     sluice_apub::Rc::ALL
@@ -230,4 +231,36 @@ async fn signatures_cover_the_configured_domain_not_the_socket_address() {
     let a = h.post_raw("/inbox", body, &hdrs).await;
     assert_eq!((a.status, a.rc()), (401, "SignatureInvalid"), "{}", a.body);
     assert_eq!(h.journal().await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_trickles_in_too_slowly_gets_408() {
+    let (h, peer, _) = with_alice(|c| c.read_timeout = Duration::from_millis(300)).await;
+    let raw = raw_actor(&peer, "raw");
+    let body = like(&peer, &raw.id).to_string().into_bytes();
+    let hdrs = h.signed_headers(&raw.signer, "/inbox", &body, SystemTime::now());
+    // Half the body now, the rest after the read timeout.
+    let (first, rest) = body.split_at(body.len() / 2);
+    let (first, rest) = (
+        bytes::Bytes::from(first.to_vec()),
+        bytes::Bytes::from(rest.to_vec()),
+    );
+    let chunks =
+        futures::stream::iter([Ok::<_, std::io::Error>(first), Ok(rest)]).then(|c| async move {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            c
+        });
+    let mut req = h
+        .client
+        .post(h.url("/inbox"))
+        .header("Content-Length", body.len())
+        .body(reqwest::Body::wrap_stream(chunks));
+    for (k, v) in &hdrs {
+        req = req.header(*k, v);
+    }
+    let r = req.send().await.unwrap();
+    assert_eq!(r.status(), 408);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["rc"], "RequestTimeout");
+    assert!(h.journal().await.is_empty());
 }
