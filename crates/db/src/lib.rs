@@ -18,6 +18,7 @@ mod wire;
 
 pub mod actors;
 pub mod instances;
+pub mod probe;
 
 pub use cached::{Sql, sql};
 pub use connect::parse_url;
