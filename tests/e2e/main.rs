@@ -4,4 +4,5 @@
 
 mod doctor;
 mod foundation;
+mod observability;
 mod support;
