@@ -19,6 +19,7 @@ mod wire;
 pub mod actors;
 pub mod instances;
 pub mod outbound;
+pub mod probe;
 
 pub use cached::{Sql, sql};
 pub use connect::parse_url;
