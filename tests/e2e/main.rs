@@ -2,6 +2,8 @@
 //!
 //! One test binary (so the test PostgreSQL is started once); one module per concern.
 
+mod doctor;
 mod foundation;
 mod inbox;
+mod observability;
 mod support;

@@ -20,6 +20,7 @@ pub mod actors;
 pub mod inbox;
 pub mod instances;
 pub mod outbound;
+pub mod probe;
 pub mod remote_keys;
 
 pub use cached::{Sql, sql};

@@ -4,7 +4,7 @@
 use clap::Parser;
 use sluice_server::cli::{Cli, Command};
 use sluice_server::config::Config;
-use sluice_server::{commands, serve, telemetry};
+use sluice_server::{commands, doctor, serve, telemetry};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -37,6 +37,7 @@ fn main() -> ExitCode {
             Command::Community { action } => commands::community(&cfg, action).await,
             Command::User { action } => commands::user(&cfg, action).await,
             Command::Instance { action } => commands::instance::run(&cfg, action).await,
+            Command::Doctor(args) => doctor::run(&cfg, args).await,
         }
     });
     match result {
