@@ -34,7 +34,11 @@ fn like(n: u64) -> String {
 }
 
 async fn deliver(base: &str, signer: &Signer, body: &str) -> (u16, Value) {
-    let url = url::Url::parse(&format!("{base}/inbox")).unwrap();
+    deliver_to(base, "/inbox", signer, body).await
+}
+
+async fn deliver_to(base: &str, path: &str, signer: &Signer, body: &str) -> (u16, Value) {
+    let url = url::Url::parse(&format!("{base}{path}")).unwrap();
     let s = signer.sign("POST", &url, Some(body.as_bytes()), SystemTime::now());
     let r = http_client()
         .post(url)
@@ -156,4 +160,40 @@ async fn instance_commands_reach_the_running_server() {
     );
     assert!(metric_sum(&metrics, "sluice_inbox_ack_db_roundtrips_count") >= 3.0);
     assert!(metric_sum(&metrics, "sluice_key_lookups_total") >= 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_actor_inboxes_exist_once_their_actors_do() {
+    let (s, t) = sluice_on_test_db(&[("SLUICE_INBOX_REFRESH_MS", "100")]).await;
+    let signer = known_signer(&t).await;
+    let (status, v) = deliver_to(&s.base, "/c/rust/inbox", &signer, &like(1)).await;
+    assert_eq!((status, v["rc"].as_str()), (404, Some("NotFound")), "{v}");
+
+    for args in [
+        &["community", "create", "rust"][..],
+        &["user", "create", "bob"][..],
+    ] {
+        let out = s.admin(args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Names are refreshed in the background (no database round-trip per request).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut n = 2;
+    for path in ["/c/rust/inbox", "/c/Rust/inbox", "/u/bob/inbox"] {
+        loop {
+            n += 1;
+            let (status, v) = deliver_to(&s.base, path, &signer, &like(n)).await;
+            if status == 202 {
+                break;
+            }
+            assert_eq!(v["rc"], "NotFound", "{path}: {v}");
+            assert!(Instant::now() < deadline, "{path} still 404");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    assert_eq!(journal(&t).await.len(), 3);
 }
