@@ -21,10 +21,11 @@ pub struct Pressure {
 
 /// Probes once and applies what changed.
 pub async fn tick(shared: &Shared) -> Result<(), DbError> {
-    let cap = if shared.cfg.backpressure_depth == 0 {
-        1
-    } else {
-        shared.cfg.backpressure_depth as i64 + 1
+    // The count is bounded (a bound is all backpressure needs); without a bound, the gauge
+    // still counts up to a million.
+    let cap = match shared.cfg.backpressure_depth {
+        0 => 1_000_000,
+        bound => bound.saturating_add(1).min(i64::MAX as u64) as i64,
     };
     let probe = shared
         .db
