@@ -17,6 +17,7 @@ pub mod schema;
 mod wire;
 
 pub mod actors;
+pub mod ingest;
 pub mod instances;
 pub mod outbound;
 
