@@ -99,7 +99,7 @@ async fn warmed_connection_claims_looks_up_and_writes_in_four_roundtrips() {
         });
     }
     conn.run_tx("write", move |c: &AsyncPgConnection| {
-        async move { ingest::write::write(c, &ch, false).await }.boxed()
+        ingest::write::write(c, &ch, false)
     })
     .await
     .unwrap();

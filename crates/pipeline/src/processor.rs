@@ -252,8 +252,9 @@ impl Processor {
 
     async fn write(&mut self, changes: Changes) -> Result<(), DbError> {
         let conn = self.conn().await?;
+        // The statements are built in the closure, before `BEGIN` leaves (see `write`).
         conn.run_tx("ingest_write", move |c| {
-            async move { ingest::write::write(c, &changes, false).await }.boxed()
+            ingest::write::write(c, &changes, false)
         })
         .await
     }

@@ -140,8 +140,12 @@ FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::float8[])
     AS t(id, state, error_code, error, retry_in)
 WHERE r.id = t.id";
 
-/// Marks rows (one statement; part of the pipeline's write transaction).
-pub async fn mark(c: &AsyncPgConnection, marks: &[Mark]) -> diesel::QueryResult<usize> {
+/// Marks rows (one statement; part of the pipeline's write transaction). Built when
+/// called, sent when first polled.
+pub fn mark<'a>(
+    c: &'a AsyncPgConnection,
+    marks: &[Mark],
+) -> futures::future::BoxFuture<'a, diesel::QueryResult<usize>> {
     crate::sql(MARK)
         .bind::<Array<BigInt>, _>(marks.iter().map(|m| m.id).collect::<Vec<_>>())
         .bind::<Array<Text>, _>(marks.iter().map(|m| m.verdict.state()).collect::<Vec<_>>())
@@ -154,7 +158,6 @@ pub async fn mark(c: &AsyncPgConnection, marks: &[Mark]) -> diesel::QueryResult<
         .bind::<Array<Nullable<Text>>, _>(marks.iter().map(|m| m.error.clone()).collect::<Vec<_>>())
         .bind::<Array<Double>, _>(marks.iter().map(|m| m.retry_in).collect::<Vec<_>>())
         .execute(&mut &*c)
-        .await
 }
 
 /// A row of the dead-letter list.

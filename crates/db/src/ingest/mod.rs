@@ -34,7 +34,7 @@ pub async fn warm_up(conn: &mut Conn) -> Result<(), DbError> {
     })
     .await?;
     conn.run_tx("ingest_warm_write", |c| {
-        async move { write::write(c, &Changes::default(), true).await }.boxed()
+        write::write(c, &Changes::default(), true)
     })
     .await
 }

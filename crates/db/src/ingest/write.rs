@@ -601,17 +601,23 @@ fn memory<'a>(c: &'a AsyncPgConnection, ch: &Changes) -> Stmt<'a> {
         .boxed()
 }
 
-/// Sends the statements of `ch` (all of them when `all`, e.g. to prepare them on a fresh
-/// connection; else only those with rows) concurrently, in dependency order. Call inside
-/// `Conn::run_tx`.
-pub async fn write(c: &AsyncPgConnection, ch: &Changes, all: bool) -> diesel::QueryResult<()> {
-    let mut stmts: Vec<Stmt<'_>> = Vec::new();
-    let mut add =
-        |nonempty: bool, s: for<'x, 'y> fn(&'x AsyncPgConnection, &'y Changes) -> Stmt<'x>| {
-            if all || nonempty {
-                stmts.push(s(c, ch));
-            }
-        };
+/// The statements of `ch` (all of them when `all`, e.g. to prepare them on a fresh
+/// connection; else only those with rows), in dependency order, as one future. Call it
+/// inside `Conn::run_tx`'s closure, not in an `async` block: every statement's SQL and binds
+/// are built here, before `BEGIN` leaves, so that the whole transaction body follows `BEGIN`
+/// in the same flight (work done between sends lets a fast server answer in between, which
+/// costs a flight).
+pub fn write<'a>(
+    c: &'a AsyncPgConnection,
+    ch: &Changes,
+    all: bool,
+) -> BoxFuture<'a, diesel::QueryResult<()>> {
+    let mut stmts: Vec<Stmt<'a>> = Vec::new();
+    let mut add = |nonempty: bool, s: for<'x, 'y> fn(&'x AsyncPgConnection, &'y Changes) -> Stmt<'x>| {
+        if all || nonempty {
+            stmts.push(s(c, ch));
+        }
+    };
     add(!ch.instances.is_empty(), instances);
     add(!ch.persons.is_empty(), persons);
     add(!ch.person_flags.is_empty(), person_flags);
@@ -622,10 +628,7 @@ pub async fn write(c: &AsyncPgConnection, ch: &Changes, all: bool) -> diesel::Qu
     add(!ch.posts.is_empty(), posts);
     add(!ch.post_flags.is_empty(), post_flags);
     add(!ch.comments.is_empty(), comments);
-    add(
-        ch.comments.iter().any(|x| x.parent.is_some()),
-        comment_parents,
-    );
+    add(ch.comments.iter().any(|x| x.parent.is_some()), comment_parents);
     add(!ch.comment_flags.is_empty(), comment_flags);
     add(!ch.messages.is_empty(), messages);
     add(!ch.message_flags.is_empty(), message_flags);
@@ -640,22 +643,26 @@ pub async fn write(c: &AsyncPgConnection, ch: &Changes, all: bool) -> diesel::Qu
     );
     add(!ch.mod_actions.is_empty(), mod_actions);
     add(!ch.memory.is_empty() || ch.memory_gc, memory);
-    let outbound = async {
+    let outbound = ch.outbound.clone();
+    let outbound = async move {
         if all {
             crate::outbound::warm(c).await
         } else {
-            crate::outbound::append(c, &ch.outbound).await.map(|_| ())
+            crate::outbound::append(c, &outbound).await.map(|_| ())
         }
     };
-    let journal = async {
-        if all || !ch.journal.is_empty() {
-            super::journal::mark(c, &ch.journal).await.map(|_| ())
-        } else {
-            Ok(())
-        }
-    };
-    // `try_join!` polls in argument order: the statements, then the outbound log, then the
-    // journal marks leave in that order, in one flight.
-    futures::try_join!(futures::future::try_join_all(stmts), outbound, journal)?;
-    Ok(())
+    let journal = (all || !ch.journal.is_empty()).then(|| super::journal::mark(c, &ch.journal));
+    async move {
+        // `try_join!` polls in argument order: the statements, then the outbound log, then
+        // the journal marks leave in that order, in one flight.
+        let journal = async move {
+            match journal {
+                Some(j) => j.await.map(|_| ()),
+                None => Ok(()),
+            }
+        };
+        futures::try_join!(futures::future::try_join_all(stmts), outbound, journal)?;
+        Ok(())
+    }
+    .boxed()
 }

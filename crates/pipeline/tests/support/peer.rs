@@ -101,6 +101,11 @@ impl Peer {
         self.state.delays.lock().unwrap().insert(url.to_string(), d);
     }
 
+    /// Answers `url` at once again.
+    pub fn undelay(&self, url: &str) {
+        self.state.delays.lock().unwrap().remove(url);
+    }
+
     /// Every URL asked for so far.
     pub fn hits(&self) -> Vec<String> {
         self.state.hits.lock().unwrap().clone()
