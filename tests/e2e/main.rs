@@ -3,4 +3,5 @@
 //! One test binary (so the test PostgreSQL is started once); one module per concern.
 
 mod foundation;
+mod pipeline;
 mod support;

@@ -38,8 +38,12 @@ async fn two_processors_share_a_journal_without_doing_a_row_twice() {
     for n in 0..10 {
         h.peer.serve(docs::person(&person(n)));
     }
-    h.done(&docs::wrap("Create", &person(0), docs::page(P, &person(0), R)))
-        .await;
+    h.done(&docs::wrap(
+        "Create",
+        &person(0),
+        docs::page(P, &person(0), R),
+    ))
+    .await;
 
     // The first batch waits for a slow fetch, so the second processor starts meanwhile.
     let slow = "http://r.example/post/slow";

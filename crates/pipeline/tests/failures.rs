@@ -97,11 +97,7 @@ async fn bad_activities_end_with_their_rc_and_the_rest_is_applied() {
         ),
         // Content of another host, sent by this one.
         (
-            docs::wrap(
-                "Create",
-                A,
-                docs::page("http://evil.example/post/1", A, R),
-            ),
+            docs::wrap("Create", A, docs::page("http://evil.example/post/1", A, R)),
             "failed",
             "HostMismatch",
         ),
@@ -132,8 +128,10 @@ async fn a_row_that_keeps_crashing_its_process_ends_failed() {
     let mut h = harness(3).await;
     let id = h.deliver(&docs::vote(B, P, 1)).await;
     // Claimed three times by processes that died before finishing.
-    h.exec(format!("UPDATE received_activity SET attempts = 3 WHERE id = {id}"))
-        .await;
+    h.exec(format!(
+        "UPDATE received_activity SET attempts = 3 WHERE id = {id}"
+    ))
+    .await;
     assert_eq!(h.run().await.failed, 1);
     assert_eq!(
         h.row(id).await.error_code.as_deref(),

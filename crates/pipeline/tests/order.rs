@@ -127,7 +127,10 @@ async fn an_undo_that_arrives_first_wins() {
     ))
     .await;
     assert_eq!(h.run().await.ignored, 1);
-    assert_eq!(h.row(like_row).await.error_code.as_deref(), Some("Superseded"));
+    assert_eq!(
+        h.row(like_row).await.error_code.as_deref(),
+        Some("Superseded")
+    );
     assert_eq!(h.count("SELECT count(*) AS v FROM vote").await, 0);
     // A Like sent after the Undo (the user voted again) counts.
     h.done(&docs::vote(B, P, 1)).await;
@@ -146,18 +149,29 @@ async fn an_undo_that_arrives_first_wins() {
     ))
     .await;
     h.run().await;
-    assert_eq!(h.row(follow_row).await.error_code.as_deref(), Some("Superseded"));
+    assert_eq!(
+        h.row(follow_row).await.error_code.as_deref(),
+        Some("Superseded")
+    );
     assert_eq!(h.count("SELECT count(*) AS v FROM community_follow WHERE person_id IN (SELECT id FROM person WHERE NOT local)").await, 0);
-    assert_eq!(h.count("SELECT count(*) AS v FROM outbound_activity").await, 0);
+    assert_eq!(
+        h.count("SELECT count(*) AS v FROM outbound_activity").await,
+        0
+    );
 
     // A Delete that arrives before its Create: remembered; the Create does not revive it.
     let p2 = "http://r.example/post/2";
     h.ignored(&docs::delete(A, p2), "UnknownObject").await;
-    h.ignored(&docs::wrap("Create", A, docs::page(p2, A, R)), "ObjectDeleted")
-        .await;
+    h.ignored(
+        &docs::wrap("Create", A, docs::page(p2, A, R)),
+        "ObjectDeleted",
+    )
+    .await;
     assert_eq!(
-        h.count(&format!("SELECT count(*) AS v FROM post WHERE ap_id = '{p2}'"))
-            .await,
+        h.count(&format!(
+            "SELECT count(*) AS v FROM post WHERE ap_id = '{p2}'"
+        ))
+        .await,
         0
     );
 }
@@ -175,9 +189,11 @@ async fn nothing_revives_a_deleted_object() {
     )
     .await;
     assert_eq!(
-        h.text(&format!("SELECT name || score || deleted AS v FROM post WHERE ap_id = '{P}'"))
-            .await
-            .as_deref(),
+        h.text(&format!(
+            "SELECT name || score || deleted AS v FROM post WHERE ap_id = '{P}'"
+        ))
+        .await
+        .as_deref(),
         Some("p0true")
     );
     // A vote on an unknown object its server says is gone: not fetched into existence.
@@ -191,8 +207,12 @@ async fn nothing_revives_a_deleted_object() {
 async fn an_older_update_loses() {
     let mut h = harness().await;
     h.done(&docs::wrap("Create", A, post("v1", None))).await;
-    h.done(&docs::wrap("Update", A, post("v3", Some("2030-03-01T00:00:00Z"))))
-        .await;
+    h.done(&docs::wrap(
+        "Update",
+        A,
+        post("v3", Some("2030-03-01T00:00:00Z")),
+    ))
+    .await;
     h.ignored(
         &docs::wrap("Update", A, post("v2", Some("2030-02-01T00:00:00Z"))),
         "StaleUpdate",
@@ -270,8 +290,11 @@ async fn an_announced_activity_from_another_host_is_fetched_from_its_origin() {
     let alice = "http://sluice.test/u/alice";
     h.remote_community(other, Some(alice)).await;
     let p = docs::page("http://r.example/post/9", A, other);
-    h.ignored(&announce(R, docs::wrap("Create", A, p)), "CommunityMismatch")
-        .await;
+    h.ignored(
+        &announce(R, docs::wrap("Create", A, p)),
+        "CommunityMismatch",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -281,13 +304,17 @@ async fn only_moderators_remove() {
     // A user of another instance, not in the moderators collection.
     let x = "http://x.example/u/x";
     h.peer.serve(docs::person(x));
-    h.peer.serve(json!({"type": "OrderedCollection", "id": format!("{R}/moderators"), "orderedItems": [B]}));
+    h.peer.serve(
+        json!({"type": "OrderedCollection", "id": format!("{R}/moderators"), "orderedItems": [B]}),
+    );
     let mut removal = docs::delete(x, P);
     removal["summary"] = json!("spam");
     h.ignored(&removal, "NotPermitted").await;
     assert!(
-        !h.flag(&format!("SELECT removed AS v FROM post WHERE ap_id = '{P}'"))
-            .await
+        !h.flag(&format!(
+            "SELECT removed AS v FROM post WHERE ap_id = '{P}'"
+        ))
+        .await
     );
     // Someone else's plain Delete is a removal attempt too.
     h.ignored(&docs::delete(x, P), "NotPermitted").await;
@@ -296,7 +323,48 @@ async fn only_moderators_remove() {
     removal["summary"] = json!("spam");
     h.done(&removal).await;
     assert!(
-        h.flag(&format!("SELECT removed AS v FROM post WHERE ap_id = '{P}'"))
-            .await
+        h.flag(&format!(
+            "SELECT removed AS v FROM post WHERE ap_id = '{P}'"
+        ))
+        .await
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_updates_rotate_keys_and_older_ones_lose() {
+    let mut h = harness().await;
+    // A is fetched (with its key) for its first post.
+    h.done(&docs::wrap("Create", A, post("p", None))).await;
+    let key = format!("SELECT public_key_pem AS v FROM remote_key WHERE key_id = '{A}#main-key'");
+    let first = h.text(&key).await.unwrap();
+    let mut me = docs::person(A);
+    me["name"] = json!("A, renamed");
+    me["updated"] = json!("2030-01-01T00:00:00Z");
+    me["publicKey"]["publicKeyPem"] =
+        json!("-----BEGIN PUBLIC KEY-----\nROTATED\n-----END PUBLIC KEY-----\n");
+    h.done(&docs::wrap("Update", A, me.clone())).await;
+    assert_ne!(h.text(&key).await.unwrap(), first);
+    assert!(h.text(&key).await.unwrap().contains("ROTATED"));
+    assert_eq!(
+        h.text(&format!(
+            "SELECT display_name AS v FROM person WHERE ap_id = '{A}'"
+        ))
+        .await
+        .as_deref(),
+        Some("A, renamed")
+    );
+    // An older profile loses; someone else's Update of A's profile is refused.
+    me["updated"] = json!("2029-01-01T00:00:00Z");
+    me["name"] = json!("old");
+    h.ignored(&docs::wrap("Update", A, me.clone()), "StaleUpdate")
+        .await;
+    h.ignored(&docs::wrap("Update", B, me), "NotPermitted")
+        .await;
+    // A deleted account posts no more.
+    h.done(&docs::delete(A, A)).await;
+    h.ignored(
+        &docs::wrap("Create", A, docs::page("http://r.example/post/new", A, R)),
+        "NotPermitted",
+    )
+    .await;
 }

@@ -91,7 +91,11 @@ async fn a_batch_of_64_known_activities_costs_four_roundtrips() {
 
     let r = measured_batch(&h);
     assert_eq!((r.claimed, r.done), (64, 64), "{r:?}");
-    assert!(r.roundtrips <= 4, "{} round-trips for 64 activities", r.roundtrips);
+    assert!(
+        r.roundtrips <= 4,
+        "{} round-trips for 64 activities",
+        r.roundtrips
+    );
     assert_eq!(r.roundtrips, 4, "claim 1 + lookup 1 + write 2");
     assert_eq!(h.peer.hits().len(), fetches, "nothing was fetched");
 
@@ -105,7 +109,8 @@ async fn a_batch_of_64_known_activities_costs_four_roundtrips() {
     assert_eq!(h.count("SELECT sum(score)::bigint AS v FROM post").await, 8);
     assert_eq!(h.count("SELECT count(*) AS v FROM comment").await, 24);
     assert_eq!(
-        h.count("SELECT count(*) AS v FROM comment WHERE deleted").await,
+        h.count("SELECT count(*) AS v FROM comment WHERE deleted")
+            .await,
         8
     );
     assert_eq!(

@@ -35,6 +35,29 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Inspect and replay the received-activity journal.
+    Journal {
+        /// What to do with the journal.
+        #[command(subcommand)]
+        action: JournalAction,
+    },
+}
+
+/// `sluice journal ...`
+#[derive(Debug, Subcommand)]
+pub enum JournalAction {
+    /// List activities the pipeline gave up on (newest first), with their rc.
+    Failed {
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Put failed (or ignored) activities back to pending, with a fresh attempt budget.
+    Replay {
+        /// Journal ids (as `sluice journal failed` lists them).
+        #[arg(required = true)]
+        ids: Vec<i64>,
+    },
 }
 
 /// `sluice community ...`

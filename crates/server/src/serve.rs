@@ -32,6 +32,21 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         instance_key,
     });
 
+    // The pipeline turns journal rows into threadiverse rows; remote fetches stay disabled
+    // (rows needing one are retried, then kept as `failed` for replay) until the
+    // networking crate provides the signed fetcher.
+    let stop_pipeline = tokio_util::sync::CancellationToken::new();
+    let pipeline = cfg.pipeline_enabled.then(|| {
+        sluice_pipeline::Pipeline::spawn(
+            database.db.clone(),
+            cfg.pipeline(),
+            cfg.pipeline_workers,
+            std::sync::Arc::new(sluice_pipeline::Disabled),
+            state.urls.clone(),
+            stop_pipeline.clone(),
+        )
+    });
+
     let server = crate::http::serve(state.clone(), listener, cfg.http_workers)
         .context("starting the HTTP server")?;
     let handle = server.handle();
@@ -46,6 +61,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     handle.stop(true).await;
     let _ = server_task.await;
+    // The batch in progress finishes (and commits) before the database goes.
+    stop_pipeline.cancel();
+    if let Some(p) = pipeline {
+        p.join().await;
+    }
     drop(state);
     crate::commands::close(database).await;
     tracing::info!("stopped");

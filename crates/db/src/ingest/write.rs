@@ -613,11 +613,12 @@ pub fn write<'a>(
     all: bool,
 ) -> BoxFuture<'a, diesel::QueryResult<()>> {
     let mut stmts: Vec<Stmt<'a>> = Vec::new();
-    let mut add = |nonempty: bool, s: for<'x, 'y> fn(&'x AsyncPgConnection, &'y Changes) -> Stmt<'x>| {
-        if all || nonempty {
-            stmts.push(s(c, ch));
-        }
-    };
+    let mut add =
+        |nonempty: bool, s: for<'x, 'y> fn(&'x AsyncPgConnection, &'y Changes) -> Stmt<'x>| {
+            if all || nonempty {
+                stmts.push(s(c, ch));
+            }
+        };
     add(!ch.instances.is_empty(), instances);
     add(!ch.persons.is_empty(), persons);
     add(!ch.person_flags.is_empty(), person_flags);
@@ -628,7 +629,10 @@ pub fn write<'a>(
     add(!ch.posts.is_empty(), posts);
     add(!ch.post_flags.is_empty(), post_flags);
     add(!ch.comments.is_empty(), comments);
-    add(ch.comments.iter().any(|x| x.parent.is_some()), comment_parents);
+    add(
+        ch.comments.iter().any(|x| x.parent.is_some()),
+        comment_parents,
+    );
     add(!ch.comment_flags.is_empty(), comment_flags);
     add(!ch.messages.is_empty(), messages);
     add(!ch.message_flags.is_empty(), message_flags);

@@ -159,8 +159,11 @@ fn post(ctx: &mut Ctx<'_>, a: &Activity, c: &Content, via: &Via) -> Step {
     Step::done(relay_for(ctx, &community, via))
 }
 
-/// Refuses new content in a deleted community or by a banned author.
+/// Refuses new content in a deleted community, or by a banned or deleted author.
 fn community_open(ctx: &Ctx<'_>, community: &str, creator: &str) -> Option<Step> {
+    if ctx.view.persons.get(creator).is_some_and(|p| p.deleted) {
+        return Some(not_permitted(creator, "post: the account is deleted"));
+    }
     if ctx
         .view
         .communities
@@ -358,9 +361,6 @@ pub(super) fn undelete(
     object: &Url,
     via: &Via,
 ) -> Step {
-    if inner.actor != a.actor {
-        return not_permitted(a.actor.as_str(), "undo another actor's deletion");
-    }
     let id = ctx.id(object);
     match ctx.kind_of(&id) {
         Some(k @ (Known::Post | Known::Comment)) => {

@@ -78,9 +78,21 @@ fn undo(ctx: &mut Ctx<'_>, a: &Activity, inner: &ActivityRef, via: &Via) -> Step
             format!("Undo of {} without the activity", inner.id()),
         );
     };
+    // Votes, follows and deletions are undone by whoever did them (moderation is undone by
+    // any moderator: its handlers check that).
+    let own = matches!(
+        inner.verb,
+        Verb::Like(_) | Verb::Dislike(_) | Verb::Follow(_) | Verb::Delete { .. }
+    );
+    if own && inner.actor != a.actor {
+        return not_permitted(
+            a.actor.as_str(),
+            &format!("undo {}'s {}", inner.actor, inner.kind),
+        );
+    }
     match &inner.verb {
-        Verb::Like(o) | Verb::Dislike(o) => votes::undo(ctx, a, inner, o, via),
-        Verb::Follow(o) => follows::unfollow(ctx, a, inner, o),
+        Verb::Like(o) | Verb::Dislike(o) => votes::undo(ctx, a, o, via),
+        Verb::Follow(o) => follows::unfollow(ctx, a, o),
         Verb::Delete { object, .. } => content::undelete(ctx, a, inner, object.id(), via),
         Verb::Block { object, target, .. } => {
             moderation::unblock(ctx, a, object, target.as_ref(), via)
