@@ -174,11 +174,6 @@ impl Rc {
                 | Rc::AttemptsExhausted
         )
     }
-
-    /// Parses a code as stored (`received_activity.error_code`).
-    pub fn from_code(code: &str) -> Option<Rc> {
-        Rc::ALL.iter().copied().find(|rc| rc.code() == code)
-    }
 }
 
 impl std::fmt::Display for Rc {

@@ -1,5 +1,11 @@
 //! The pipeline's statements against a real PostgreSQL: they prepare, they are cached, and a
 //! warmed connection pays one round-trip per lookup and two per write transaction.
+//!
+//! The counted part runs on a current-thread runtime with its own connection: the
+//! connection's I/O task then shares the thread, so pipelined statements are all queued
+//! before any leaves. (On a multi-thread runtime the I/O task may send the first ones and
+//! read a local server's answer before the last are queued, an extra "flight" a database
+//! milliseconds away would not see; see ARCHITECTURE.md, the ingestion pipeline.)
 
 use futures::FutureExt;
 use sluice_db::diesel_async::AsyncPgConnection;
@@ -25,7 +31,25 @@ async fn warmed_connection_claims_looks_up_and_writes_in_four_roundtrips() {
          ('https://a.example/2', 'https://a.example/u/a', 'Like', '{}')",
     )
     .await;
-    let mut conn = t.db.get().await.unwrap();
+    let url = t.url.clone();
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(counted(url))
+    })
+    .join()
+    .unwrap();
+}
+
+async fn counted(url: String) {
+    let opts = sluice_db::PoolOptions {
+        max_size: 1,
+        ..Default::default()
+    };
+    let db = sluice_db::Db::connect(&url, opts).await.unwrap();
+    let mut conn = db.get().await.unwrap();
     ingest::warm_up(&mut conn).await.unwrap();
 
     let before = conn.wire_roundtrips();
