@@ -5,10 +5,10 @@
 //! - [`actor`]: ActivityPub documents for local actors (Group, Person, Application).
 //! - [`discovery`]: webfinger and nodeinfo answers.
 //! - [`keys`]: RSA key pairs for HTTP signatures.
+//! - [`vocab`]: incoming activities and objects, parsed into typed values.
 //!
-//! Parsing of incoming activities and the HTTP-signature checks join this crate with the
-//! receiver; they follow the same rule: liberal in what is accepted (arrays or single
-//! values, embedded objects or URIs), strict in what is verified.
+//! Parsing follows one rule: liberal in what is accepted (arrays or single values, embedded
+//! objects or URIs, missing optional fields), strict in what is verified.
 
 #![deny(missing_docs)]
 
@@ -19,6 +19,7 @@ pub mod keys;
 pub mod rc;
 pub mod signature;
 pub mod urls;
+pub mod vocab;
 
 pub use rc::Rc;
 pub use urls::LocalUrls;

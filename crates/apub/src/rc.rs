@@ -95,18 +95,51 @@ codes! {
     DeadlineExceeded => Some(503),
     /// The method is not allowed on this path.
     MethodNotAllowed => Some(405),
-    /// A remote URL was refused by the SSRF guard (private address, IP literal, http).
-    RemoteRefused => None,
-    /// A remote server did not answer (timeout, DNS or connection failure).
-    RemoteUnreachable => None,
-    /// A remote object is gone (404 or 410).
-    RemoteGone => None,
-    /// A remote server answered an unexpected HTTP status.
-    RemoteStatus => None,
-    /// A remote response exceeded the size cap.
-    RemoteTooLarge => None,
-    /// A remote response was not JSON.
-    RemoteNotJson => None,
+    // --- journal-only codes of the ingestion pipeline (never an HTTP answer) ---
+    /// An activity (or the document fetched for it) cannot be read: no id, type, actor or object.
+    MalformedActivity => None,
+    /// An activity type sluice does not act on (kept as `ignored`).
+    UnsupportedActivity => None,
+    /// An object type or collection an activity acts on that sluice does not store.
+    UnsupportedObject => None,
+    /// Content addressed to no community or local user we keep.
+    NotForUs => None,
+    /// Content of a remote community that no local user follows (Lemmy's rule).
+    NoLocalFollower => None,
+    /// The actor may not do this (not the author, not a moderator).
+    NotPermitted => None,
+    /// The actor is banned from the community.
+    ActorBanned => None,
+    /// An id is on another host than its actor: not trusted.
+    HostMismatch => None,
+    /// A community announced content of another community.
+    CommunityMismatch => None,
+    /// The activity refers to an instance our policy refuses.
+    PolicyBlocked => None,
+    /// The object is deleted or removed; nothing may revive it.
+    ObjectDeleted => None,
+    /// An update older than the stored version.
+    StaleUpdate => None,
+    /// The object acted on is unknown here and is not fetched for this activity.
+    UnknownObject => None,
+    /// An Undo of something not known (yet); remembered, so it wins over a late original.
+    NothingToUndo => None,
+    /// An activity undone by a later Undo that arrived first.
+    Superseded => None,
+    /// A new comment on a locked post.
+    PostLocked => None,
+    /// A remote fetch timed out (retried).
+    FetchTimeout => None,
+    /// A remote fetch failed: network error or server error (retried).
+    FetchFailed => None,
+    /// A remote fetch answered 404.
+    FetchNotFound => None,
+    /// A remote fetch was not attempted or was cut: unsafe target, too large, disabled.
+    FetchRefused => None,
+    /// A fetched document is not what was expected (wrong type, wrong host, not JSON).
+    FetchInvalid => None,
+    /// A journal row was claimed too many times without finishing (a crash loop).
+    AttemptsExhausted => None,
 }
 
 impl std::fmt::Display for Rc {

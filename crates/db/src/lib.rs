@@ -18,6 +18,7 @@ mod wire;
 
 pub mod actors;
 pub mod inbox;
+pub mod ingest;
 pub mod instances;
 pub mod outbound;
 pub mod probe;

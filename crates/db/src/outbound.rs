@@ -138,6 +138,21 @@ pub async fn append(
     c: &AsyncPgConnection,
     items: &[NewOutbound],
 ) -> diesel::QueryResult<Vec<Appended>> {
+    send(c, items, false).await
+}
+
+/// Prepares both append statements on this connection by sending them with empty inputs
+/// (they change nothing), so that callers counting round-trips later see no one-time
+/// prepare (the pipeline warms its connection this way).
+pub async fn warm(c: &AsyncPgConnection) -> diesel::QueryResult<()> {
+    send(c, &[], true).await.map(|_| ())
+}
+
+async fn send(
+    c: &AsyncPgConnection,
+    items: &[NewOutbound],
+    always: bool,
+) -> diesel::QueryResult<Vec<Appended>> {
     let followers: Vec<&NewOutbound> = items
         .iter()
         .filter(|i| matches!(i.audience, Audience::FollowersOf(_)))
@@ -148,7 +163,7 @@ pub async fn append(
         .collect();
 
     let to_followers = async {
-        if followers.is_empty() {
+        if followers.is_empty() && !always {
             return Ok(vec![]);
         }
         let cols = columns(followers.iter().copied());
@@ -169,7 +184,7 @@ pub async fn append(
             .await
     };
     let to_inboxes = async {
-        if direct.is_empty() {
+        if direct.is_empty() && !always {
             return Ok(vec![]);
         }
         let cols = columns(direct.iter().copied());

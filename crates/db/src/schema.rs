@@ -340,3 +340,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     local_key,
     remote_key,
 );
+
+// Pipeline memory (migration 2026-11-27-000010_pipeline).
+diesel::table! {
+    ingest_memory (key) {
+        key -> Text,
+        journal_id -> BigInt,
+        activity_id -> Text,
+        created_at -> Timestamptz,
+    }
+}

@@ -57,6 +57,13 @@ pub async fn measure<F: Future>(fut: F) -> (F::Output, Spent) {
         .await
 }
 
+/// Runs `fut` without adding its database or network time to the current task's spend:
+/// for work whose wall time the caller accounts for itself (e.g. a stage of concurrent
+/// fetches, whose summed durations would exceed the time the stage took).
+pub async fn untracked<F: Future>(fut: F) -> F::Output {
+    SPEND.scope(Accumulator::default(), fut).await
+}
+
 /// Adds database time to the current task's spend (no-op outside [`measure`]).
 pub fn add_db(d: Duration) {
     let _ = SPEND.try_with(|a| a.db_nanos.fetch_add(d.as_nanos() as u64, Ordering::Relaxed));
@@ -84,5 +91,16 @@ mod tests {
         assert_eq!(s.db, Duration::from_millis(3));
         assert_eq!(s.net, Duration::from_millis(5));
         add_db(Duration::from_secs(1)); // outside a measured scope: ignored, no panic
+
+        let ((), s) = measure(async {
+            untracked(async { add_net(Duration::from_secs(9)) }).await;
+            add_net(Duration::from_millis(1));
+        })
+        .await;
+        assert_eq!(
+            s.net,
+            Duration::from_millis(1),
+            "untracked time is not counted"
+        );
     }
 }

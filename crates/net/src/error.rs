@@ -1,7 +1,5 @@
 //! Outgoing request failures, classified for the caller.
 
-use sluice_apub::Rc;
-
 /// Why an outgoing request did not produce a usable answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NetError {
@@ -51,18 +49,6 @@ impl NetError {
             NetError::Status(_) => "4xx",
             NetError::TooLarge(_) => "too_large",
             NetError::NotJson(_) => "not_json",
-        }
-    }
-
-    /// The stable code recorded when this failure ends an activity's processing.
-    pub fn rc(&self) -> Rc {
-        match self {
-            NetError::Refused(_) => Rc::RemoteRefused,
-            NetError::Timeout | NetError::Connect(_) => Rc::RemoteUnreachable,
-            NetError::Status(404 | 410) => Rc::RemoteGone,
-            NetError::Status(_) => Rc::RemoteStatus,
-            NetError::TooLarge(_) => Rc::RemoteTooLarge,
-            NetError::NotJson(_) => Rc::RemoteNotJson,
         }
     }
 }

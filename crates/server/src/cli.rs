@@ -44,6 +44,12 @@ pub enum Command {
     },
     /// Check the setup and measure where time goes: database round-trips, commits, a peer.
     Doctor(DoctorArgs),
+    /// Inspect and replay the received-activity journal.
+    Journal {
+        /// What to do with the journal.
+        #[command(subcommand)]
+        action: JournalAction,
+    },
 }
 
 /// `sluice instance ...`
@@ -93,6 +99,23 @@ pub struct DoctorArgs {
     /// Database pings to time (commit probes: a fifth of this, at least 3).
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(5..=10000))]
     pub samples: u32,
+}
+
+/// `sluice journal ...`
+#[derive(Debug, Subcommand)]
+pub enum JournalAction {
+    /// List activities the pipeline gave up on (newest first), with their rc.
+    Failed {
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Put failed (or ignored) activities back to pending, with a fresh attempt budget.
+    Replay {
+        /// Journal ids (as `sluice journal failed` lists them).
+        #[arg(required = true)]
+        ids: Vec<i64>,
+    },
 }
 
 /// `sluice community ...`

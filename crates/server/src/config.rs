@@ -74,6 +74,36 @@ pub struct Config {
     /// Seconds a key stays in memory before the database is asked again.
     #[serde(deserialize_with = "flexible")]
     pub inbox_key_cache_ttl_s: u64,
+    /// Run the ingestion pipeline in this process.
+    #[serde(deserialize_with = "flexible")]
+    pub pipeline_enabled: bool,
+    /// Pipeline processors in this process (each holds one database connection).
+    #[serde(deserialize_with = "flexible")]
+    pub pipeline_workers: usize,
+    /// Journal rows per batch.
+    #[serde(deserialize_with = "flexible")]
+    pub pipeline_batch_size: usize,
+    /// Claims of one journal row before it is `failed`.
+    #[serde(deserialize_with = "flexible")]
+    pub pipeline_max_attempts: u32,
+    /// First retry delay after a transient failure (doubles per attempt), seconds.
+    #[serde(deserialize_with = "flexible")]
+    pub pipeline_retry_base_seconds: f64,
+    /// Longest retry delay, seconds.
+    #[serde(deserialize_with = "flexible")]
+    pub pipeline_retry_max_seconds: f64,
+    /// How long a claimed row stays leased to this process, seconds.
+    #[serde(deserialize_with = "flexible")]
+    pub pipeline_lease_seconds: f64,
+    /// Longest wait for one remote fetch, seconds.
+    #[serde(deserialize_with = "flexible")]
+    pub pipeline_fetch_timeout_seconds: f64,
+    /// Remote fetches in flight at once per batch.
+    #[serde(deserialize_with = "flexible")]
+    pub pipeline_fetch_concurrency: usize,
+    /// Keep content announced by remote communities nobody here follows.
+    #[serde(deserialize_with = "flexible")]
+    pub pipeline_keep_all_announced: bool,
 }
 
 /// Log output format.
@@ -109,6 +139,16 @@ impl Default for Config {
             inbox_refresh_ms: 1000,
             inbox_key_cache_size: 10_000,
             inbox_key_cache_ttl_s: 3600,
+            pipeline_enabled: true,
+            pipeline_workers: 1,
+            pipeline_batch_size: 64,
+            pipeline_max_attempts: 5,
+            pipeline_retry_base_seconds: 10.0,
+            pipeline_retry_max_seconds: 3600.0,
+            pipeline_lease_seconds: 120.0,
+            pipeline_fetch_timeout_seconds: 10.0,
+            pipeline_fetch_concurrency: 16,
+            pipeline_keep_all_announced: false,
         }
     }
 }
@@ -199,6 +239,16 @@ impl Config {
             "inbox_refresh_ms",
             "inbox_key_cache_size",
             "inbox_key_cache_ttl_s",
+            "pipeline_enabled",
+            "pipeline_workers",
+            "pipeline_batch_size",
+            "pipeline_max_attempts",
+            "pipeline_retry_base_seconds",
+            "pipeline_retry_max_seconds",
+            "pipeline_lease_seconds",
+            "pipeline_fetch_timeout_seconds",
+            "pipeline_fetch_concurrency",
+            "pipeline_keep_all_announced",
         ]
     }
 
@@ -241,6 +291,44 @@ impl Config {
                 });
             }
         }
+        for (key, n) in [
+            ("pipeline_workers", self.pipeline_workers),
+            ("pipeline_batch_size", self.pipeline_batch_size),
+            ("pipeline_max_attempts", self.pipeline_max_attempts as usize),
+            (
+                "pipeline_fetch_concurrency",
+                self.pipeline_fetch_concurrency,
+            ),
+        ] {
+            if n == 0 {
+                return Err(ConfigError {
+                    source_name: src(key),
+                    message: "must be at least 1".into(),
+                });
+            }
+        }
+        for (key, secs) in [
+            (
+                "pipeline_retry_base_seconds",
+                self.pipeline_retry_base_seconds,
+            ),
+            (
+                "pipeline_retry_max_seconds",
+                self.pipeline_retry_max_seconds,
+            ),
+            ("pipeline_lease_seconds", self.pipeline_lease_seconds),
+            (
+                "pipeline_fetch_timeout_seconds",
+                self.pipeline_fetch_timeout_seconds,
+            ),
+        ] {
+            if !(secs.is_finite() && secs > 0.0 && secs < 1e7) {
+                return Err(ConfigError {
+                    source_name: src(key),
+                    message: "must be a positive number of seconds".into(),
+                });
+            }
+        }
         Ok(())
     }
 
@@ -262,6 +350,22 @@ impl Config {
             key_cache_size: self.inbox_key_cache_size,
             key_cache_ttl: Duration::from_secs(self.inbox_key_cache_ttl_s),
             ..Default::default()
+        }
+    }
+
+    /// The pipeline's settings.
+    pub fn pipeline(&self) -> sluice_pipeline::Settings {
+        use std::time::Duration;
+        sluice_pipeline::Settings {
+            batch_size: self.pipeline_batch_size,
+            max_attempts: self.pipeline_max_attempts,
+            retry_base: Duration::from_secs_f64(self.pipeline_retry_base_seconds),
+            retry_max: Duration::from_secs_f64(self.pipeline_retry_max_seconds),
+            lease: Duration::from_secs_f64(self.pipeline_lease_seconds),
+            fetch_timeout: Duration::from_secs_f64(self.pipeline_fetch_timeout_seconds),
+            fetch_concurrency: self.pipeline_fetch_concurrency,
+            keep_all_announced: self.pipeline_keep_all_announced,
+            ..sluice_pipeline::Settings::default()
         }
     }
 

@@ -38,6 +38,7 @@ fn main() -> ExitCode {
             Command::User { action } => commands::user(&cfg, action).await,
             Command::Instance { action } => commands::instance::run(&cfg, action).await,
             Command::Doctor(args) => doctor::run(&cfg, args).await,
+            Command::Journal { action } => commands::journal(&cfg, action).await,
         }
     });
     match result {

@@ -25,13 +25,38 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         );
     }
     let instance_key = crate::actors::ensure_instance_actor(&database.db, &urls).await?;
-    let inbox = start_inbox(&cfg, &database.db, &instance_key).await?;
+    // One guarded client for every outgoing request; fetches are signed as the instance actor.
+    let net = sluice_net::Client::new(sluice_net::NetConfig {
+        dev_mode: cfg.dev_mode,
+        ..Default::default()
+    })?;
+    let instance_signer = sluice_apub::signature::Signer::from_pem(
+        &instance_key.key_id,
+        &instance_key.private_key_pem,
+    )?;
+    let inbox = start_inbox(&cfg, &database.db, net.clone(), instance_signer.clone()).await?;
     let state = web::Data::new(AppState {
         cfg: cfg.clone(),
         urls,
         db: database.db.clone(),
         instance_key,
         inbox,
+    });
+
+    // The pipeline turns journal rows into threadiverse rows.
+    let stop_pipeline = tokio_util::sync::CancellationToken::new();
+    let pipeline = cfg.pipeline_enabled.then(|| {
+        sluice_pipeline::Pipeline::spawn(
+            database.db.clone(),
+            cfg.pipeline(),
+            cfg.pipeline_workers,
+            std::sync::Arc::new(sluice_pipeline::NetFetcher::new(
+                net.clone(),
+                instance_signer,
+            )),
+            state.urls.clone(),
+            stop_pipeline.clone(),
+        )
     });
 
     let server = crate::http::serve(state.clone(), listener, cfg.http_workers)
@@ -48,6 +73,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     handle.stop(true).await;
     let _ = server_task.await;
+    // The batch in progress finishes (and commits) before the database goes.
+    stop_pipeline.cancel();
+    if let Some(p) = pipeline {
+        p.join().await;
+    }
     drop(state);
     crate::commands::close(database).await;
     tracing::info!("stopped");
@@ -59,16 +89,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
 async fn start_inbox(
     cfg: &Config,
     db: &sluice_db::Db,
-    instance_key: &sluice_db::actors::LocalKey,
+    net: sluice_net::Client,
+    signer: sluice_apub::signature::Signer,
 ) -> anyhow::Result<sluice_inbox::Inbox> {
-    let net = sluice_net::Client::new(sluice_net::NetConfig {
-        dev_mode: cfg.dev_mode,
-        ..Default::default()
-    })?;
-    let signer = sluice_apub::signature::Signer::from_pem(
-        &instance_key.key_id,
-        &instance_key.private_key_pem,
-    )?;
     let deps = sluice_inbox::Deps {
         db: db.clone(),
         net,

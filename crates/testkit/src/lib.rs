@@ -17,3 +17,9 @@ mod process;
 pub use peer::{Behaviour, Delivery, Received, Reply, Tamper, TestPeer};
 pub use pg::{TestDb, server_url, test_db};
 pub use process::{Sluice, SluiceOptions, free_port, http_client};
+
+/// The Lemmy fixtures committed with the repository (`fixtures/activitypub/lemmy`, copied
+/// from Lemmy's own test assets; see `fixtures/activitypub/README.md`).
+pub fn lemmy_fixtures() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/activitypub/lemmy")
+}

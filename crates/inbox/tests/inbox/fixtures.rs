@@ -1,22 +1,14 @@
-//! Every Lemmy activity in the shared fixtures, rewritten to the test peer's host and signed
+//! Every Lemmy activity in the fixtures, rewritten to the test peer's host and signed
 //! by its actor, is accepted and journaled.
 
 use crate::support::Harness;
 use serde_json::Value;
 use sluice_testkit::peer::TestPeer;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// `shared/fixtures/activitypub/lemmy/activities`, beside the repository (or an ancestor).
+/// The Lemmy activities committed with the repository.
 pub fn activities_dir() -> PathBuf {
-    let rel = "shared/fixtures/activitypub/lemmy/activities";
-    if let Ok(p) = std::env::var("SLUICE_FIXTURES") {
-        return PathBuf::from(p).join("activitypub/lemmy/activities");
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|a| a.join(rel))
-        .find(|p| p.is_dir())
-        .unwrap_or_else(|| panic!("fixtures not found: no {rel} beside the repository"))
+    sluice_testkit::lemmy_fixtures().join("activities")
 }
 
 /// Every fixture file, sorted.

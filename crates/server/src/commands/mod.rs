@@ -2,7 +2,7 @@
 
 pub mod instance;
 
-use crate::cli::{CommunityAction, UserAction};
+use crate::cli::{CommunityAction, JournalAction, UserAction};
 use crate::config::Config;
 use crate::database::{Database, Purpose};
 
@@ -67,6 +67,55 @@ pub async fn user(cfg: &Config, action: &UserAction) -> anyhow::Result<()> {
                 )
                 .await?;
                 println!("created user {} ({})", p.name, p.ap_id);
+            }
+        }
+        Ok(())
+    }
+    .await;
+    close(database).await;
+    result
+}
+
+/// `sluice journal ...`.
+pub async fn journal(cfg: &Config, action: &JournalAction) -> anyhow::Result<()> {
+    use sluice_db::ingest::journal;
+    let database = Database::open(cfg, Purpose::Admin).await?;
+    let result = async {
+        match action {
+            JournalAction::Failed { limit } => {
+                let rows = journal::list_failed(&database.db, *limit).await?;
+                if rows.is_empty() {
+                    println!("no failed activities");
+                }
+                for r in rows {
+                    println!(
+                        "{:<8} {} {:<8} {:<20} {} attempts={}\n         {} {}",
+                        r.id,
+                        r.received_at.format("%Y-%m-%d %H:%M:%S"),
+                        r.kind,
+                        r.error_code.as_deref().unwrap_or("-"),
+                        r.activity_id,
+                        r.attempts,
+                        r.actor,
+                        r.error.as_deref().unwrap_or(""),
+                    );
+                }
+            }
+            JournalAction::Replay { ids } => {
+                let mut missing = Vec::new();
+                for id in ids {
+                    if journal::replay(&database.db, *id).await? {
+                        println!("{id}: back to pending");
+                    } else {
+                        missing.push(id.to_string());
+                    }
+                }
+                if !missing.is_empty() {
+                    anyhow::bail!(
+                        "no failed or ignored journal row with id {}",
+                        missing.join(", ")
+                    );
+                }
             }
         }
         Ok(())

@@ -1,0 +1,320 @@
+//! Activities: the verbs we act on, with their objects read into typed references.
+
+use super::object::{Object, ObjectRef};
+use super::{ParseError, de};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+use url::Url;
+
+/// How deep activities may nest (Announce(Undo(Like)) is 3); deeper is refused.
+const MAX_DEPTH: usize = 4;
+
+/// The ActivityStreams activity types: an embedded value with one of these types is read as
+/// an activity, anything else as an object.
+const ACTIVITY_TYPES: &[&str] = &[
+    "Accept",
+    "Add",
+    "Announce",
+    "Arrive",
+    "Block",
+    "Create",
+    "Delete",
+    "Dislike",
+    "EmojiReact",
+    "Flag",
+    "Follow",
+    "Ignore",
+    "Invite",
+    "Join",
+    "Leave",
+    "Like",
+    "Listen",
+    "Lock",
+    "Move",
+    "Offer",
+    "Read",
+    "Reject",
+    "Remove",
+    "Resolve",
+    "TentativeAccept",
+    "TentativeReject",
+    "Travel",
+    "Undo",
+    "Update",
+    "View",
+    "Warn",
+];
+
+/// True when `kind` names an activity rather than an object.
+pub fn is_activity_type(kind: &str) -> bool {
+    ACTIVITY_TYPES.contains(&kind)
+}
+
+/// A parsed activity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Activity {
+    /// Its id.
+    pub id: Url,
+    /// Its type as sent.
+    pub kind: String,
+    /// Who did it.
+    pub actor: Url,
+    /// Primary audience.
+    pub to: Vec<Url>,
+    /// Secondary audience.
+    pub cc: Vec<Url>,
+    /// The community it concerns, when said (Lemmy, Mbin).
+    pub audience: Option<Url>,
+    /// Reason (removals, bans, reports); `Some("")` is present-but-empty.
+    pub summary: Option<String>,
+    /// When it was done.
+    pub published: Option<DateTime<Utc>>,
+    /// What it does.
+    pub verb: Verb,
+}
+
+/// An activity, or only its id.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActivityRef {
+    /// Only the URI.
+    Id(Url),
+    /// Embedded.
+    Embedded(Box<Activity>),
+}
+
+impl ActivityRef {
+    /// The activity's id either way.
+    pub fn id(&self) -> &Url {
+        match self {
+            ActivityRef::Id(u) => u,
+            ActivityRef::Embedded(a) => &a.id,
+        }
+    }
+}
+
+/// What an `Announce` carries.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnnounceObject {
+    /// An embedded activity (Lemmy communities relay this way).
+    Activity(Box<Activity>),
+    /// An embedded object (a boost of a post).
+    Object(Box<Object>),
+    /// Only a URI: fetch it to know.
+    Id(Url),
+}
+
+/// The verbs sluice acts on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verb {
+    /// Create a post, comment or private message.
+    Create(ObjectRef),
+    /// Update content or an actor's profile.
+    Update(ObjectRef),
+    /// Delete content or an account; with a `summary`, Lemmy's moderator removal.
+    Delete {
+        /// What.
+        object: ObjectRef,
+        /// Lemmy: delete the account's content too.
+        remove_data: bool,
+    },
+    /// Undo an earlier activity.
+    Undo(ActivityRef),
+    /// Upvote (or a favourite).
+    Like(Url),
+    /// Downvote.
+    Dislike(Url),
+    /// Follow an actor.
+    Follow(Url),
+    /// Accept a follow.
+    Accept(ActivityRef),
+    /// Reject a follow.
+    Reject(ActivityRef),
+    /// Relay by a community.
+    Announce(AnnounceObject),
+    /// Ban a person (from the `target` community, or from its instance).
+    Block {
+        /// The person.
+        object: Url,
+        /// The community or site.
+        target: Option<Url>,
+        /// Ban end.
+        expires: Option<DateTime<Utc>>,
+        /// Remove the person's content too.
+        remove_data: bool,
+    },
+    /// Lock a post (or comment).
+    Lock(Url),
+    /// Report content.
+    Flag {
+        /// What is reported (Mastodon adds the account).
+        objects: Vec<Url>,
+    },
+    /// Add to a collection (moderators, featured posts).
+    Add {
+        /// What.
+        object: Url,
+        /// Which collection.
+        target: Option<Url>,
+    },
+    /// Remove from a collection.
+    Remove {
+        /// What.
+        object: Url,
+        /// Which collection.
+        target: Option<Url>,
+    },
+    /// Resolve a report.
+    Resolve(ActivityRef),
+    /// Anything else.
+    Other,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct RawActivity {
+    #[serde(deserialize_with = "de::url")]
+    id: Option<Url>,
+    #[serde(rename = "type", deserialize_with = "de::kind")]
+    kind: Option<String>,
+    #[serde(deserialize_with = "de::url")]
+    actor: Option<Url>,
+    object: Value,
+    target: Value,
+    #[serde(deserialize_with = "de::urls")]
+    to: Vec<Url>,
+    #[serde(deserialize_with = "de::urls")]
+    cc: Vec<Url>,
+    #[serde(deserialize_with = "de::url")]
+    audience: Option<Url>,
+    #[serde(deserialize_with = "de::text")]
+    summary: Option<String>,
+    #[serde(deserialize_with = "de::time")]
+    published: Option<DateTime<Utc>>,
+    #[serde(deserialize_with = "de::time")]
+    end_time: Option<DateTime<Utc>>,
+    #[serde(deserialize_with = "de::time")]
+    expires: Option<DateTime<Utc>>,
+    #[serde(deserialize_with = "de::flag")]
+    remove_data: Option<bool>,
+}
+
+impl Activity {
+    /// Reads an activity (and the activities it embeds).
+    pub fn parse(v: &Value) -> Result<Activity, ParseError> {
+        parse_at(v, 0)
+    }
+
+    /// The object's id, for verbs that have one.
+    pub fn object_id(&self) -> Option<&Url> {
+        Some(match &self.verb {
+            Verb::Create(o) | Verb::Update(o) | Verb::Delete { object: o, .. } => o.id(),
+            Verb::Undo(a) | Verb::Accept(a) | Verb::Reject(a) | Verb::Resolve(a) => a.id(),
+            Verb::Like(u) | Verb::Dislike(u) | Verb::Follow(u) | Verb::Lock(u) => u,
+            Verb::Block { object, .. } | Verb::Add { object, .. } | Verb::Remove { object, .. } => {
+                object
+            }
+            Verb::Announce(AnnounceObject::Activity(a)) => &a.id,
+            Verb::Announce(AnnounceObject::Object(o)) => o.id(),
+            Verb::Announce(AnnounceObject::Id(u)) => u,
+            Verb::Flag { objects } => objects.first()?,
+            Verb::Other => return None,
+        })
+    }
+}
+
+fn parse_at(v: &Value, depth: usize) -> Result<Activity, ParseError> {
+    if depth >= MAX_DEPTH {
+        return Err(ParseError::TooDeep);
+    }
+    if !v.is_object() {
+        return Err(ParseError::NotAnObject);
+    }
+    let raw = RawActivity::deserialize(v).map_err(|e| ParseError::Invalid(e.to_string()))?;
+    let id = raw.id.clone().ok_or(ParseError::Missing("id"))?;
+    let kind = raw.kind.clone().ok_or(ParseError::Missing("type"))?;
+    let actor = raw.actor.clone().ok_or(ParseError::Missing("actor"))?;
+    let object_url = || de::url_of(&raw.object).ok_or(ParseError::Missing("object"));
+    let activity_ref = || -> Result<ActivityRef, ParseError> {
+        match &raw.object {
+            Value::Object(_) => Ok(ActivityRef::Embedded(Box::new(parse_at(
+                &raw.object,
+                depth + 1,
+            )?))),
+            other => de::url_of(other)
+                .map(ActivityRef::Id)
+                .ok_or(ParseError::Missing("object")),
+        }
+    };
+    let target = de::url_of(&raw.target);
+    let verb = match kind.as_str() {
+        "Create" => Verb::Create(ObjectRef::parse(&raw.object)?),
+        "Update" => Verb::Update(ObjectRef::parse(&raw.object)?),
+        "Delete" => Verb::Delete {
+            object: match ObjectRef::parse(&raw.object) {
+                Ok(o) => o,
+                // An embedded object we cannot read still names what is deleted.
+                Err(_) => ObjectRef::Id(object_url()?),
+            },
+            remove_data: raw.remove_data.unwrap_or(false),
+        },
+        "Undo" => Verb::Undo(activity_ref()?),
+        "Accept" => Verb::Accept(activity_ref()?),
+        "Reject" => Verb::Reject(activity_ref()?),
+        "Resolve" => Verb::Resolve(activity_ref()?),
+        "Like" => Verb::Like(object_url()?),
+        "Dislike" => Verb::Dislike(object_url()?),
+        "Follow" => Verb::Follow(object_url()?),
+        "Lock" => Verb::Lock(object_url()?),
+        "Announce" => Verb::Announce(announce_object(&raw.object, depth)?),
+        "Block" => Verb::Block {
+            object: object_url()?,
+            target,
+            expires: raw.end_time.or(raw.expires),
+            remove_data: raw.remove_data.unwrap_or(false),
+        },
+        "Flag" => {
+            let objects = de::urls_of(&raw.object);
+            if objects.is_empty() {
+                return Err(ParseError::Missing("object"));
+            }
+            Verb::Flag { objects }
+        }
+        "Add" => Verb::Add {
+            object: object_url()?,
+            target,
+        },
+        "Remove" => Verb::Remove {
+            object: object_url()?,
+            target,
+        },
+        _ => Verb::Other,
+    };
+    Ok(Activity {
+        id,
+        kind,
+        actor,
+        to: raw.to,
+        cc: raw.cc,
+        audience: raw.audience,
+        summary: raw.summary,
+        published: raw.published,
+        verb,
+    })
+}
+
+fn announce_object(v: &Value, depth: usize) -> Result<AnnounceObject, ParseError> {
+    match v {
+        Value::Object(m) => {
+            let kind = m.get("type").and_then(de::kind_of).unwrap_or_default();
+            if is_activity_type(&kind) {
+                Ok(AnnounceObject::Activity(Box::new(parse_at(v, depth + 1)?)))
+            } else {
+                Ok(AnnounceObject::Object(Box::new(Object::parse(v)?)))
+            }
+        }
+        other => de::url_of(other)
+            .map(AnnounceObject::Id)
+            .ok_or(ParseError::Missing("object")),
+    }
+}

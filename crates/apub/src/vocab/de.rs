@@ -1,0 +1,160 @@
+//! Lenient field readers: every peer sends some field in another shape (a string or an array,
+//! an embedded object or its URI, a language as an object or a code). Each reader takes what
+//! it can use and turns the rest into "absent" instead of failing the whole document: a
+//! missing optional field must never cost us an activity.
+
+use activitypub_federation::kinds::public;
+use activitypub_federation::protocol::helpers::deserialize_one_or_many;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+use url::Url;
+
+/// An absolute URL with a host from a string (`Public` aliases mapped to the public URI).
+pub(crate) fn parse_url(s: &str) -> Option<Url> {
+    let s = s.trim();
+    if matches!(s, "Public" | "as:Public") {
+        return Some(public());
+    }
+    Url::parse(s).ok().filter(|u| u.has_host())
+}
+
+/// The URL a value stands for: a string, an object's `id` (or a Link's `href`), or the first
+/// usable entry of an array.
+pub(crate) fn url_of(v: &Value) -> Option<Url> {
+    match v {
+        Value::String(s) => parse_url(s),
+        Value::Object(m) => m
+            .get("id")
+            .and_then(Value::as_str)
+            .or_else(|| m.get("href").and_then(Value::as_str))
+            .and_then(parse_url),
+        Value::Array(a) => a.iter().find_map(url_of),
+        _ => None,
+    }
+}
+
+/// Every URL a value stands for, deduplicated, unusable entries skipped.
+pub(crate) fn urls_of(v: &Value) -> Vec<Url> {
+    // activitypub_federation's reader handles the common shapes and the `Public` aliases; it
+    // refuses the whole field when one entry is odd (an embedded object), so fall back to
+    // reading entry by entry.
+    if let Ok(list) = deserialize_one_or_many(v.clone()) {
+        return list.into_iter().filter(|u| u.has_host()).collect();
+    }
+    let mut out: Vec<Url> = Vec::new();
+    let items: &[Value] = match v {
+        Value::Array(a) => a,
+        other => std::slice::from_ref(other),
+    };
+    for item in items {
+        if let Some(u) = url_of(item)
+            && !out.contains(&u)
+        {
+            out.push(u);
+        }
+    }
+    out
+}
+
+/// Text from a string, or from the first string of an array.
+pub(crate) fn text_of(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(a) => a.iter().find_map(|x| x.as_str().map(str::to_string)),
+        _ => None,
+    }
+}
+
+/// A timestamp in RFC 3339, as every peer sends it.
+pub(crate) fn time_of(v: &Value) -> Option<DateTime<Utc>> {
+    v.as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s.trim()).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// A boolean, also from the strings `"true"` / `"false"`.
+pub(crate) fn flag_of(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A language code from Lemmy's `{"identifier": "fr", "name": ...}`, an array of those, or a
+/// plain code.
+pub(crate) fn language_of(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Object(m) => m
+            .get("identifier")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        Value::Array(a) => a.iter().find_map(language_of),
+        _ => None,
+    }
+}
+
+/// The markdown source: `{"content": ..., "mediaType": ...}` or a plain string.
+pub(crate) fn source_of(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(m) => m.get("content").and_then(text_of),
+        _ => None,
+    }
+}
+
+/// The type name: a string, or the first string of an array (JSON-LD allows several).
+pub(crate) fn kind_of(v: &Value) -> Option<String> {
+    text_of(v).filter(|s| !s.is_empty())
+}
+
+macro_rules! serde_reader {
+    ($name:ident, $inner:ident, $t:ty) => {
+        pub(crate) fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<$t, D::Error> {
+            Ok($inner(&Value::deserialize(d)?))
+        }
+    };
+}
+
+serde_reader!(url, url_of, Option<Url>);
+serde_reader!(urls, urls_of, Vec<Url>);
+serde_reader!(text, text_of, Option<String>);
+serde_reader!(time, time_of, Option<DateTime<Utc>>);
+serde_reader!(flag, flag_of, Option<bool>);
+serde_reader!(language, language_of, Option<String>);
+serde_reader!(source, source_of, Option<String>);
+serde_reader!(kind, kind_of, Option<String>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn shapes_peers_send() {
+        assert_eq!(
+            urls_of(&json!("https://a.example/u/1")),
+            vec![Url::parse("https://a.example/u/1").unwrap()]
+        );
+        assert_eq!(urls_of(&json!(["as:Public"])), vec![public()]);
+        // One embedded object among strings: the strict reader fails, the fallback reads it.
+        assert_eq!(
+            urls_of(&json!(["https://a.example/u/1", {"id": "https://a.example/c/x"}, 5])).len(),
+            2
+        );
+        assert!(urls_of(&json!(null)).is_empty());
+        assert_eq!(
+            url_of(&json!({"type": "Link", "href": "https://x.example/"})),
+            Some(Url::parse("https://x.example/").unwrap())
+        );
+        assert_eq!(
+            language_of(&json!([{"identifier": "de"}])),
+            Some("de".into())
+        );
+        assert_eq!(flag_of(&json!("true")), Some(true));
+        assert!(time_of(&json!("yesterday")).is_none());
+        assert_eq!(source_of(&json!({"content": "md"})), Some("md".into()));
+    }
+}

@@ -1,0 +1,229 @@
+//! The received-activity journal as the pipeline sees it: claim rows, mark them, and the
+//! admin's dead-letter view (`sluice journal failed`, `sluice journal replay`).
+//!
+//! Claiming is one statement (`FOR UPDATE SKIP LOCKED` inside an `UPDATE .. RETURNING`):
+//! several processes share one journal, each row leased by at most one of them, in journal
+//! order. A lease that runs out (its process died) makes the row claimable again; `attempts`
+//! counts claims, so a row that keeps killing its process still ends `failed`.
+
+use crate::{Db, DbError};
+use chrono::{DateTime, Utc};
+use diesel::sql_types::{Array, BigInt, Double, Integer, Jsonb, Nullable, Text, Timestamptz};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use futures::FutureExt;
+
+/// A claimed journal row.
+#[derive(Debug, Clone, diesel::QueryableByName)]
+pub struct Claimed {
+    /// Journal id (order).
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    /// The activity's id.
+    #[diesel(sql_type = Text)]
+    pub activity_id: String,
+    /// Its actor, as the receiver verified it.
+    #[diesel(sql_type = Text)]
+    pub actor: String,
+    /// Top-level type.
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    /// The activity as received.
+    #[diesel(sql_type = Jsonb)]
+    pub raw: serde_json::Value,
+    /// When the receiver committed it.
+    #[diesel(sql_type = Timestamptz)]
+    pub received_at: DateTime<Utc>,
+    /// Claims so far, this one included.
+    #[diesel(sql_type = Integer)]
+    pub attempts: i32,
+}
+
+const CLAIM: &str = "\
+WITH c AS (
+    SELECT id FROM received_activity
+    WHERE state = 'pending' AND next_attempt_at <= now()
+      AND (lease_until IS NULL OR lease_until < now())
+    ORDER BY id LIMIT $1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE received_activity r
+SET lease_owner = $2, lease_until = now() + make_interval(secs => $3), attempts = r.attempts + 1
+FROM c WHERE r.id = c.id
+RETURNING r.id, r.activity_id, r.actor, r.kind, r.raw, r.received_at, r.attempts";
+
+/// Claims up to `limit` due rows for `owner` for `lease_secs` seconds; returned in journal
+/// order. One statement: pipeline it with others when possible.
+pub async fn claim(
+    c: &AsyncPgConnection,
+    limit: i64,
+    owner: &str,
+    lease_secs: f64,
+) -> diesel::QueryResult<Vec<Claimed>> {
+    let mut rows: Vec<Claimed> = crate::sql(CLAIM)
+        .bind::<BigInt, _>(limit)
+        .bind::<Text, _>(owner)
+        .bind::<Double, _>(lease_secs)
+        .load(&mut &*c)
+        .await?;
+    rows.sort_by_key(|r| r.id);
+    Ok(rows)
+}
+
+/// Journal depth and age of the oldest unprocessed row.
+#[derive(Debug, Clone, Copy, diesel::QueryableByName)]
+pub struct Backlog {
+    /// Unprocessed rows.
+    #[diesel(sql_type = BigInt)]
+    pub depth: i64,
+    /// When the oldest of them was received.
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub oldest: Option<DateTime<Utc>>,
+}
+
+/// Reads the backlog (pipeline it with the claim: no extra round-trip).
+pub async fn backlog(c: &AsyncPgConnection) -> diesel::QueryResult<Backlog> {
+    crate::sql(
+        "SELECT count(*) AS depth, min(received_at) AS oldest \
+         FROM received_activity WHERE state = 'pending'",
+    )
+    .get_result(&mut &*c)
+    .await
+}
+
+/// How a processed row ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Applied.
+    Done,
+    /// Understood, nothing to store (`error_code` says why).
+    Ignored,
+    /// Given up (`error_code` says why); kept for `sluice journal replay`.
+    Failed,
+    /// Try again after `retry_in` seconds.
+    Retry,
+}
+
+impl Verdict {
+    fn state(self) -> &'static str {
+        match self {
+            Verdict::Done => "done",
+            Verdict::Ignored => "ignored",
+            Verdict::Failed => "failed",
+            Verdict::Retry => "pending",
+        }
+    }
+}
+
+/// The end of one journal row.
+#[derive(Debug, Clone)]
+pub struct Mark {
+    /// Journal id.
+    pub id: i64,
+    /// Outcome.
+    pub verdict: Verdict,
+    /// The `rc` (ignored, failed, retried).
+    pub error_code: Option<String>,
+    /// A message for the admin.
+    pub error: Option<String>,
+    /// Seconds until the next attempt (`Retry` only).
+    pub retry_in: f64,
+}
+
+const MARK: &str = "\
+UPDATE received_activity r
+SET state = t.state, error_code = t.error_code, error = t.error,
+    processed_at = CASE WHEN t.state = 'pending' THEN NULL ELSE now() END,
+    next_attempt_at = CASE WHEN t.state = 'pending'
+        THEN now() + make_interval(secs => t.retry_in) ELSE r.next_attempt_at END,
+    lease_owner = NULL, lease_until = NULL
+FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::float8[])
+    AS t(id, state, error_code, error, retry_in)
+WHERE r.id = t.id";
+
+/// Marks rows (one statement; part of the pipeline's write transaction). Built when
+/// called, sent when first polled.
+pub fn mark<'a>(
+    c: &'a AsyncPgConnection,
+    marks: &[Mark],
+) -> futures::future::BoxFuture<'a, diesel::QueryResult<usize>> {
+    crate::sql(MARK)
+        .bind::<Array<BigInt>, _>(marks.iter().map(|m| m.id).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(marks.iter().map(|m| m.verdict.state()).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(
+            marks
+                .iter()
+                .map(|m| m.error_code.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Text>>, _>(marks.iter().map(|m| m.error.clone()).collect::<Vec<_>>())
+        .bind::<Array<Double>, _>(marks.iter().map(|m| m.retry_in).collect::<Vec<_>>())
+        .execute(&mut &*c)
+}
+
+/// A row of the dead-letter list.
+#[derive(Debug, Clone, diesel::QueryableByName, serde::Serialize)]
+pub struct FailedRow {
+    /// Journal id (what `replay` takes).
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    /// The activity's id.
+    #[diesel(sql_type = Text)]
+    pub activity_id: String,
+    /// Its actor.
+    #[diesel(sql_type = Text)]
+    pub actor: String,
+    /// Its type.
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    /// Received.
+    #[diesel(sql_type = Timestamptz)]
+    pub received_at: DateTime<Utc>,
+    /// Attempts made.
+    #[diesel(sql_type = Integer)]
+    pub attempts: i32,
+    /// The rc.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub error_code: Option<String>,
+    /// The message.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub error: Option<String>,
+}
+
+/// The newest `limit` failed rows.
+pub async fn list_failed(db: &Db, limit: i64) -> Result<Vec<FailedRow>, DbError> {
+    db.run("journal_list_failed", move |c| {
+        crate::sql(
+            "SELECT id, activity_id, actor, kind, received_at, attempts, error_code, error \
+             FROM received_activity WHERE state = 'failed' ORDER BY id DESC LIMIT $1",
+        )
+        .bind::<BigInt, _>(limit)
+        .load(c)
+        .boxed()
+    })
+    .await
+}
+
+#[derive(diesel::QueryableByName)]
+struct Replayed {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// Puts a failed or ignored row back to `pending` with a fresh attempt budget. Returns
+/// false when there is no such row in either state.
+pub async fn replay(db: &Db, id: i64) -> Result<bool, DbError> {
+    let rows: Vec<Replayed> = db
+        .run("journal_replay", move |c| {
+            crate::sql(
+                "UPDATE received_activity SET state = 'pending', attempts = 0, \
+                 next_attempt_at = now(), error_code = NULL, error = NULL, processed_at = NULL, \
+                 lease_owner = NULL, lease_until = NULL \
+                 WHERE id = $1 AND state IN ('failed', 'ignored') RETURNING id",
+            )
+            .bind::<BigInt, _>(id)
+            .load(c)
+            .boxed()
+        })
+        .await?;
+    Ok(rows.iter().any(|r| r.id == id))
+}

@@ -1,0 +1,145 @@
+//! Follow / Undo(Follow) of local communities (answered with an Accept through the send
+//! queue), and Accept / Reject of our own follows of remote communities.
+
+use super::{Via, banned, not_permitted};
+use crate::ctx::Ctx;
+use crate::keys::follow_key;
+use crate::outcome::Step;
+use crate::relay;
+use crate::view::FollowState;
+use sluice_apub::Rc;
+use sluice_apub::vocab::{Activity, ActivityRef, Verb};
+use url::Url;
+
+const ACCEPTED: &str = "accepted";
+
+pub(super) fn follow(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, via: &Via) -> Step {
+    if *via != Via::Direct {
+        return Step::ignored(Rc::UnsupportedActivity, "a relayed Follow is not acted on");
+    }
+    let community = ctx.id(object);
+    match ctx.view.communities.get(&community) {
+        Some(c) if c.local => {}
+        Some(_) => {
+            return Step::ignored(
+                Rc::NotForUs,
+                format!("{community} is not a local community"),
+            );
+        }
+        None if ctx.view.persons.get(&community).is_some_and(|p| p.local) => {
+            return Step::ignored(Rc::UnsupportedObject, "following users is not supported");
+        }
+        None => return Step::ignored(Rc::NotForUs, format!("{community} is not known here")),
+    }
+    let Some(person) = ctx.person(&a.actor) else {
+        return ctx.missing();
+    };
+    if banned(ctx, &person, &community) {
+        return Step::ignored(
+            Rc::ActorBanned,
+            format!("{person} is banned from {community}"),
+        );
+    }
+    if let Some(undo) = ctx.view.memory.get(&follow_key(&person, &community))
+        && *undo > ctx.journal_id
+    {
+        return Step::ignored(Rc::Superseded, "undone by an Undo that arrived first");
+    }
+    let key = (community.clone(), person.clone());
+    let same = ctx.view.follows.get(&key).is_some_and(|f| {
+        f.state.as_deref() == Some(ACCEPTED) && f.activity_id.as_deref() == Some(a.id.as_str())
+    });
+    if same {
+        // A re-delivery of a Follow already accepted: the Accept went out then.
+        return Step::unchanged();
+    }
+    ctx.view.follows.insert(
+        key,
+        FollowState {
+            state: Some(ACCEPTED.into()),
+            activity_id: Some(a.id.to_string()),
+            dirty: true,
+        },
+    );
+    let inbox = ctx
+        .view
+        .persons
+        .get(&person)
+        .map(|p| p.inbox.clone())
+        .unwrap_or_default();
+    let accept = relay::accept(&ctx.env.urls, &community, ctx.raw, &person, inbox);
+    ctx.view.outbound.push(accept);
+    Step::done(None)
+}
+
+pub(super) fn unfollow(ctx: &mut Ctx<'_>, a: &Activity, object: &Url) -> Step {
+    let community = ctx.id(object);
+    let person = ctx.id(&a.actor);
+    let key = (community.clone(), person.clone());
+    match ctx.view.follows.get_mut(&key) {
+        Some(f) if f.state.is_some() => {
+            f.state = None;
+            f.dirty = true;
+            Step::done(None)
+        }
+        _ => {
+            ctx.view.remember(
+                follow_key(&person, &community),
+                ctx.journal_id,
+                a.id.as_str(),
+            );
+            Step::ignored(
+                Rc::NothingToUndo,
+                format!("{person} does not follow {community}; the Undo is remembered"),
+            )
+        }
+    }
+}
+
+/// Accept (`accept`) or Reject of one of our follows.
+pub(super) fn answer(ctx: &mut Ctx<'_>, a: &Activity, f: &ActivityRef, accept: bool) -> Step {
+    let key = match f {
+        ActivityRef::Embedded(i) => match &i.verb {
+            Verb::Follow(c) => (ctx.id(c), ctx.id(&i.actor)),
+            _ => {
+                return Step::ignored(
+                    Rc::UnsupportedActivity,
+                    format!("{} of a {} is not acted on", a.kind, i.kind),
+                );
+            }
+        },
+        ActivityRef::Id(u) => {
+            let found = ctx
+                .view
+                .follows
+                .iter()
+                .find(|(_, s)| s.activity_id.as_deref() == Some(u.as_str()))
+                .map(|(k, _)| k.clone());
+            match found {
+                Some(k) => k,
+                None => {
+                    return Step::ignored(Rc::UnknownObject, format!("no follow {u} known here"));
+                }
+            }
+        }
+    };
+    if key.0 != a.actor.as_str() {
+        return not_permitted(a.actor.as_str(), &format!("answer a follow of {}", key.0));
+    }
+    let Some(f) = ctx.view.follows.get_mut(&key).filter(|f| f.state.is_some()) else {
+        return Step::ignored(
+            Rc::UnknownObject,
+            format!("{} has no follow of {} here", key.1, key.0),
+        );
+    };
+    if accept {
+        if f.state.as_deref() == Some(ACCEPTED) {
+            return Step::unchanged();
+        }
+        f.state = Some(ACCEPTED.into());
+    } else {
+        f.state = None;
+    }
+    f.dirty = true;
+    Step::done(None)
+}

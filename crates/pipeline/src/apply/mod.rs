@@ -1,0 +1,142 @@
+//! Applying activities to the view, one at a time in journal order: the threadiverse
+//! vocabulary's semantics, the way a Lemmy instance receives them.
+//!
+//! Every handler first resolves everything it needs (recording what is missing, so the
+//! planning pass can look it up or fetch it), then checks, then changes the view. A
+//! handler that returns `Step::Need` has changed nothing but materialized facts (fetched
+//! actors and content).
+
+mod actors;
+mod announce;
+mod content;
+mod follows;
+mod moderation;
+mod votes;
+
+use crate::ctx::Ctx;
+use crate::outcome::Step;
+use sluice_apub::Rc;
+use sluice_apub::vocab::{Activity, ActivityRef, Verb, host};
+
+/// How an activity reached us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// Sent by its actor.
+    Direct,
+    /// Relayed by this (remote) community's Announce.
+    Announced(String),
+}
+
+/// Applies one activity.
+pub(crate) fn apply(ctx: &mut Ctx<'_>, a: &Activity, via: &Via) -> Step {
+    if !ctx.view.allowed(&host(&a.actor)) {
+        return Step::ignored(
+            Rc::PolicyBlocked,
+            format!("{} is on an instance our policy refuses", a.actor),
+        );
+    }
+    match &a.verb {
+        Verb::Create(o) => content::create_or_update(ctx, a, o, false, via),
+        Verb::Update(o) => content::create_or_update(ctx, a, o, true, via),
+        Verb::Delete {
+            object,
+            remove_data,
+        } => content::delete(ctx, a, object.id(), *remove_data, via),
+        Verb::Like(o) => votes::vote(ctx, a, o, 1, via),
+        Verb::Dislike(o) => votes::vote(ctx, a, o, -1, via),
+        Verb::Follow(o) => follows::follow(ctx, a, o, via),
+        Verb::Accept(f) => follows::answer(ctx, a, f, true),
+        Verb::Reject(f) => follows::answer(ctx, a, f, false),
+        Verb::Announce(inner) => announce::announce(ctx, a, inner, via),
+        Verb::Block {
+            object,
+            target,
+            expires,
+            remove_data,
+        } => moderation::block(ctx, a, object, target.as_ref(), *expires, *remove_data, via),
+        Verb::Lock(o) => moderation::lock(ctx, a, o, true, via),
+        Verb::Flag { objects } => moderation::flag(ctx, a, objects),
+        Verb::Add { object, target } => {
+            moderation::collection(ctx, a, object, target.as_ref(), true, via)
+        }
+        Verb::Remove { object, target } => {
+            moderation::collection(ctx, a, object, target.as_ref(), false, via)
+        }
+        Verb::Resolve(r) => moderation::resolve(ctx, a, r),
+        Verb::Undo(inner) => undo(ctx, a, inner, via),
+        Verb::Other => Step::ignored(
+            Rc::UnsupportedActivity,
+            format!("{} activities are not acted on", a.kind),
+        ),
+    }
+}
+
+fn undo(ctx: &mut Ctx<'_>, a: &Activity, inner: &ActivityRef, via: &Via) -> Step {
+    let ActivityRef::Embedded(inner) = inner else {
+        return Step::ignored(
+            Rc::UnknownObject,
+            format!("Undo of {} without the activity", inner.id()),
+        );
+    };
+    // Votes, follows and deletions are undone by whoever did them (moderation is undone by
+    // any moderator: its handlers check that).
+    let own = matches!(
+        inner.verb,
+        Verb::Like(_) | Verb::Dislike(_) | Verb::Follow(_) | Verb::Delete { .. }
+    );
+    if own && inner.actor != a.actor {
+        return not_permitted(
+            a.actor.as_str(),
+            &format!("undo {}'s {}", inner.actor, inner.kind),
+        );
+    }
+    match &inner.verb {
+        Verb::Like(o) | Verb::Dislike(o) => votes::undo(ctx, a, o, via),
+        Verb::Follow(o) => follows::unfollow(ctx, a, o),
+        Verb::Delete { object, .. } => content::undelete(ctx, a, inner, object.id(), via),
+        Verb::Block { object, target, .. } => {
+            moderation::unblock(ctx, a, object, target.as_ref(), via)
+        }
+        Verb::Lock(o) => moderation::lock(ctx, a, o, false, via),
+        _ => Step::ignored(
+            Rc::UnsupportedActivity,
+            format!("Undo({}) is not acted on", inner.kind),
+        ),
+    }
+}
+
+/// An activity relayed by a community must concern that community's content.
+pub(crate) fn check_via(community: &str, via: &Via) -> Option<Step> {
+    match via {
+        Via::Announced(c) if c != community => Some(Step::ignored(
+            Rc::CommunityMismatch,
+            format!("{c} announced an activity of {community}"),
+        )),
+        _ => None,
+    }
+}
+
+/// The local community that relays a directly received activity about its content.
+pub(crate) fn relay_for(ctx: &Ctx<'_>, community: &str, via: &Via) -> Option<String> {
+    let local = ctx.view.communities.get(community).is_some_and(|c| c.local);
+    (local && *via == Via::Direct).then(|| community.to_string())
+}
+
+/// Whether `person` is banned from `community` (or from its own instance).
+pub(crate) fn banned(ctx: &Ctx<'_>, person: &str, community: &str) -> bool {
+    let now = chrono::Utc::now();
+    let active = |k: (String, Option<String>)| {
+        ctx.view
+            .bans
+            .get(&k)
+            .is_some_and(|b| b.present && b.expires.is_none_or(|e| e > now))
+    };
+    ctx.view.persons.get(person).is_some_and(|p| p.banned)
+        || active((person.to_string(), Some(community.to_string())))
+        || active((person.to_string(), None))
+}
+
+/// `Step` for an actor that may not moderate.
+pub(crate) fn not_permitted(actor: &str, what: &str) -> Step {
+    Step::ignored(Rc::NotPermitted, format!("{actor} may not {what}"))
+}

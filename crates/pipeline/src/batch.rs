@@ -1,0 +1,220 @@
+//! The stages of one batch after the claim: parse → look up → fetch what is missing →
+//! apply in order → the changes to write.
+//!
+//! Planning runs the activities against a copy of the view to learn what they are missing;
+//! missing ids are looked up in the database first (one round-trip for all of them), and
+//! what is still missing is fetched, concurrently and once per URL. Fetched documents can
+//! refer to more unknown things (a reply's parent, a post's community), so planning repeats,
+//! up to `fetch_rounds` times. A batch whose references are all known plans once and needs
+//! no round-trip beyond the first lookup.
+
+use crate::apply::{Via, apply};
+use crate::ctx::{Ctx, Env, Fetched};
+use crate::fetch::{Fetch, FetchFailure};
+use crate::keys::Collector;
+use crate::outcome::Step;
+use crate::relay;
+use crate::view::View;
+use futures::{FutureExt, StreamExt};
+use sluice_apub::Rc;
+use sluice_apub::vocab::{Activity, AnnounceObject, Object, ObjectRef, ParseError, Verb, host};
+use sluice_db::ingest::journal::Claimed;
+use sluice_db::ingest::lookup::{Keys, lookup};
+use sluice_db::{Conn, DbError};
+use std::collections::{BTreeSet, HashSet};
+use std::time::Instant;
+use url::Url;
+
+/// A claimed row and its parsed activity.
+pub(crate) struct Item {
+    pub row: Claimed,
+    pub parsed: Result<Activity, ParseError>,
+}
+
+impl Item {
+    pub(crate) fn new(row: Claimed) -> Item {
+        let parsed = Activity::parse(&row.raw);
+        Item { row, parsed }
+    }
+}
+
+async fn look_up(conn: &mut Conn, view: &mut View, keys: Keys) -> Result<(), DbError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let k = keys.clone();
+    let snap = conn
+        .run("ingest_lookup", move |c| {
+            async move { lookup(c, &k).await }.boxed()
+        })
+        .await?;
+    view.absorb(&keys, snap);
+    Ok(())
+}
+
+/// Ids of content embedded in the batch: its own activities will create them, so they are
+/// never fetched for the others.
+fn provided(items: &[Item]) -> HashSet<String> {
+    fn walk(a: &Activity, out: &mut HashSet<String>) {
+        match &a.verb {
+            Verb::Create(ObjectRef::Embedded(o)) | Verb::Update(ObjectRef::Embedded(o)) => {
+                if let Object::Content(c) = &**o {
+                    out.insert(c.id.to_string());
+                }
+            }
+            Verb::Announce(AnnounceObject::Activity(i)) => walk(i, out),
+            _ => {}
+        }
+    }
+    let mut out = HashSet::new();
+    for a in items.iter().filter_map(|i| i.parsed.as_ref().ok()) {
+        walk(a, &mut out);
+    }
+    out
+}
+
+fn apply_item(view: &mut View, fetched: &Fetched, env: &Env, item: &Item) -> Step {
+    let a = match &item.parsed {
+        Ok(a) => a,
+        Err(e) => return Step::failed(Rc::MalformedActivity, e.to_string()),
+    };
+    let verified = Url::parse(&item.row.actor).map(|u| host(&u));
+    if verified.as_ref().ok() != Some(&host(&a.actor)) {
+        return Step::failed(
+            Rc::HostMismatch,
+            format!("{} is not the verified sender {}", a.actor, item.row.actor),
+        );
+    }
+    let mut ctx = Ctx::new(view, fetched, env, item.row.id, &item.row.raw);
+    apply(&mut ctx, a, &Via::Direct)
+}
+
+/// Fetches `urls` concurrently (at most `fetch_concurrency` at once), each bounded by the
+/// fetch timeout.
+async fn fetch_all(env: &Env, fetcher: &dyn Fetch, urls: Vec<Url>, fetched: &mut Fetched) {
+    let timeout = env.settings.fetch_timeout;
+    let start = Instant::now();
+    let results: Vec<(String, Result<serde_json::Value, FetchFailure>)> =
+        futures::stream::iter(urls)
+            .map(|u| async move {
+                let r = match tokio::time::timeout(timeout, fetcher.fetch_json(&u)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(FetchFailure::timeout(format!(
+                        "GET {u}: no answer within {} s",
+                        timeout.as_secs_f64()
+                    ))),
+                };
+                if let Err(f) = &r {
+                    tracing::debug!(url = %u, rc = %f.rc, error = %f.message, "fetch failed");
+                }
+                (u.to_string(), r)
+            })
+            .buffer_unordered(env.settings.fetch_concurrency.max(1))
+            .collect()
+            .await;
+    sluice_metrics::spend::add_net(start.elapsed());
+    fetched.extend(results);
+}
+
+/// What the activities still miss, by a pass over a copy of the view.
+fn plan(view: &View, fetched: &Fetched, env: &Env, items: &[Item]) -> BTreeSet<String> {
+    let provided = provided(items);
+    let mut scratch = view.clone();
+    let mut needs = BTreeSet::new();
+    for item in items {
+        if let Step::Need(urls) = apply_item(&mut scratch, fetched, env, item) {
+            needs.extend(
+                urls.into_iter()
+                    .map(|u| u.to_string())
+                    .filter(|u| !provided.contains(u)),
+            );
+        }
+    }
+    needs
+}
+
+/// Runs the stages for `items`; returns one step per item (in order) and the view to
+/// write. Fetches are cached in `fetched` across calls (a batch split after a failed
+/// write does not fetch again).
+pub(crate) async fn run(
+    conn: &mut Conn,
+    env: &Env,
+    fetcher: &dyn Fetch,
+    fetched: &mut Fetched,
+    items: &[Item],
+) -> Result<(Vec<Step>, View), DbError> {
+    let mut view = View::default();
+    let mut keys = Collector::default();
+    for a in items.iter().filter_map(|i| i.parsed.as_ref().ok()) {
+        keys.activity(a);
+    }
+    look_up(conn, &mut view, keys.finish()).await?;
+
+    for _ in 0..env.settings.fetch_rounds {
+        let needs = plan(&view, fetched, env, items);
+        if needs.is_empty() {
+            break;
+        }
+        let mut more = Collector::default();
+        for n in needs.iter().filter(|n| !view.looked_up.contains(*n)) {
+            if let Ok(u) = Url::parse(n) {
+                more.url(&u);
+            }
+        }
+        let more = more.finish();
+        let looked = !more.is_empty();
+        look_up(conn, &mut view, more).await?;
+        let to_fetch: Vec<Url> = needs
+            .iter()
+            .filter(|n| !fetched.contains_key(*n) && !knows(&view, n))
+            .filter_map(|n| Url::parse(n).ok())
+            .filter(|u| !env.urls.is_local(u) && view.allowed(&host(u)))
+            .collect();
+        if to_fetch.is_empty() && !looked {
+            break;
+        }
+        fetch_all(env, fetcher, to_fetch, fetched).await;
+    }
+
+    let mut steps = Vec::with_capacity(items.len());
+    for item in items {
+        let step = match apply_item(&mut view, fetched, env, item) {
+            Step::Need(urls) => unresolved(&urls, fetched),
+            s => s,
+        };
+        if let Step::Done {
+            changed: true,
+            relay: Some(community),
+        } = &step
+        {
+            let announce = relay::announce(&env.urls, community, &item.row.raw);
+            view.outbound.push(announce);
+        }
+        steps.push(step);
+    }
+    Ok((steps, view))
+}
+
+fn knows(view: &View, id: &str) -> bool {
+    let id = view.canonical(id);
+    view.persons.contains_key(id)
+        || view.communities.contains_key(id)
+        || view.posts.contains_key(id)
+        || view.comments.contains_key(id)
+        || view.messages.contains_key(id)
+}
+
+/// The step for an activity still missing something after the last round: the fetch
+/// failure when there was one, else another attempt later.
+fn unresolved(urls: &[Url], fetched: &Fetched) -> Step {
+    for u in urls {
+        if let Some(Err(f)) = fetched.get(u.as_str()) {
+            return crate::outcome::Miss::Failed(u.clone(), f.clone()).step();
+        }
+    }
+    let list: Vec<&str> = urls.iter().map(Url::as_str).collect();
+    Step::Retry(
+        Rc::UnknownObject,
+        format!("still unresolved: {}", list.join(", ")),
+    )
+}

@@ -1,0 +1,314 @@
+//! One processor: claim a batch, run its stages, write it, mark its rows: four database
+//! round-trips for a batch of known activities (claim 1, lookup 1, write 2).
+//!
+//! The processor keeps one connection and prepares every statement on it when it takes it
+//! (`sluice_db::ingest::warm_up`), so no batch pays a prepare round-trip. A write that fails
+//! with a query error is retried on halves of the batch, down to the one activity that
+//! fails, which is marked `failed`: one bad activity never blocks the rest. A database that
+//! is unavailable puts the batch back with backoff.
+
+use crate::batch::{self, Item};
+use crate::ctx::{Env, Fetched};
+use crate::fetch::Fetch;
+use crate::metrics;
+use crate::outcome::Step;
+use crate::settings::Settings;
+use futures::FutureExt;
+use sluice_apub::{LocalUrls, Rc};
+use sluice_db::ingest::journal::{self, Claimed, Mark, Verdict};
+use sluice_db::ingest::{self, Changes};
+use sluice_db::{Conn, Db, DbError};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often the journal backlog gauges are refreshed (read with a claim, no extra trip).
+const BACKLOG_EVERY: Duration = Duration::from_secs(5);
+
+/// What one batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    /// Rows claimed.
+    pub claimed: usize,
+    /// Rows applied.
+    pub done: usize,
+    /// Rows understood and not stored.
+    pub ignored: usize,
+    /// Rows given up.
+    pub failed: usize,
+    /// Rows put back for a later attempt.
+    pub retried: usize,
+    /// Database round-trips the batch cost (on the processor's connection).
+    pub roundtrips: u64,
+}
+
+/// Claims and processes batches of journal rows.
+pub struct Processor {
+    db: Db,
+    conn: Option<Conn>,
+    env: Arc<Env>,
+    fetcher: Arc<dyn Fetch>,
+    last_backlog: Option<Instant>,
+    batches: u64,
+}
+
+/// One row's end, before it becomes a `Mark`.
+struct Outcome {
+    step: Step,
+}
+
+impl Processor {
+    /// A processor on `db`; it takes its connection on first use.
+    pub fn new(db: Db, settings: Settings, fetcher: Arc<dyn Fetch>, urls: LocalUrls) -> Self {
+        Processor {
+            db,
+            conn: None,
+            env: Arc::new(Env { settings, urls }),
+            fetcher,
+            last_backlog: None,
+            batches: 0,
+        }
+    }
+
+    /// Takes the connection (if not yet held) and prepares every pipeline statement on it.
+    pub async fn warm_up(&mut self) -> Result<(), DbError> {
+        if self.conn.is_none() {
+            let mut conn = self.db.get().await?;
+            ingest::warm_up(&mut conn).await?;
+            self.conn = Some(conn);
+        }
+        Ok(())
+    }
+
+    /// The processor's connection, warmed.
+    async fn conn(&mut self) -> Result<&mut Conn, DbError> {
+        self.warm_up().await?;
+        self.conn
+            .as_mut()
+            .ok_or_else(|| DbError::Unavailable("no connection".into()))
+    }
+
+    /// Round-trips on the held connection so far (0 without one).
+    pub fn wire_roundtrips(&self) -> u64 {
+        self.conn.as_ref().map_or(0, Conn::wire_roundtrips)
+    }
+
+    /// Claims and processes one batch. An empty journal claims nothing.
+    pub async fn run_once(&mut self) -> Result<BatchReport, DbError> {
+        // Boxed: a batch is a large state machine, kept off the caller's stack.
+        let (result, spent) = sluice_metrics::spend::measure(Box::pin(self.batch())).await;
+        if let Ok((report, rows)) = &result {
+            metrics::batch(report, rows, &spent);
+        }
+        if result.is_err() {
+            // A connection that failed mid-batch is not trusted again.
+            self.conn = None;
+        }
+        result.map(|(r, _)| r)
+    }
+
+    async fn batch(&mut self) -> Result<(BatchReport, Vec<(Claimed, Step)>), DbError> {
+        let settings = &self.env.settings;
+        let (limit, owner, lease) = (
+            settings.batch_size as i64,
+            settings.node_id.clone(),
+            settings.lease.as_secs_f64(),
+        );
+        let with_backlog = self
+            .last_backlog
+            .is_none_or(|t| t.elapsed() >= BACKLOG_EVERY);
+        let conn = self.conn().await?;
+        let before = conn.wire_roundtrips();
+        let (rows, backlog) = conn
+            .run("ingest_claim", move |c| {
+                async move {
+                    let c: &sluice_db::diesel_async::AsyncPgConnection = c;
+                    let backlog = async {
+                        if with_backlog {
+                            journal::backlog(c).await.map(Some)
+                        } else {
+                            Ok(None)
+                        }
+                    };
+                    futures::try_join!(journal::claim(c, limit, &owner, lease), backlog)
+                }
+                .boxed()
+            })
+            .await?;
+        if let Some(b) = backlog {
+            self.last_backlog = Some(Instant::now());
+            metrics::backlog(&b);
+        }
+        let mut report = BatchReport {
+            claimed: rows.len(),
+            ..BatchReport::default()
+        };
+        if rows.is_empty() {
+            report.roundtrips = self.wire_roundtrips() - before;
+            return Ok((report, Vec::new()));
+        }
+        self.batches += 1;
+        let max = self.env.settings.max_attempts as i32;
+        let (exhausted, live): (Vec<Claimed>, Vec<Claimed>) =
+            rows.into_iter().partition(|r| r.attempts > max);
+        let mut done: Vec<(Claimed, Step)> = exhausted
+            .into_iter()
+            .map(|r| {
+                let step = Step::failed(
+                    Rc::AttemptsExhausted,
+                    format!("claimed {} times without finishing", r.attempts),
+                );
+                (r, step)
+            })
+            .collect();
+        // Rows already decided ride along with the first write.
+        let mut pending_marks: Vec<Mark> = done.iter().map(|(r, s)| self.mark(r, s)).collect();
+        let items: Vec<Item> = live.into_iter().map(Item::new).collect();
+        let mut fetched = Fetched::new();
+        let mut queue: VecDeque<Vec<Item>> = VecDeque::from([items]);
+        while let Some(chunk) = queue.pop_front() {
+            match self.chunk(&chunk, &mut fetched, &pending_marks).await {
+                Ok(outcomes) => {
+                    pending_marks.clear();
+                    for (item, o) in chunk.into_iter().zip(outcomes) {
+                        done.push((item.row, o.step));
+                    }
+                }
+                Err(e) if e.is_transient() || !matches!(e, DbError::Query(_)) => {
+                    // Put everything not yet written back, and let the loop back off.
+                    let mut rest: Vec<Claimed> = chunk.into_iter().map(|i| i.row).collect();
+                    rest.extend(queue.into_iter().flatten().map(|i| i.row));
+                    self.release(&rest, &e).await;
+                    return Err(e);
+                }
+                Err(e) if chunk.len() > 1 => {
+                    tracing::warn!(error = %e, rows = chunk.len(), "batch write failed; splitting it");
+                    let mut left = chunk;
+                    let right = left.split_off(left.len() / 2);
+                    queue.push_front(right);
+                    queue.push_front(left);
+                }
+                Err(e) => {
+                    let Some(item) = chunk.into_iter().next() else {
+                        continue;
+                    };
+                    tracing::warn!(error = %e, id = item.row.id, "activity cannot be written");
+                    let step = Step::failed(Rc::Internal, format!("write failed: {e}"));
+                    let mut marks = std::mem::take(&mut pending_marks);
+                    marks.push(self.mark(&item.row, &step));
+                    self.write(Changes {
+                        journal: marks,
+                        ..Changes::default()
+                    })
+                    .await?;
+                    done.push((item.row, step));
+                }
+            }
+        }
+        for (_, s) in &done {
+            match s {
+                Step::Done { .. } => report.done += 1,
+                Step::Ignored(..) => report.ignored += 1,
+                Step::Failed(..) => report.failed += 1,
+                Step::Retry(..) | Step::Need(_) => report.retried += 1,
+            }
+        }
+        // Retries past their attempts were marked failed.
+        let gave_up = done
+            .iter()
+            .filter(|(r, s)| matches!(s, Step::Retry(..)) && r.attempts >= max)
+            .count();
+        report.retried -= gave_up;
+        report.failed += gave_up;
+        report.roundtrips = self.wire_roundtrips() - before;
+        Ok((report, done))
+    }
+
+    /// Runs the stages for a chunk and writes it with its marks in one transaction.
+    async fn chunk(
+        &mut self,
+        items: &[Item],
+        fetched: &mut Fetched,
+        extra: &[Mark],
+    ) -> Result<Vec<Outcome>, DbError> {
+        let env = self.env.clone();
+        let fetcher = self.fetcher.clone();
+        let conn = self.conn().await?;
+        let (steps, view) = batch::run(conn, &env, &*fetcher, fetched, items).await?;
+        let mut changes = view.changes();
+        self.batches_gc(&mut changes);
+        changes.journal = extra.to_vec();
+        for (item, step) in items.iter().zip(&steps) {
+            changes.journal.push(self.mark(&item.row, step));
+        }
+        self.write(changes).await?;
+        Ok(steps.into_iter().map(|step| Outcome { step }).collect())
+    }
+
+    /// Drops old `ingest_memory` rows every 1000 batches (in the batch's own write).
+    fn batches_gc(&self, changes: &mut Changes) {
+        changes.memory_gc = self.batches % 1000 == 1;
+    }
+
+    async fn write(&mut self, changes: Changes) -> Result<(), DbError> {
+        let conn = self.conn().await?;
+        // The statements are built in the closure, before `BEGIN` leaves (see `write`).
+        conn.run_tx("ingest_write", move |c| {
+            ingest::write::write(c, &changes, false)
+        })
+        .await
+    }
+
+    /// Puts rows back to `pending` after trouble on our side (best effort: when the
+    /// database is gone too, their leases run out instead).
+    async fn release(&mut self, rows: &[Claimed], e: &DbError) {
+        self.conn = None;
+        let rc = if e.is_transient() || matches!(e, DbError::Unavailable(_)) {
+            Rc::DatabaseUnavailable
+        } else {
+            Rc::Internal
+        };
+        let marks: Vec<Mark> = rows
+            .iter()
+            .map(|r| self.mark(r, &Step::Retry(rc, e.to_string())))
+            .collect();
+        if let Err(e2) = self
+            .write(Changes {
+                journal: marks,
+                ..Changes::default()
+            })
+            .await
+        {
+            tracing::warn!(error = %e2, "could not put the batch back; its leases will expire");
+            self.conn = None;
+        }
+    }
+
+    /// The journal mark for a step: retries past their attempts become failures.
+    fn mark(&self, row: &Claimed, step: &Step) -> Mark {
+        let s = &self.env.settings;
+        let (verdict, rc, msg) = match step {
+            Step::Done { .. } => (Verdict::Done, None, None),
+            Step::Ignored(rc, m) => (Verdict::Ignored, Some(*rc), Some(m.clone())),
+            Step::Failed(rc, m) => (Verdict::Failed, Some(*rc), Some(m.clone())),
+            Step::Retry(rc, m) if row.attempts >= s.max_attempts as i32 => (
+                Verdict::Failed,
+                Some(*rc),
+                Some(format!("gave up after {} attempts: {m}", row.attempts)),
+            ),
+            Step::Retry(rc, m) => (Verdict::Retry, Some(*rc), Some(m.clone())),
+            Step::Need(_) => (
+                Verdict::Retry,
+                Some(Rc::UnknownObject),
+                Some("unresolved references".into()),
+            ),
+        };
+        Mark {
+            id: row.id,
+            verdict,
+            error_code: rc.map(|r| r.code().to_string()),
+            error: msg,
+            retry_in: s.backoff(row.attempts.max(1) as u32).as_secs_f64(),
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! The pipeline's settings (flat `pipeline_*` keys in sluice.toml).
+
+use std::time::Duration;
+
+/// How the pipeline runs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Journal rows claimed per batch.
+    pub batch_size: usize,
+    /// Claims of one row before it is given up (`failed`).
+    pub max_attempts: u32,
+    /// First retry delay after a transient failure; doubles per attempt.
+    pub retry_base: Duration,
+    /// Longest retry delay.
+    pub retry_max: Duration,
+    /// How long a claimed row stays leased to this process (a crashed process's rows
+    /// become claimable after it).
+    pub lease: Duration,
+    /// Longest wait for one remote fetch.
+    pub fetch_timeout: Duration,
+    /// Remote fetches in flight at once per batch.
+    pub fetch_concurrency: usize,
+    /// Rounds of "look up, then fetch what is missing" per batch (a reply to a reply to an
+    /// unknown post needs one per level).
+    pub fetch_rounds: usize,
+    /// Keep content announced by remote communities nobody here follows (archives,
+    /// relays). Off: Lemmy's rule.
+    pub keep_all_announced: bool,
+    /// Sleep between polls of an empty journal (a wake-up from the receiver cuts it short).
+    pub idle_poll: Duration,
+    /// Lease owner name (unique per process).
+    pub node_id: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            batch_size: 64,
+            max_attempts: 5,
+            retry_base: Duration::from_secs(10),
+            retry_max: Duration::from_secs(3600),
+            lease: Duration::from_secs(120),
+            fetch_timeout: Duration::from_secs(10),
+            fetch_concurrency: 16,
+            fetch_rounds: 8,
+            keep_all_announced: false,
+            idle_poll: Duration::from_millis(500),
+            node_id: format!(
+                "pipeline-{}-{:08x}",
+                std::process::id(),
+                rand::random::<u32>()
+            ),
+        }
+    }
+}
+
+impl Settings {
+    /// Delay before attempt `attempts + 1`: `retry_base * 2^(attempts-1)`, capped.
+    pub fn backoff(&self, attempts: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(20));
+        self.retry_base.saturating_mul(factor).min(self.retry_max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let s = Settings::default();
+        assert_eq!(s.backoff(1), Duration::from_secs(10));
+        assert_eq!(s.backoff(2), Duration::from_secs(20));
+        assert_eq!(s.backoff(40), Duration::from_secs(3600));
+    }
+}
