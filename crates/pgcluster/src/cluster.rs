@@ -37,6 +37,9 @@ pub struct ClusterOptions {
     pub fsync: bool,
     /// How long to wait for the server to accept connections.
     pub ready_timeout: Duration,
+    /// Extra server settings, passed as `-c NAME=VALUE` at start (e.g. the benchmark's
+    /// `shared_preload_libraries=pg_stat_statements`). Empty by default: sluice itself needs none.
+    pub settings: Vec<(String, String)>,
 }
 
 impl ClusterOptions {
@@ -47,6 +50,7 @@ impl ClusterOptions {
             ownership,
             fsync: true,
             ready_timeout: Duration::from_secs(60),
+            settings: Vec::new(),
         }
     }
 }
@@ -118,7 +122,7 @@ impl Cluster {
 
         let socket_dir = socket_dir_for(&home);
         make_private_dir(&socket_dir, &user)?;
-        let owned = spawn_postmaster(&bins, &user, &data, &socket_dir, &log, opts.fsync)?;
+        let owned = spawn_postmaster(&bins, &user, &data, &socket_dir, &log, opts)?;
         let cluster = Cluster {
             data,
             socket_dir,
@@ -136,6 +140,11 @@ impl Cluster {
             "postgresql://postgres@localhost:{SOCKET_PORT}/{db}?host={}",
             self.socket_dir.display()
         )
+    }
+
+    /// The unix socket the server listens on (`<socket dir>/.s.PGSQL.5432`).
+    pub fn socket_path(&self) -> PathBuf {
+        self.socket_dir.join(format!(".s.PGSQL.{SOCKET_PORT}"))
     }
 
     /// True when this process started the cluster and will stop it.
@@ -283,8 +292,9 @@ fn spawn_postmaster(
     data: &Path,
     socket_dir: &Path,
     log: &Path,
-    fsync: bool,
+    opts: &ClusterOptions,
 ) -> Result<Owned, Error> {
+    let fsync = opts.fsync;
     let logfile = fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -304,6 +314,9 @@ fn spawn_postmaster(
         .stderr(logfile2);
     if !fsync {
         cmd.args(["-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
+    }
+    for (name, value) in &opts.settings {
+        cmd.arg("-c").arg(format!("{name}={value}"));
     }
     drop_privileges(&mut cmd, user, true);
 
