@@ -33,6 +33,8 @@ pub struct SluiceOptions {
     pub data_dir: Option<PathBuf>,
     /// Reuse this port.
     pub port: Option<u16>,
+    /// `SLUICE_LOG` (default `info,sluice=debug`; benchmarks want less).
+    pub log: Option<String>,
 }
 
 /// A running sluice.
@@ -49,6 +51,7 @@ pub struct Sluice {
     pub env: Vec<(String, String)>,
     _tmp: Option<tempfile::TempDir>,
     log: PathBuf,
+    log_filter: String,
 }
 
 impl Sluice {
@@ -93,6 +96,10 @@ impl Sluice {
             env,
             _tmp: tmp,
             log,
+            log_filter: opts
+                .log
+                .clone()
+                .unwrap_or_else(|| "info,sluice=debug".to_string()),
         };
         s.spawn().await;
         s
@@ -104,7 +111,7 @@ impl Sluice {
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .envs(self.env.iter().cloned());
-        cmd.env("SLUICE_LOG", "info,sluice=debug");
+        cmd.env("SLUICE_LOG", &self.log_filter);
         cmd
     }
 

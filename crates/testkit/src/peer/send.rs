@@ -116,6 +116,26 @@ pub(crate) async fn deliver(
     activity: &Value,
     tamper: Tamper,
 ) -> Result<Delivery, PeerError> {
+    let request = signed_request(client, inbox, signer, activity, tamper).await?;
+    let res = client.execute(request).await?;
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let text = res.text().await.unwrap_or_default();
+    Ok(Delivery {
+        status,
+        headers,
+        text,
+    })
+}
+
+/// The signed `POST` of `activity` to `inbox`, ready to send (any client can execute it).
+pub(crate) async fn signed_request(
+    client: &reqwest::Client,
+    inbox: &str,
+    signer: Signer,
+    activity: &Value,
+    tamper: Tamper,
+) -> Result<reqwest::Request, PeerError> {
     let url = Url::parse(inbox).map_err(|e| PeerError::Url(inbox.to_string(), e.to_string()))?;
     let body = match &tamper {
         Tamper::OversizedBody(n) => padded(activity, *n),
@@ -144,15 +164,7 @@ pub(crate) async fn deliver(
         }
         request
     };
-    let res = client.execute(request).await?;
-    let status = res.status().as_u16();
-    let headers = res.headers().clone();
-    let text = res.text().await.unwrap_or_default();
-    Ok(Delivery {
-        status,
-        headers,
-        text,
-    })
+    Ok(request)
 }
 
 /// The headers Lemmy's `generate_request_headers` sets.
