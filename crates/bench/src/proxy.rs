@@ -9,6 +9,9 @@
 //!   then writes. A chunk read at `t` leaves at `t + delay` no matter how many chunks are in
 //!   flight, so the proxy adds latency without cutting throughput (sleeping per chunk in a
 //!   single loop would add the delays up). Stamps are monotonic, so order is preserved.
+//! - With a zero delay nothing sleeps (a timer would round up to the next millisecond), so
+//!   `--db-delay-ms 0` costs only the extra hop. Non-zero delays are as precise as tokio's
+//!   millisecond timer: each direction takes the delay plus up to 1 ms.
 //! - `TCP_NODELAY` on both sockets: otherwise Nagle's algorithm and delayed ACKs add their
 //!   own ~40 ms to small request/response exchanges and the measured delay is not the
 //!   configured one.
@@ -156,7 +159,12 @@ async fn pipe(mut from: Reader, mut to: Writer, delay: Duration) -> io::Result<(
     };
     let writing = async move {
         while let Some((due, chunk)) = rx.recv().await {
-            tokio::time::sleep_until(due).await;
+            // Only sleep when the stamp is ahead: tokio rounds a timer up to the next
+            // millisecond tick, so sleeping until a stamp already reached (always, with a
+            // zero delay) would add up to a millisecond per chunk and direction.
+            if due > Instant::now() {
+                tokio::time::sleep_until(due).await;
+            }
             match chunk {
                 Some(bytes) => to.write_all(&bytes).await?,
                 None => {
