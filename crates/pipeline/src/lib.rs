@@ -98,6 +98,11 @@ impl Pipeline {
 async fn run(mut p: Processor, s: Settings, wake: Arc<Notify>, shutdown: CancellationToken) {
     let mut failures: u32 = 0;
     while !shutdown.is_cancelled() {
+        // Registered before the claim: a wake-up that comes between an empty claim and the
+        // wait below (`notify_waiters` keeps no permit) is not lost.
+        let notified = wake.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
         let pause = match p.run_once().await {
             Ok(r) if r.claimed > 0 => {
                 failures = 0;
@@ -117,7 +122,7 @@ async fn run(mut p: Processor, s: Settings, wake: Arc<Notify>, shutdown: Cancell
         };
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = wake.notified() => {}
+            _ = notified => {}
             _ = tokio::time::sleep(pause) => {}
         }
     }
