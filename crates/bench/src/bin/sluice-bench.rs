@@ -1,0 +1,240 @@
+//! `sluice-bench`: runs the scenario matrix and prints the report.
+//!
+//! ```sh
+//! cargo build --release -p sluice-server -p sluice-bench
+//! target/release/sluice-bench            # the full matrix (about 10 minutes)
+//! target/release/sluice-bench --quick    # a small version with every check (under a minute)
+//! ```
+
+use clap::Parser;
+use sluice_bench::machine::{self, Machine};
+use sluice_bench::report::{self, Report};
+use sluice_bench::scenario::{Bench, Scenario};
+use sluice_bench::send::Mode;
+use sluice_bench::stack::{Server, StackOptions};
+use sluice_bench::{BenchError, peers};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// The lemmy.world → small-instance scenario, measured end to end (see docs/benchmarks.md).
+#[derive(Debug, Parser)]
+#[command(name = "sluice-bench", version)]
+struct Args {
+    /// A small version of everything, for CI: a few senders for a few seconds; the
+    /// deterministic checks are the point, not the speeds.
+    #[arg(long)]
+    quick: bool,
+    /// Print one JSON object instead of markdown.
+    #[arg(long)]
+    json: bool,
+    /// One-way delays between sluice and PostgreSQL to run, ms.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![0u64, 25])]
+    db_delay_ms: Vec<u64>,
+    /// Sender counts to run (each sender is one simulated instance).
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1usize, 64])]
+    senders: Vec<usize>,
+    /// How senders send: `serial` or `windowed:N`.
+    #[arg(long, value_delimiter = ',', default_values_t = vec!["serial".to_string()])]
+    mode: Vec<String>,
+    /// Timed phase of scenarios with several senders, seconds.
+    #[arg(long, default_value_t = 60)]
+    duration: u64,
+    /// Timed phase of one-sender scenarios, seconds.
+    #[arg(long, default_value_t = 20)]
+    duration_single: u64,
+    /// Users per simulated instance.
+    #[arg(long, default_value_t = 8)]
+    persons: usize,
+    /// Upper guess of a scenario's acknowledgements per second (sizes the signed pools).
+    #[arg(long, default_value_t = 2500.0)]
+    rate_cap: f64,
+    /// Skip the delivery (send queue) scenario.
+    #[arg(long)]
+    no_queue: bool,
+    /// The sluice binary (default: `sluice` next to this binary, i.e. target/release).
+    #[arg(long)]
+    sluice_bin: Option<PathBuf>,
+    /// An existing PostgreSQL server (default: a private cluster of our own).
+    #[arg(long)]
+    database_url: Option<String>,
+    /// A running sluice on `--database-url`'s database (default: start one per scenario).
+    #[arg(long, requires = "database_url")]
+    sluice: Option<String>,
+    /// The running sluice's pid, for CPU and memory.
+    #[arg(long, requires = "sluice")]
+    sluice_pid: Option<i32>,
+    /// Extra setting for the sluice we start, `KEY=VALUE` (e.g. `SLUICE_PIPELINE_WORKERS=2`).
+    #[arg(long = "sluice-env", value_parser = parse_kv)]
+    sluice_env: Vec<(String, String)>,
+    /// Also write the markdown report to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn parse_kv(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))
+}
+
+fn sluice_bin(given: Option<PathBuf>) -> Result<PathBuf, BenchError> {
+    let bin = match given {
+        Some(b) => b,
+        None => std::env::current_exe()?
+            .parent()
+            .map(|d| d.join("sluice"))
+            .unwrap_or_else(|| PathBuf::from("sluice")),
+    };
+    if !bin.exists() {
+        return Err(BenchError::Setup(format!(
+            "no sluice binary at {}: build it (`cargo build --release -p sluice-server`) or pass --sluice-bin",
+            bin.display()
+        )));
+    }
+    Ok(bin)
+}
+
+fn scenarios(a: &Args) -> Result<Vec<Scenario>, BenchError> {
+    let modes = a
+        .mode
+        .iter()
+        .map(|m| Mode::parse(m).ok_or_else(|| BenchError::Setup(format!("--mode {m:?}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    if a.quick {
+        let quick = |one_way_ms, senders, mode: Mode| Scenario {
+            name: format!("quick-{one_way_ms}ms-{senders}x{}", mode.label()),
+            one_way_ms,
+            senders,
+            mode,
+            duration: Duration::from_secs(4),
+            persons: 3,
+            rate_cap: 600.0,
+            env: vec![],
+        };
+        return Ok(vec![
+            quick(0, 1, Mode::Serial),
+            quick(0, 8, Mode::Serial),
+            quick(5, 8, Mode::Windowed(4)),
+        ]);
+    }
+    let mut out = Vec::new();
+    for &one_way_ms in &a.db_delay_ms {
+        for &senders in &a.senders {
+            for &mode in &modes {
+                let secs = if senders == 1 {
+                    a.duration_single
+                } else {
+                    a.duration
+                };
+                out.push(Scenario {
+                    name: format!("{one_way_ms}ms-{senders}x{}", mode.label()),
+                    one_way_ms,
+                    senders,
+                    mode,
+                    duration: Duration::from_secs(secs),
+                    persons: a.persons,
+                    rate_cap: a.rate_cap,
+                    env: vec![],
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn run(a: Args) -> Result<Report, BenchError> {
+    let mut machine = Machine::probe();
+    let stack = StackOptions {
+        sluice_bin: match &a.sluice {
+            Some(_) => PathBuf::new(),
+            None => sluice_bin(a.sluice_bin.clone())?,
+        },
+        database_url: a.database_url.clone(),
+        sluice_url: a.sluice.clone(),
+        sluice_pid: a.sluice_pid,
+        sluice_env: a.sluice_env.clone(),
+    };
+    let list = scenarios(&a)?;
+    let server = Server::start(a.database_url.as_deref()).await?;
+    machine.postgres = Some(server.version.clone());
+    machine.postgres_fsync = server.fsync;
+    let most = list.iter().map(|s| s.senders).max().unwrap_or(1);
+    let persons = list.iter().map(|s| s.persons).max().unwrap_or(1);
+    eprintln!("starting {most} simulated instances with {persons} users each");
+    let instances = peers::start(most, persons).await?;
+    let bench = Bench {
+        stack,
+        server,
+        instances,
+        client: sluice_bench::send::client(),
+    };
+    let mut report = Report {
+        machine,
+        scenarios: Vec::new(),
+        queue: Vec::new(),
+        checks: Vec::new(),
+        targets: Vec::new(),
+    };
+    for sc in &list {
+        eprintln!(
+            "scenario {}: {} signed activities per sender, {:?} timed",
+            sc.name,
+            sc.pool_per_sender(),
+            sc.duration
+        );
+        let o = bench.run(sc).await?;
+        eprintln!(
+            "  {:.0} acked/s, {:.0} processed/s, {} lost, ack p50 {:.1} ms",
+            o.acked_per_s, o.processed_per_s, o.lost, o.ack_p50_ms
+        );
+        report.checks.extend(report::checks(&o));
+        report.targets.extend(report::targets(&o));
+        report.scenarios.push(o);
+    }
+    report.machine.load_at_end = machine::load();
+    Ok(report)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SLUICE_BENCH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let json = args.json;
+    let out = args.out.clone();
+    match run(args).await {
+        Ok(report) => {
+            let md = report::markdown(&report);
+            if let Some(path) = out
+                && let Err(e) = std::fs::write(&path, &md)
+            {
+                eprintln!("sluice-bench: writing {}: {e}", path.display());
+            }
+            if json {
+                match serde_json::to_string_pretty(&report) {
+                    Ok(j) => println!("{j}"),
+                    Err(e) => eprintln!("sluice-bench: {e}"),
+                }
+            } else {
+                print!("{md}");
+            }
+            let failed = report.checks.iter().filter(|c| !c.ok).count();
+            if failed > 0 {
+                eprintln!("sluice-bench: {failed} check(s) failed");
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("sluice-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
