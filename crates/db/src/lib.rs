@@ -17,7 +17,9 @@ pub mod schema;
 mod wire;
 
 pub mod actors;
+pub mod delivery;
 pub mod instances;
+pub mod leases;
 pub mod outbound;
 
 pub use cached::{Sql, sql};

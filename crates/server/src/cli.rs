@@ -35,6 +35,39 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Outgoing federation: the send queue.
+    Federation {
+        /// What to show.
+        #[command(subcommand)]
+        action: FederationAction,
+    },
+    /// Remote instances.
+    Instance {
+        /// What to do with an instance.
+        #[command(subcommand)]
+        action: InstanceAction,
+    },
+}
+
+/// `sluice federation ...`
+#[derive(Debug, Subcommand)]
+pub enum FederationAction {
+    /// Per instance: state, cursor, lag, last success, failures, next retry.
+    Status {
+        /// JSON (as `GET /api/v1/federation`) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `sluice instance ...`
+#[derive(Debug, Subcommand)]
+pub enum InstanceAction {
+    /// Deliver to a dead instance again (or end an active one's backoff now).
+    Revive {
+        /// Its domain (host[:port]).
+        domain: String,
+    },
 }
 
 /// `sluice community ...`

@@ -35,6 +35,25 @@ pub struct Config {
     /// HTTP worker threads (0: one per CPU).
     #[serde(deserialize_with = "flexible")]
     pub http_workers: usize,
+    /// Bearer token of the local APIs (`/api/v1/publish`, `/api/v1/federation`); unset
+    /// disables them.
+    pub publish_token: Option<String>,
+    /// Deliveries to one instance sent and not yet persisted as done (1: strictly serial).
+    #[serde(deserialize_with = "flexible")]
+    pub delivery_window: usize,
+    /// An instance failing this long without a success is dead (skipped until it sends us
+    /// something or is revived).
+    #[serde(deserialize_with = "flexible")]
+    pub delivery_dead_after_secs: u64,
+    /// Delivery lease duration: a dead process's instances move within about this time.
+    #[serde(deserialize_with = "flexible")]
+    pub delivery_lease_secs: u64,
+    /// How often the send queue looks for new outbound activities.
+    #[serde(deserialize_with = "flexible")]
+    pub delivery_poll_ms: u64,
+    /// Longest delay before delivery progress is persisted.
+    #[serde(deserialize_with = "flexible")]
+    pub delivery_flush_ms: u64,
 }
 
 /// Log output format.
@@ -58,6 +77,12 @@ impl Default for Config {
             dev_mode: false,
             log_format: LogFormat::Text,
             http_workers: 0,
+            publish_token: None,
+            delivery_window: 8,
+            delivery_dead_after_secs: 3 * 24 * 3600,
+            delivery_lease_secs: 30,
+            delivery_poll_ms: 250,
+            delivery_flush_ms: 1000,
         }
     }
 }
@@ -136,6 +161,12 @@ impl Config {
             "dev_mode",
             "log_format",
             "http_workers",
+            "publish_token",
+            "delivery_window",
+            "delivery_dead_after_secs",
+            "delivery_lease_secs",
+            "delivery_poll_ms",
+            "delivery_flush_ms",
         ]
     }
 
@@ -157,13 +188,34 @@ impl Config {
                 message: e.to_string(),
             })?;
         }
-        if self.pool_size == 0 {
-            return Err(ConfigError {
-                source_name: src("pool_size"),
-                message: "must be at least 1".into(),
-            });
-        }
+        let at_least = |key: &str, value: u64, min: u64| {
+            if value < min {
+                return Err(ConfigError {
+                    source_name: src(key),
+                    message: format!("must be at least {min}"),
+                });
+            }
+            Ok(())
+        };
+        at_least("pool_size", self.pool_size as u64, 1)?;
+        at_least("delivery_window", self.delivery_window as u64, 1)?;
+        at_least("delivery_lease_secs", self.delivery_lease_secs, 1)?;
+        at_least("delivery_poll_ms", self.delivery_poll_ms, 10)?;
+        at_least("delivery_flush_ms", self.delivery_flush_ms, 10)?;
         Ok(())
+    }
+
+    /// The send queue's settings.
+    pub fn queue(&self) -> sluice_queue::QueueConfig {
+        use std::time::Duration;
+        sluice_queue::QueueConfig {
+            window: self.delivery_window,
+            dead_after: Duration::from_secs(self.delivery_dead_after_secs),
+            lease_ttl: Duration::from_secs(self.delivery_lease_secs),
+            poll_interval: Duration::from_millis(self.delivery_poll_ms),
+            flush_interval: Duration::from_millis(self.delivery_flush_ms),
+            ..sluice_queue::QueueConfig::default()
+        }
     }
 
     /// The id builder for our domain.

@@ -36,6 +36,8 @@ fn main() -> ExitCode {
             Command::Migrate => commands::migrate(&cfg).await,
             Command::Community { action } => commands::community(&cfg, action).await,
             Command::User { action } => commands::user(&cfg, action).await,
+            Command::Federation { action } => commands::federation::run(&cfg, action).await,
+            Command::Instance { action } => commands::federation::instance(&cfg, action).await,
         }
     });
     match result {

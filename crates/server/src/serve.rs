@@ -25,11 +25,28 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         );
     }
     let instance_key = crate::actors::ensure_instance_actor(&database.db, &urls).await?;
+    let client = sluice_net::Client::new(sluice_net::NetConfig {
+        dev_mode: cfg.dev_mode,
+        ..sluice_net::NetConfig::default()
+    })
+    .context("building the HTTP client")?;
+    let queue = sluice_queue::Queue::spawn(database.db.clone(), client, cfg.queue());
+    if cfg.publish_token.is_none() {
+        tracing::info!("publish and federation-status APIs disabled (no publish_token)");
+    }
+    let queue_api = sluice_queue::Api::new(
+        &queue,
+        database.db.clone(),
+        urls.clone(),
+        cfg.publish_token.clone(),
+        cfg.dev_mode,
+    );
     let state = web::Data::new(AppState {
         cfg: cfg.clone(),
         urls,
         db: database.db.clone(),
         instance_key,
+        queue_api,
     });
 
     let server = crate::http::serve(state.clone(), listener, cfg.http_workers)
@@ -46,6 +63,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     handle.stop(true).await;
     let _ = server_task.await;
+    // After HTTP (nothing new is published), before the database: in-flight deliveries
+    // finish, cursors are written, leases go to the other processes at once.
+    queue.shutdown().await;
     drop(state);
     crate::commands::close(database).await;
     tracing::info!("stopped");

@@ -15,4 +15,6 @@ pub struct AppState {
     pub db: Db,
     /// The instance actor's key pair (signs our fetches).
     pub instance_key: LocalKey,
+    /// The send queue's local APIs (publish, federation status).
+    pub queue_api: sluice_queue::Api,
 }

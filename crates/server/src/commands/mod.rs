@@ -1,5 +1,7 @@
 //! Admin commands. They act on the same database as `serve`, whether or not it runs.
 
+pub mod federation;
+
 use crate::cli::{CommunityAction, UserAction};
 use crate::config::Config;
 use crate::database::{Database, Purpose};
