@@ -2,5 +2,7 @@
 //!
 //! One test binary (so the test PostgreSQL is started once); one module per concern.
 
+mod doctor;
 mod foundation;
+mod observability;
 mod support;

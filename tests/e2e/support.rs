@@ -52,3 +52,25 @@ pub fn metric_sum(body: &str, metric: &str) -> f64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+/// Runs `sluice ARGS` with exactly `env` (plus `PATH`), without blocking the runtime (tests
+/// may serve things the command talks to, such as a latency proxy).
+pub async fn run_sluice(env: &[(String, String)], args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(BIN)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SLUICE_LOG", "warn")
+        .envs(env.iter().cloned())
+        .args(args)
+        .output()
+        .await
+        .expect("run sluice")
+}
+
+/// `(key, value)` pairs as owned strings.
+pub fn env_pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}

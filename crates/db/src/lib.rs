@@ -21,6 +21,7 @@ pub mod delivery;
 pub mod instances;
 pub mod leases;
 pub mod outbound;
+pub mod probe;
 
 pub use cached::{Sql, sql};
 pub use connect::parse_url;

@@ -304,6 +304,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    doctor_probe (id) {
+        id -> SmallInt,
+        probed_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(person -> instance (instance_id));
 diesel::joinable!(community -> instance (instance_id));
 diesel::joinable!(post -> community (community_id));

@@ -165,7 +165,9 @@ async fn unreachable_database_is_unavailable_not_a_panic() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn diesel_sql_query_pays_a_prepare_roundtrip_every_time() {
     // Why `sluice_db::sql` exists: diesel never caches `sql_query`, so each run prepares
-    // again. If a diesel upgrade changes this, this test says so.
+    // again (and tokio-postgres closes the statement afterwards in a flight of its own, which
+    // may land just inside or just outside the measured window). If a diesel upgrade starts
+    // caching it, this test says so.
     let t = test_db().await;
     t.db.run("warm", |c| {
         diesel::sql_query("SELECT 1 AS v")
@@ -174,6 +176,8 @@ async fn diesel_sql_query_pays_a_prepare_roundtrip_every_time() {
     })
     .await
     .unwrap();
+    // Let the asynchronous Close of the warm-up's statement finish its own flight first.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let before = t.db.roundtrips();
     t.db.run("uncached", |c| {
         diesel::sql_query("SELECT 1 AS v")
@@ -182,5 +186,9 @@ async fn diesel_sql_query_pays_a_prepare_roundtrip_every_time() {
     })
     .await
     .unwrap();
-    assert_eq!(t.db.roundtrips() - before, 2);
+    let trips = t.db.roundtrips() - before;
+    assert!(
+        trips >= 2,
+        "prepare and execute are separate flights, got {trips}"
+    );
 }

@@ -14,6 +14,8 @@
 mod hosts;
 pub mod spend;
 
+use prometheus::core::Collector;
+use prometheus::proto::MetricType;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
@@ -119,16 +121,38 @@ pub struct Metrics {
     pub queue_lag_seconds: prometheus::GaugeVec,
     /// Deliveries on the wire right now, by peer host.
     pub delivery_in_flight: IntGaugeVec,
+
+    /// Every collector registered above, for [`Metrics::catalog`].
+    collectors: Vec<Box<dyn Collector>>,
 }
 
-/// Builders that create a metric and register it in one step.
-struct Reg<'a>(&'a Registry);
+/// One registered metric family, as documented in docs/metrics.md.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Family {
+    /// Full name, e.g. `sluice_inbox_ack_seconds` (histograms add `_bucket`, `_sum`, `_count`).
+    pub name: String,
+    /// `counter`, `gauge` or `histogram`.
+    pub kind: &'static str,
+    /// Variable label names, in declaration order.
+    pub labels: Vec<String>,
+    /// The HELP text.
+    pub help: String,
+}
+
+/// Builders that create a metric and register it in one step, keeping a handle to every
+/// collector: the registry renders a vector only once a label set is used, so the
+/// catalog of what *can* appear comes from the collectors themselves.
+struct Reg<'a> {
+    registry: &'a Registry,
+    added: std::cell::RefCell<Vec<Box<dyn Collector>>>,
+}
 
 impl Reg<'_> {
-    fn add<C: prometheus::core::Collector + Clone + 'static>(&self, c: C) -> C {
-        self.0
+    fn add<C: Collector + Clone + 'static>(&self, c: C) -> C {
+        self.registry
             .register(Box::new(c.clone()))
             .expect("metric names are unique");
+        self.added.borrow_mut().push(Box::new(c.clone()));
         c
     }
     fn counter_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -166,7 +190,10 @@ impl Reg<'_> {
 impl Metrics {
     fn new() -> Self {
         let registry = Registry::new();
-        let r = Reg(&registry);
+        let r = Reg {
+            registry: &registry,
+            added: Default::default(),
+        };
         let m = Metrics {
             build_info: r.gauge_vec(
                 "sluice_build_info",
@@ -329,11 +356,46 @@ impl Metrics {
             ),
             hosts: HostLabels::new(HOST_LABEL_CAP),
             registry: registry.clone(),
+            // Last: every metric above is registered by now.
+            collectors: r.added.into_inner(),
         };
         m.build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
         m
+    }
+
+    /// Every metric family `/metrics` can expose, whether or not it has samples yet
+    /// (the registry's `gather()` leaves out vectors whose label sets were never used).
+    pub fn catalog(&self) -> Vec<Family> {
+        let mut out: Vec<Family> = self
+            .collectors
+            .iter()
+            .flat_map(|c| c.collect())
+            .map(|mf| {
+                let labels = self
+                    .collectors
+                    .iter()
+                    .flat_map(|c| c.desc())
+                    .find(|d| d.fq_name == mf.name())
+                    .map(|d| d.variable_labels.clone())
+                    .unwrap_or_default();
+                Family {
+                    name: mf.name().to_string(),
+                    kind: match mf.get_field_type() {
+                        MetricType::COUNTER => "counter",
+                        MetricType::GAUGE => "gauge",
+                        MetricType::HISTOGRAM => "histogram",
+                        MetricType::SUMMARY => "summary",
+                        MetricType::UNTYPED => "untyped",
+                    },
+                    labels,
+                    help: mf.help().to_string(),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
     }
 
     /// Renders the registry in the Prometheus text exposition format.

@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use url::{Host, Url};
 
 /// True for addresses on the public internet. Refused: loopback, private (RFC 1918), CGNAT
-/// (100.64/10), link-local, unique-local (fc00::/7), multicast, broadcast, unspecified,
+/// (100.64/10), benchmarking (198.18/15), link-local, unique-local (fc00::/7), multicast, broadcast, unspecified,
 /// documentation ranges, and IPv4-mapped/compatible IPv6 forms of any of those.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
@@ -38,6 +38,7 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || ip.is_documentation()
         || o[0] == 0
         || (o[0] == 100 && (o[1] & 0xc0) == 64) // CGNAT 100.64/10
+        || (o[0] == 198 && (o[1] & 0xfe) == 18) // benchmarking 198.18/15
         || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF protocol assignments
         || o[0] >= 240) // reserved
 }

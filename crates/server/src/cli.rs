@@ -47,6 +47,8 @@ pub enum Command {
         #[command(subcommand)]
         action: InstanceAction,
     },
+    /// Check the setup and measure where time goes: database round-trips, commits, a peer.
+    Doctor(DoctorArgs),
 }
 
 /// `sluice federation ...`
@@ -68,6 +70,21 @@ pub enum InstanceAction {
         /// Its domain (host[:port]).
         domain: String,
     },
+}
+
+/// `sluice doctor`.
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// Print the report as JSON (for scripts).
+    #[arg(long)]
+    pub json: bool,
+    /// Also check a peer: DNS, TCP connect, TLS handshake, nodeinfo fetch
+    /// (a domain such as lemmy.world, or a URL).
+    #[arg(long, value_name = "DOMAIN")]
+    pub peer: Option<String>,
+    /// Database pings to time (commit probes: a fifth of this, at least 3).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(5..=10000))]
+    pub samples: u32,
 }
 
 /// `sluice community ...`

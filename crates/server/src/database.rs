@@ -32,22 +32,7 @@ impl Database {
     /// Opens the configured database (starting the embedded cluster if needed) and applies
     /// pending migrations.
     pub async fn open(cfg: &Config, purpose: Purpose) -> anyhow::Result<Database> {
-        let (url, cluster) = match &cfg.database_url {
-            Some(url) => (url.clone(), None),
-            None => {
-                let ownership = match purpose {
-                    Purpose::Serve => Ownership::Exclusive,
-                    Purpose::Admin => Ownership::ReuseRunning,
-                };
-                let opts = ClusterOptions::new(cfg.data_dir.join("postgres"), ownership);
-                let cluster = tokio::task::spawn_blocking(move || Cluster::start(&opts))
-                    .await
-                    .context("starting the embedded database")??;
-                let url = cluster.url(EMBEDDED_DB);
-                sluice_db::ensure_database(&url).await?;
-                (url, Some(cluster))
-            }
-        };
+        let (url, cluster) = locate(cfg, purpose).await?;
         let applied = sluice_db::run_migrations(&url)
             .await
             .with_context(|| where_(&url, cluster.is_some()))?;
@@ -62,6 +47,28 @@ impl Database {
             .await
             .with_context(|| where_(&url, cluster.is_some()))?;
         Ok(Database { db, url, cluster })
+    }
+}
+
+/// The database URL to use, starting (or attaching to) the embedded cluster when
+/// `database_url` is unset. Nothing is migrated (`sluice doctor` reports pending migrations
+/// instead of applying them).
+pub async fn locate(cfg: &Config, purpose: Purpose) -> anyhow::Result<(String, Option<Cluster>)> {
+    match &cfg.database_url {
+        Some(url) => Ok((url.clone(), None)),
+        None => {
+            let ownership = match purpose {
+                Purpose::Serve => Ownership::Exclusive,
+                Purpose::Admin => Ownership::ReuseRunning,
+            };
+            let opts = ClusterOptions::new(cfg.data_dir.join("postgres"), ownership);
+            let cluster = tokio::task::spawn_blocking(move || Cluster::start(&opts))
+                .await
+                .context("starting the embedded database")??;
+            let url = cluster.url(EMBEDDED_DB);
+            sluice_db::ensure_database(&url).await?;
+            Ok((url, Some(cluster)))
+        }
     }
 }
 

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod database;
+pub mod doctor;
 pub mod http;
 pub mod serve;
 pub mod state;

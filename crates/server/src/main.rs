@@ -4,7 +4,7 @@
 use clap::Parser;
 use sluice_server::cli::{Cli, Command};
 use sluice_server::config::Config;
-use sluice_server::{commands, serve, telemetry};
+use sluice_server::{commands, doctor, serve, telemetry};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -38,6 +38,7 @@ fn main() -> ExitCode {
             Command::User { action } => commands::user(&cfg, action).await,
             Command::Federation { action } => commands::federation::run(&cfg, action).await,
             Command::Instance { action } => commands::federation::instance(&cfg, action).await,
+            Command::Doctor(args) => doctor::run(&cfg, args).await,
         }
     });
     match result {

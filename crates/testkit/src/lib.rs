@@ -4,12 +4,16 @@
 //!   `DATABASE_URL` points to (CI starts one), else a private cluster this test process
 //!   starts from the installed binaries and that dies with the process.
 //! - [`Sluice`]: the real `sluice` binary as a child process on a free loopback port.
+//! - [`TestPeer`] ([`peer`]): a fake remote Lemmy instance on loopback that signs and verifies
+//!   with activitypub_federation, for interoperability tests of the inbox, pipeline and queue.
 //!
 //! Tests that use the database need the multi-thread runtime (migrations use
 //! `block_in_place`): `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]`.
 
+pub mod peer;
 mod pg;
 mod process;
 
+pub use peer::{Behaviour, Delivery, Received, Reply, Tamper, TestPeer};
 pub use pg::{TestDb, server_url, test_db};
 pub use process::{Sluice, SluiceOptions, free_port, http_client};
