@@ -4,5 +4,6 @@
 
 mod doctor;
 mod foundation;
+mod inbox;
 mod observability;
 mod support;

@@ -65,6 +65,36 @@ codes! {
     SignatureAlgorithmUnsupported => Some(401),
     /// The signature does not verify with the signer's key.
     SignatureInvalid => Some(401),
+    /// The inbox accepts only ActivityPub JSON media types.
+    UnsupportedMediaType => Some(415),
+    /// The request body is larger than the configured limit.
+    PayloadTooLarge => Some(413),
+    /// The request body did not arrive within the read timeout.
+    RequestTimeout => Some(408),
+    /// The body is not valid JSON (or holds text PostgreSQL cannot store, `\u0000`).
+    JsonMalformed => Some(400),
+    /// The JSON nests deeper than the configured limit.
+    JsonTooDeep => Some(400),
+    /// The JSON is not an activity: no `id`, `type` or `actor`, or they are not URLs.
+    NotAnActivity => Some(400),
+    /// The activity's `id` is on another host than its `actor`.
+    IdHostMismatch => Some(400),
+    /// The sender's instance is blocked here.
+    InstanceBlocked => Some(403),
+    /// Allow-list mode, and the sender's instance is not on the list.
+    InstanceNotAllowed => Some(403),
+    /// The signing key belongs to another host than the activity's actor.
+    SignerNotActor => Some(401),
+    /// The signing key cannot be resolved (not found, unreadable, not owned as claimed).
+    KeyUnknown => Some(401),
+    /// Fetching the signing key failed for now (timeout, 5xx); retry later.
+    KeyFetchFailed => Some(503),
+    /// The journal is too far behind; retry after `Retry-After`.
+    Backpressure => Some(429),
+    /// The request could not be answered within the deadline; retry later.
+    DeadlineExceeded => Some(503),
+    /// The method is not allowed on this path.
+    MethodNotAllowed => Some(405),
     /// A remote URL was refused by the SSRF guard (private address, IP literal, http).
     RemoteRefused => None,
     /// A remote server did not answer (timeout, DNS or connection failure).

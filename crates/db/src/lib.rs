@@ -18,10 +18,12 @@ mod wire;
 
 pub mod actors;
 pub mod delivery;
+pub mod inbox;
 pub mod instances;
 pub mod leases;
 pub mod outbound;
 pub mod probe;
+pub mod remote_keys;
 
 pub use cached::{Sql, sql};
 pub use connect::parse_url;

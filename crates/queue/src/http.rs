@@ -49,12 +49,23 @@ impl Api {
         }
     }
 
-    /// Registers the routes (use with `App::configure`).
+    /// Registers the routes (use with `App::configure`). Settings are scoped to these two
+    /// resources; any other method on them is a JSON 404.
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
-        cfg.app_data(web::Data::new(self.clone()))
-            .app_data(web::PayloadConfig::new(MAX_BODY))
-            .route("/api/v1/publish", web::post().to(publish_handler))
-            .route("/api/v1/federation", web::get().to(federation_handler));
+        let data = web::Data::new(self.clone());
+        cfg.service(
+            web::resource("/api/v1/publish")
+                .app_data(data.clone())
+                .app_data(web::PayloadConfig::new(MAX_BODY))
+                .route(web::post().to(publish_handler))
+                .default_service(web::to(no_route)),
+        )
+        .service(
+            web::resource("/api/v1/federation")
+                .app_data(data)
+                .route(web::get().to(federation_handler))
+                .default_service(web::to(no_route)),
+        );
     }
 
     fn authorize(&self, req: &HttpRequest) -> Result<(), Refused> {
@@ -117,6 +128,13 @@ async fn publish_handler(
     }
     api.waker.wake();
     Ok(HttpResponse::Accepted().json(published))
+}
+
+async fn no_route() -> Result<HttpResponse, Refused> {
+    Err(Refused {
+        rc: Rc::NotFound,
+        message: "no such route (publish is POST, federation is GET)".into(),
+    })
 }
 
 async fn federation_handler(

@@ -41,9 +41,10 @@ pub enum Command {
         #[command(subcommand)]
         action: FederationAction,
     },
-    /// Remote instances.
+    /// Instance policy: block, allow, allow-list mode. Running processes pick changes up
+    /// within `inbox_refresh_ms`.
     Instance {
-        /// What to do with an instance.
+        /// What to do.
         #[command(subcommand)]
         action: InstanceAction,
     },
@@ -65,9 +66,38 @@ pub enum FederationAction {
 /// `sluice instance ...`
 #[derive(Debug, Subcommand)]
 pub enum InstanceAction {
+    /// Refuse everything from DOMAIN (and its subdomains): 403 InstanceBlocked.
+    Block {
+        /// host[:port] (a URL is accepted too).
+        domain: String,
+        /// Why (shown by `list`).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Put DOMAIN on the allow-list (what `mode allowlist` accepts).
+    Allow {
+        /// host[:port] (a URL is accepted too).
+        domain: String,
+        /// Why (shown by `list`).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Remove any policy from DOMAIN (neither blocked nor allowed).
+    Unblock {
+        /// host[:port] (a URL is accepted too).
+        domain: String,
+    },
+    /// List instances with a policy, and the mode.
+    List,
+    /// `open`: everyone but blocked instances; `allowlist`: only allowed instances.
+    Mode {
+        /// `open` or `allowlist`.
+        #[arg(value_parser = ["open", "allowlist"])]
+        mode: String,
+    },
     /// Deliver to a dead instance again (or end an active one's backoff now).
     Revive {
-        /// Its domain (host[:port]).
+        /// host[:port] (a URL is accepted too).
         domain: String,
     },
 }

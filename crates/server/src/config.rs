@@ -54,6 +54,45 @@ pub struct Config {
     /// Longest delay before delivery progress is persisted.
     #[serde(deserialize_with = "flexible")]
     pub delivery_flush_ms: u64,
+
+    // --- inbox (see deploy/sluice.example.toml) ---
+    /// Largest inbox body accepted (413 beyond).
+    #[serde(deserialize_with = "flexible")]
+    pub inbox_max_body_bytes: usize,
+    /// Deepest JSON nesting accepted.
+    #[serde(deserialize_with = "flexible")]
+    pub inbox_max_json_depth: usize,
+    /// Answer every inbox request within this many milliseconds (503 past it).
+    #[serde(deserialize_with = "flexible")]
+    pub inbox_deadline_ms: u64,
+    /// Longest time to receive an inbox body (408 past it).
+    #[serde(deserialize_with = "flexible")]
+    pub inbox_read_timeout_ms: u64,
+    /// Extra wait for a journal batch to fill, in microseconds (0: adaptive, no wait).
+    #[serde(deserialize_with = "flexible")]
+    pub inbox_journal_linger_us: u64,
+    /// Most activities per journal insert.
+    #[serde(deserialize_with = "flexible")]
+    pub inbox_journal_batch_max: usize,
+    /// Journal inserts in flight at once.
+    #[serde(deserialize_with = "flexible")]
+    pub inbox_journal_inflight: usize,
+    /// Unprocessed journal rows beyond which the inbox answers 429 (0: no bound).
+    #[serde(deserialize_with = "flexible")]
+    pub inbox_backpressure_depth: u64,
+    /// Age in seconds of the oldest untried journal row beyond which the inbox answers 429
+    /// (0: no bound).
+    #[serde(deserialize_with = "flexible")]
+    pub inbox_backpressure_lag_s: u64,
+    /// How often policy, local actor names and journal depth are re-read, in milliseconds.
+    #[serde(deserialize_with = "flexible")]
+    pub inbox_refresh_ms: u64,
+    /// Signer keys held in memory.
+    #[serde(deserialize_with = "flexible")]
+    pub inbox_key_cache_size: u64,
+    /// Seconds a key stays in memory before the database is asked again.
+    #[serde(deserialize_with = "flexible")]
+    pub inbox_key_cache_ttl_s: u64,
 }
 
 /// Log output format.
@@ -83,6 +122,18 @@ impl Default for Config {
             delivery_lease_secs: 30,
             delivery_poll_ms: 250,
             delivery_flush_ms: 1000,
+            inbox_max_body_bytes: 1024 * 1024,
+            inbox_max_json_depth: 32,
+            inbox_deadline_ms: 9000,
+            inbox_read_timeout_ms: 5000,
+            inbox_journal_linger_us: 0,
+            inbox_journal_batch_max: 256,
+            inbox_journal_inflight: 2,
+            inbox_backpressure_depth: 100_000,
+            inbox_backpressure_lag_s: 600,
+            inbox_refresh_ms: 1000,
+            inbox_key_cache_size: 10_000,
+            inbox_key_cache_ttl_s: 3600,
         }
     }
 }
@@ -167,6 +218,18 @@ impl Config {
             "delivery_lease_secs",
             "delivery_poll_ms",
             "delivery_flush_ms",
+            "inbox_max_body_bytes",
+            "inbox_max_json_depth",
+            "inbox_deadline_ms",
+            "inbox_read_timeout_ms",
+            "inbox_journal_linger_us",
+            "inbox_journal_batch_max",
+            "inbox_journal_inflight",
+            "inbox_backpressure_depth",
+            "inbox_backpressure_lag_s",
+            "inbox_refresh_ms",
+            "inbox_key_cache_size",
+            "inbox_key_cache_ttl_s",
         ]
     }
 
@@ -188,21 +251,53 @@ impl Config {
                 message: e.to_string(),
             })?;
         }
-        let at_least = |key: &str, value: u64, min: u64| {
-            if value < min {
+        for (key, value) in [
+            ("pool_size", self.pool_size as u64),
+            ("inbox_max_body_bytes", self.inbox_max_body_bytes as u64),
+            ("inbox_max_json_depth", self.inbox_max_json_depth as u64),
+            ("inbox_deadline_ms", self.inbox_deadline_ms),
+            ("inbox_read_timeout_ms", self.inbox_read_timeout_ms),
+            (
+                "inbox_journal_batch_max",
+                self.inbox_journal_batch_max as u64,
+            ),
+            ("inbox_journal_inflight", self.inbox_journal_inflight as u64),
+            ("inbox_refresh_ms", self.inbox_refresh_ms),
+            ("inbox_key_cache_size", self.inbox_key_cache_size),
+            ("delivery_window", self.delivery_window as u64),
+            ("delivery_lease_secs", self.delivery_lease_secs),
+            ("delivery_poll_ms", self.delivery_poll_ms),
+            ("delivery_flush_ms", self.delivery_flush_ms),
+        ] {
+            if value == 0 {
                 return Err(ConfigError {
                     source_name: src(key),
-                    message: format!("must be at least {min}"),
+                    message: format!("{key} must be at least 1"),
                 });
             }
-            Ok(())
-        };
-        at_least("pool_size", self.pool_size as u64, 1)?;
-        at_least("delivery_window", self.delivery_window as u64, 1)?;
-        at_least("delivery_lease_secs", self.delivery_lease_secs, 1)?;
-        at_least("delivery_poll_ms", self.delivery_poll_ms, 10)?;
-        at_least("delivery_flush_ms", self.delivery_flush_ms, 10)?;
+        }
         Ok(())
+    }
+
+    /// The inbox receiver's settings.
+    pub fn inbox(&self) -> sluice_inbox::InboxConfig {
+        use std::time::Duration;
+        sluice_inbox::InboxConfig {
+            domain: self.urls().domain().to_string(),
+            max_body_bytes: self.inbox_max_body_bytes,
+            max_json_depth: self.inbox_max_json_depth,
+            deadline: Duration::from_millis(self.inbox_deadline_ms),
+            read_timeout: Duration::from_millis(self.inbox_read_timeout_ms),
+            journal_linger: Duration::from_micros(self.inbox_journal_linger_us),
+            journal_batch_max: self.inbox_journal_batch_max,
+            journal_inflight: self.inbox_journal_inflight,
+            backpressure_depth: self.inbox_backpressure_depth,
+            backpressure_lag: Duration::from_secs(self.inbox_backpressure_lag_s),
+            refresh_interval: Duration::from_millis(self.inbox_refresh_ms),
+            key_cache_size: self.inbox_key_cache_size,
+            key_cache_ttl: Duration::from_secs(self.inbox_key_cache_ttl_s),
+            ..Default::default()
+        }
     }
 
     /// The send queue's settings.

@@ -37,7 +37,7 @@ fn main() -> ExitCode {
             Command::Community { action } => commands::community(&cfg, action).await,
             Command::User { action } => commands::user(&cfg, action).await,
             Command::Federation { action } => commands::federation::run(&cfg, action).await,
-            Command::Instance { action } => commands::federation::instance(&cfg, action).await,
+            Command::Instance { action } => commands::instance::run(&cfg, action).await,
             Command::Doctor(args) => doctor::run(&cfg, args).await,
         }
     });

@@ -25,12 +25,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         );
     }
     let instance_key = crate::actors::ensure_instance_actor(&database.db, &urls).await?;
-    let client = sluice_net::Client::new(sluice_net::NetConfig {
+    let net = sluice_net::Client::new(sluice_net::NetConfig {
         dev_mode: cfg.dev_mode,
-        ..sluice_net::NetConfig::default()
+        ..Default::default()
     })
     .context("building the HTTP client")?;
-    let queue = sluice_queue::Queue::spawn(database.db.clone(), client, cfg.queue());
+    let inbox = start_inbox(&cfg, &database.db, &instance_key, net.clone()).await?;
+    let queue = sluice_queue::Queue::spawn(database.db.clone(), net, cfg.queue());
     if cfg.publish_token.is_none() {
         tracing::info!("publish and federation-status APIs disabled (no publish_token)");
     }
@@ -46,6 +47,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         urls,
         db: database.db.clone(),
         instance_key,
+        inbox,
         queue_api,
     });
 
@@ -70,6 +72,28 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     crate::commands::close(database).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The inbox receiver: key fetches go out through the guarded client, signed as the
+/// instance actor.
+async fn start_inbox(
+    cfg: &Config,
+    db: &sluice_db::Db,
+    instance_key: &sluice_db::actors::LocalKey,
+    net: sluice_net::Client,
+) -> anyhow::Result<sluice_inbox::Inbox> {
+    let signer = sluice_apub::signature::Signer::from_pem(
+        &instance_key.key_id,
+        &instance_key.private_key_pem,
+    )?;
+    let deps = sluice_inbox::Deps {
+        db: db.clone(),
+        net,
+        signer,
+    };
+    sluice_inbox::Inbox::start(deps, cfg.inbox())
+        .await
+        .context("starting the inbox")
 }
 
 async fn wait_for_shutdown() {

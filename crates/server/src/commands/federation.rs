@@ -1,7 +1,7 @@
 //! `sluice federation status` and `sluice instance revive`.
 
 use super::close;
-use crate::cli::{FederationAction, InstanceAction};
+use crate::cli::FederationAction;
 use crate::config::Config;
 use crate::database::{Database, Purpose};
 use sluice_db::delivery::Revived;
@@ -28,28 +28,16 @@ pub async fn run(cfg: &Config, action: &FederationAction) -> anyhow::Result<()> 
     result
 }
 
-/// `sluice instance ...`.
-pub async fn instance(cfg: &Config, action: &InstanceAction) -> anyhow::Result<()> {
-    let database = Database::open(cfg, Purpose::Admin).await?;
-    let result = async {
-        match action {
-            InstanceAction::Revive { domain } => {
-                match sluice_db::delivery::revive(&database.db, domain).await? {
-                    Revived::Revived => {
-                        println!("{domain} revived: deliveries resume from its cursor")
-                    }
-                    Revived::Reset => {
-                        println!("{domain} was not dead; its failure streak and backoff are reset")
-                    }
-                    Revived::Unknown => {
-                        anyhow::bail!("nothing was ever delivered to {domain}: no such instance")
-                    }
-                }
-            }
+/// `sluice instance revive DOMAIN`.
+pub async fn revive(db: &sluice_db::Db, domain: &str) -> anyhow::Result<()> {
+    match sluice_db::delivery::revive(db, domain).await? {
+        Revived::Revived => println!("{domain} revived: deliveries resume from its cursor"),
+        Revived::Reset => {
+            println!("{domain} was not dead; its failure streak and backoff are reset")
         }
-        Ok(())
+        Revived::Unknown => {
+            anyhow::bail!("nothing was ever delivered to {domain}: no such instance")
+        }
     }
-    .await;
-    close(database).await;
-    result
+    Ok(())
 }

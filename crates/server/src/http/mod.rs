@@ -48,6 +48,7 @@ pub fn serve(
 ) -> std::io::Result<actix_web::dev::Server> {
     let queue_api = state.queue_api.clone();
     let mut server = HttpServer::new(move || {
+        let inbox = state.inbox.clone();
         App::new()
             .app_data(state.clone())
             .configure(|c| queue_api.configure(c))
@@ -67,6 +68,8 @@ pub fn serve(
                     Ok(res)
                 }
             })
+            // Before `routes`: POST /c/{name}/inbox must not land on /c/{name}/{collection}.
+            .configure(|c| sluice_inbox::configure(c, inbox))
             .configure(routes)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::new(

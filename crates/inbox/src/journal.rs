@@ -1,0 +1,250 @@
+//! Journal, the request path's one write: group commit.
+//!
+//! Requests hand their verified activity to one writer task and wait for their row to be
+//! committed. The writer takes whatever has queued up, and sends it as ONE multi-row
+//! `INSERT ... SELECT FROM UNNEST(...) ON CONFLICT (activity_id) DO NOTHING RETURNING
+//! activity_id` (autocommit: one round-trip once the statement is prepared on that
+//! connection). Up to `journal_inflight` inserts run at once, so one slow commit does not
+//! hold everything up; while all slots are busy, arrivals coalesce into the next batch. A
+//! lone request therefore waits for nothing, and under load batches grow by themselves
+//! (`journal_linger` adds a fixed wait, for those who prefer bigger batches).
+//!
+//! A batch that fails with a query error (not a connection problem) is retried row by
+//! row, so one unstorable activity cannot refuse its neighbours.
+
+use sluice_db::inbox::{NewReceived, append};
+use sluice_db::{Db, DbError};
+use sluice_metrics::global;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+
+/// What the journal did with one activity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Journaled {
+    /// The id was already in the journal (or earlier in the same batch): nothing inserted.
+    pub duplicate: bool,
+    /// This activity's share of the insert's database round-trips (trips / batch size).
+    pub roundtrips: f64,
+}
+
+/// Counters for tests and `sluice doctor`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JournalStats {
+    /// Insert statements sent (successful or not).
+    pub inserts: u64,
+    /// Activities handed to those inserts.
+    pub activities: u64,
+}
+
+/// Why an activity could not be journaled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JournalError {
+    /// The database cannot be reached (or the writer stopped): retry later (503).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The insert failed for this activity (logged): 500.
+    #[error("journal insert failed: {0}")]
+    Failed(String),
+}
+
+impl From<DbError> for JournalError {
+    fn from(e: DbError) -> Self {
+        if e.is_transient() {
+            JournalError::Unavailable(e.to_string())
+        } else {
+            JournalError::Failed(e.to_string())
+        }
+    }
+}
+
+struct Pending {
+    row: NewReceived,
+    reply: oneshot::Sender<Result<Journaled, JournalError>>,
+}
+
+#[derive(Default)]
+struct Counters {
+    inserts: AtomicU64,
+    activities: AtomicU64,
+}
+
+/// The journal's request side. Dropping it lets the writer finish what is queued and stop.
+pub struct Journal {
+    tx: mpsc::Sender<Pending>,
+    counters: Arc<Counters>,
+}
+
+/// Writer settings.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterConfig {
+    /// Most rows per insert.
+    pub batch_max: usize,
+    /// Concurrent inserts.
+    pub inflight: usize,
+    /// Extra wait for company.
+    pub linger: Duration,
+}
+
+impl Journal {
+    /// Starts the writer task on the current runtime.
+    pub fn start(db: Db, cfg: WriterConfig) -> Journal {
+        let (tx, rx) = mpsc::channel(8192);
+        let counters = Arc::new(Counters::default());
+        tokio::spawn(writer(db, cfg, rx, counters.clone()));
+        Journal { tx, counters }
+    }
+
+    /// Journals one activity; returns once its row is committed (or known to exist).
+    pub async fn append(&self, row: NewReceived) -> Result<Journaled, JournalError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Pending { row, reply })
+            .await
+            .map_err(|_| JournalError::Unavailable("the journal writer has stopped".into()))?;
+        answer.await.map_err(|_| {
+            JournalError::Unavailable("the journal writer dropped the request".into())
+        })?
+    }
+
+    /// Inserts and activities so far.
+    pub fn stats(&self) -> JournalStats {
+        JournalStats {
+            inserts: self.counters.inserts.load(Ordering::Relaxed),
+            activities: self.counters.activities.load(Ordering::Relaxed),
+        }
+    }
+}
+
+async fn writer(
+    db: Db,
+    cfg: WriterConfig,
+    mut rx: mpsc::Receiver<Pending>,
+    counters: Arc<Counters>,
+) {
+    let inflight = cfg.inflight.max(1);
+    let max = cfg.batch_max.max(1);
+    let slots = Arc::new(Semaphore::new(inflight));
+    let mut open = true;
+    while open {
+        let Some(first) = rx.recv().await else { break };
+        let mut batch = vec![first];
+        if !cfg.linger.is_zero() {
+            let until = tokio::time::Instant::now() + cfg.linger;
+            while batch.len() < max {
+                match tokio::time::timeout_at(until, rx.recv()).await {
+                    Ok(Some(p)) => batch.push(p),
+                    Ok(None) => {
+                        open = false;
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        // Take a free insert slot; while none is free, keep gathering.
+        let permit: OwnedSemaphorePermit = loop {
+            while batch.len() < max {
+                match rx.try_recv() {
+                    Ok(p) => batch.push(p),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => {
+                        open = false;
+                        break;
+                    }
+                }
+            }
+            if batch.len() >= max || !open {
+                match slots.clone().acquire_owned().await {
+                    Ok(p) => break p,
+                    Err(_) => return,
+                }
+            }
+            tokio::select! {
+                biased;
+                p = slots.clone().acquire_owned() => match p {
+                    Ok(p) => break p,
+                    Err(_) => return,
+                },
+                item = rx.recv() => match item {
+                    Some(p) => batch.push(p),
+                    None => open = false,
+                },
+            }
+        };
+        counters.inserts.fetch_add(1, Ordering::Relaxed);
+        counters
+            .activities
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        tokio::spawn(write(db.clone(), batch, permit));
+    }
+    // Let the last inserts finish before the task ends.
+    let _ = slots.acquire_many(inflight as u32).await;
+}
+
+/// Inserts one batch and answers every request in it.
+async fn write(db: Db, batch: Vec<Pending>, _permit: OwnedSemaphorePermit) {
+    global()
+        .journal_insert_batch_size
+        .observe(batch.len() as f64);
+    let rows: Vec<NewReceived> = batch.iter().map(|p| p.row.clone()).collect();
+    match insert(&db, &rows).await {
+        Ok((inserted, trips)) => answer(batch, inserted, trips),
+        Err(e) if !e.is_transient() && batch.len() > 1 => {
+            tracing::warn!(error = %e, rows = batch.len(), "journal batch failed; inserting one by one");
+            for p in batch {
+                let r = insert(&db, std::slice::from_ref(&p.row)).await;
+                if let Err(e) = &r {
+                    tracing::error!(error = %e, id = %p.row.activity_id, "journal insert failed");
+                }
+                let _ = p.reply.send(
+                    r.map(|(inserted, trips)| Journaled {
+                        duplicate: inserted.is_empty(),
+                        roundtrips: trips as f64,
+                    })
+                    .map_err(JournalError::from),
+                );
+            }
+        }
+        Err(e) => {
+            if !e.is_transient() {
+                tracing::error!(error = %e, "journal insert failed");
+            }
+            let e = JournalError::from(e);
+            for p in batch {
+                let _ = p.reply.send(Err(e.clone()));
+            }
+        }
+    }
+}
+
+/// One insert statement; returns the inserted ids and the round-trips it took.
+async fn insert(db: &Db, rows: &[NewReceived]) -> Result<(Vec<String>, u64), DbError> {
+    let start = Instant::now();
+    let mut conn = db.get().await?;
+    let before = conn.wire_roundtrips();
+    let owned = rows.to_vec();
+    let inserted = conn
+        .run("journal_append", move |c| {
+            Box::pin(async move { append(c, &owned).await })
+        })
+        .await?;
+    let trips = conn.wire_roundtrips().saturating_sub(before);
+    tracing::trace!(rows = rows.len(), trips, elapsed = ?start.elapsed(), "journal insert");
+    Ok((inserted, trips))
+}
+
+fn answer(batch: Vec<Pending>, inserted: Vec<String>, trips: u64) {
+    let share = trips as f64 / batch.len() as f64;
+    let mut fresh: HashSet<String> = inserted.into_iter().collect();
+    for p in batch {
+        // The first request with an id gets the insert; any twin in the batch is a duplicate.
+        let duplicate = !fresh.remove(&p.row.activity_id);
+        let _ = p.reply.send(Ok(Journaled {
+            duplicate,
+            roundtrips: share,
+        }));
+    }
+}

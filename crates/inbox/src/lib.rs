@@ -1,0 +1,177 @@
+//! The inbox receiver: verify the HTTP signature, journal the activity, acknowledge after
+//! one database round-trip.
+//!
+//! A serial sender (Lemmy 0.19's per-instance queue) waits for our answer before it sends
+//! the next activity, so the time from its request to our 2xx caps how fast that peer can
+//! federate to us. Everything that can happen after the answer does: the request path ends
+//! at the journal, and the pipeline processes journal rows in batches.
+//!
+//! Read top to bottom, the stages are:
+//!
+//! 1. [`receive`]: the endpoints and the request path, step by step (limits, parse, policy);
+//! 2. [`verify`] and [`keys`]: the HTTP signature and the signer's key, cheapest tier first
+//!    (memory → `remote_key` → a signed fetch);
+//! 3. [`journal`]: the one durable write, shared by concurrent requests (group commit).
+//!
+//! What the request path needs from the database besides the journal (instance policy,
+//! local actor names, journal depth and lag) is held in memory ([`policy`],
+//! [`local_actors`]) and refreshed by one background probe per interval ([`refresh`]), so
+//! with the key in memory an acknowledgement costs at most one round-trip: the shared
+//! insert.
+//!
+//! Wiring: [`Inbox::start`] with [`Deps`] and an [`InboxConfig`], then [`configure`] in the
+//! actix `App`.
+
+#![deny(missing_docs)]
+
+mod config;
+pub mod envelope;
+pub mod journal;
+pub mod keys;
+pub mod local_actors;
+pub mod policy;
+pub mod receive;
+mod refresh;
+mod refusal;
+pub mod verify;
+
+pub use config::InboxConfig;
+pub use journal::JournalStats;
+pub use refusal::Refusal;
+
+use actix_web::web;
+use sluice_apub::Rc;
+use sluice_apub::signature::Signer;
+use sluice_db::{Db, DbError};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// What the inbox needs from the rest of the process.
+#[derive(Clone)]
+pub struct Deps {
+    /// The database.
+    pub db: Db,
+    /// Outgoing HTTP (key fetches).
+    pub net: sluice_net::Client,
+    /// The instance actor's key: key fetches are signed as it.
+    pub signer: Signer,
+}
+
+/// The running receiver: cheap to clone; hand it to [`configure`].
+#[derive(Clone)]
+pub struct Inbox {
+    shared: Arc<Shared>,
+}
+
+/// State shared by the handlers and the background tasks.
+pub(crate) struct Shared {
+    pub(crate) cfg: InboxConfig,
+    pub(crate) db: Db,
+    pub(crate) keys: keys::KeyStore,
+    pub(crate) policy: policy::PolicyCache,
+    pub(crate) local: local_actors::LocalActors,
+    pub(crate) pressure: refresh::Pressure,
+    pub(crate) journal: journal::Journal,
+}
+
+impl Inbox {
+    /// Loads policy, local actor names and journal pressure (so the first request sees
+    /// them), then starts the journal writer and the background probe on the current
+    /// runtime. Both stop when the last clone of the `Inbox` is dropped.
+    pub async fn start(deps: Deps, cfg: InboxConfig) -> Result<Inbox, DbError> {
+        let keys = keys::KeyStore::new(
+            deps.db.clone(),
+            deps.net,
+            deps.signer,
+            cfg.key_cache_size,
+            cfg.key_cache_ttl,
+            cfg.key_refetch_after,
+        );
+        let journal = journal::Journal::start(
+            deps.db.clone(),
+            journal::WriterConfig {
+                batch_max: cfg.journal_batch_max,
+                inflight: cfg.journal_inflight,
+                linger: cfg.journal_linger,
+            },
+        );
+        let shared = Arc::new(Shared {
+            db: deps.db,
+            keys,
+            policy: policy::PolicyCache::default(),
+            local: local_actors::LocalActors::default(),
+            pressure: refresh::Pressure::default(),
+            journal,
+            cfg,
+        });
+        // Generation -1 and fingerprint -1 force the first load.
+        shared.policy.replace(sluice_db::instances::PolicySnapshot {
+            generation: -1,
+            ..Default::default()
+        });
+        shared.local.replace(-1, vec![], vec![]);
+        refresh::tick(&shared).await?;
+        tokio::spawn(refresh::run(
+            Arc::downgrade(&shared),
+            shared.cfg.refresh_interval,
+        ));
+        Ok(Inbox { shared })
+    }
+
+    /// Group-commit counters (inserts vs activities).
+    pub fn journal_stats(&self) -> JournalStats {
+        self.shared.journal.stats()
+    }
+
+    /// Re-reads policy, local actor names and journal pressure now, instead of at the next
+    /// background tick (admin tooling and tests).
+    pub async fn refresh_now(&self) -> Result<(), DbError> {
+        refresh::tick(&self.shared).await
+    }
+}
+
+impl Shared {
+    /// 429 when the journal is beyond its configured depth or lag (read from memory).
+    pub(crate) fn check_pressure(&self) -> Result<(), Refusal> {
+        let depth = self.pressure.depth.load(Ordering::Relaxed);
+        let lag = Duration::from_millis(self.pressure.lag_ms.load(Ordering::Relaxed));
+        let over_depth = self.cfg.backpressure_depth > 0 && depth > self.cfg.backpressure_depth;
+        let over_lag = !self.cfg.backpressure_lag.is_zero() && lag > self.cfg.backpressure_lag;
+        if over_depth || over_lag {
+            let mut r = Refusal::new(
+                Rc::Backpressure,
+                format!(
+                    "the journal is behind ({depth} unprocessed, oldest {} s); retry later",
+                    lag.as_secs()
+                ),
+            );
+            r.retry_after = Some(self.cfg.retry_after);
+            return Err(r);
+        }
+        Ok(())
+    }
+}
+
+/// Registers the inbox routes (`POST /inbox`, `/c/{name}/inbox`, `/u/{name}/inbox`; other
+/// methods answer 405). Register before routes with overlapping patterns
+/// (`/c/{name}/{collection}`): actix picks the first resource whose path matches.
+pub fn configure(cfg: &mut web::ServiceConfig, inbox: Inbox) {
+    let not_allowed = || web::route().to(receive::method_not_allowed);
+    cfg.app_data(web::Data::new(inbox))
+        .service(
+            web::resource("/inbox")
+                .route(web::post().to(receive::shared_inbox))
+                .default_service(not_allowed()),
+        )
+        .service(
+            web::resource("/c/{name}/inbox")
+                .route(web::post().to(receive::community_inbox))
+                .default_service(not_allowed()),
+        )
+        .service(
+            web::resource("/u/{name}/inbox")
+                .route(web::post().to(receive::person_inbox))
+                .default_service(not_allowed()),
+        );
+}

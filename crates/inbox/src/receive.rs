@@ -1,0 +1,285 @@
+//! Receive: the request path, top to bottom. Each step is cheaper than the next and none
+//! writes anything until the last:
+//!
+//! 1. the inbox exists (local actor names in memory) → 404
+//! 2. media type → 415; journal pressure (a gauge refreshed in the background) → 429
+//! 3. the body, bounded in size (413) and time (408)
+//! 4. nesting depth by byte scan (400), then one parse: `id`, `type`, `actor` (400)
+//! 5. the activity `id` on the actor's host (400); the actor's instance policy (403)
+//! 6. the HTTP signature ([`crate::verify`]: key-less checks, then the key, cheapest tier
+//!    first) → 401 (503 when the key's server or our database is unreachable)
+//! 7. the journal ([`crate::journal`], group commit) → 202 once the row is committed
+//!
+//! All of it under one deadline (`inbox_deadline_ms`, 9 s: senders give up at 10 s); past
+//! it, 503. Processing happens after the answer, in the pipeline.
+
+use crate::envelope::{self, Envelope};
+use crate::local_actors::Target;
+use crate::verify::{self, Verified};
+use crate::{Inbox, Refusal};
+use actix_web::web::{self, Bytes, BytesMut};
+use actix_web::{HttpRequest, HttpResponse};
+use futures::StreamExt;
+use sluice_apub::Rc;
+use sluice_db::inbox::NewReceived;
+use sluice_metrics::{global, spend};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// An acknowledged activity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ack {
+    /// Its id.
+    pub id: String,
+    /// Already journaled before.
+    pub duplicate: bool,
+    /// Database round-trips this request paid (its share of a shared insert included).
+    pub roundtrips: f64,
+}
+
+/// `POST /inbox`.
+pub async fn shared_inbox(
+    req: HttpRequest,
+    body: web::Payload,
+    inbox: web::Data<Inbox>,
+) -> HttpResponse {
+    handle(req, body, &inbox, Target::Shared).await
+}
+
+/// `POST /c/{name}/inbox`.
+pub async fn community_inbox(
+    req: HttpRequest,
+    body: web::Payload,
+    name: web::Path<String>,
+    inbox: web::Data<Inbox>,
+) -> HttpResponse {
+    handle(req, body, &inbox, Target::Community(name.into_inner())).await
+}
+
+/// `POST /u/{name}/inbox`.
+pub async fn person_inbox(
+    req: HttpRequest,
+    body: web::Payload,
+    name: web::Path<String>,
+    inbox: web::Data<Inbox>,
+) -> HttpResponse {
+    handle(req, body, &inbox, Target::Person(name.into_inner())).await
+}
+
+/// Any other method on an inbox.
+pub async fn method_not_allowed() -> HttpResponse {
+    Refusal::new(Rc::MethodNotAllowed, "inboxes accept POST only").response()
+}
+
+async fn handle(
+    req: HttpRequest,
+    body: web::Payload,
+    inbox: &Inbox,
+    target: Target,
+) -> HttpResponse {
+    let start = Instant::now();
+    let deadline = inbox.shared.cfg.deadline;
+    let (outcome, spent) = spend::measure(tokio::time::timeout(
+        deadline,
+        receive(&req, body, inbox, target),
+    ))
+    .await;
+    let outcome = outcome.unwrap_or_else(|_| {
+        Err(Refusal::new(
+            Rc::DeadlineExceeded,
+            format!(
+                "not answered within {} ms; retry later",
+                deadline.as_millis()
+            ),
+        ))
+    });
+    let m = global();
+    let elapsed = start.elapsed().as_secs_f64();
+    match outcome {
+        Ok(ack) => {
+            let result = if ack.duplicate {
+                "duplicate"
+            } else {
+                "accepted"
+            };
+            m.inbox_requests_total
+                .with_label_values(&[result, ""])
+                .inc();
+            m.inbox_ack_seconds
+                .with_label_values(&[result])
+                .observe(elapsed);
+            m.inbox_ack_db_roundtrips.observe(ack.roundtrips);
+            for (part, d) in [
+                ("db", spent.db),
+                ("network", spent.net),
+                ("cpu", spent.cpu()),
+            ] {
+                m.inbox_ack_time_seconds
+                    .with_label_values(&[part])
+                    .observe(d.as_secs_f64());
+            }
+            HttpResponse::Accepted().json(serde_json::json!({
+                "status": if ack.duplicate { "duplicate" } else { "accepted" },
+                "id": ack.id,
+            }))
+        }
+        Err(refusal) => {
+            let result = refusal.result_label();
+            m.inbox_requests_total
+                .with_label_values(&[result, refusal.rc.code()])
+                .inc();
+            m.inbox_ack_seconds
+                .with_label_values(&[result])
+                .observe(elapsed);
+            if refusal.status().is_server_error() {
+                tracing::warn!(rc = %refusal.rc, error = %refusal.message, "inbox: not acknowledged");
+            } else {
+                tracing::debug!(rc = %refusal.rc, error = %refusal.message, "inbox: refused");
+            }
+            refusal.response()
+        }
+    }
+}
+
+/// Steps 1–7 of the module doc.
+pub async fn receive(
+    req: &HttpRequest,
+    payload: web::Payload,
+    inbox: &Inbox,
+    target: Target,
+) -> Result<Ack, Refusal> {
+    let s = &inbox.shared;
+    let cfg = &s.cfg;
+
+    // 1-2: nothing read yet.
+    if !s.local.exists(&target) {
+        return Err(Refusal::new(Rc::NotFound, "no such inbox"));
+    }
+    let content_type = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    if !envelope::acceptable_media_type(content_type) {
+        return Err(Refusal::new(
+            Rc::UnsupportedMediaType,
+            format!("expected application/activity+json, got {content_type:?}"),
+        ));
+    }
+    s.check_pressure()?;
+
+    // 3-4: the body.
+    let body = read_body(req, payload, cfg.max_body_bytes, cfg.read_timeout).await?;
+    envelope::scan(&body, cfg.max_json_depth)?;
+    let env = envelope::parse(&body)?;
+
+    // 5: who claims to speak, and may they.
+    let actor_host = env.actor_host();
+    if sluice_apub::urls::authority(&env.id) != actor_host {
+        return Err(Refusal::new(
+            Rc::IdHostMismatch,
+            format!(
+                "the activity id {} is not on the actor's host {actor_host}",
+                env.id
+            ),
+        ));
+    }
+    s.policy.check(&actor_host)?;
+
+    // 6: the signature.
+    let mut cpu = Duration::ZERO;
+    let trips = AtomicU64::new(0);
+    let verified = match verify::precheck(
+        verify::incoming(req, &body, &cfg.domain),
+        &cfg.verify,
+        &mut cpu,
+    ) {
+        Ok(checked) => verify::authenticate(&checked, &env, &s.keys, &trips, &mut cpu).await,
+        Err(r) => Err(r),
+    };
+    global().signature_verify_seconds.observe(cpu.as_secs_f64());
+    let verified = verified?;
+    if verified == Verified::ActorGone {
+        tracing::info!(actor = %env.actor, "journaling a Delete of an actor whose document is 410 Gone");
+    }
+
+    // 7: the one durable write.
+    let own_trips = trips.load(Ordering::Relaxed) as f64;
+    journal(inbox, &env, body, own_trips).await
+}
+
+async fn journal(
+    inbox: &Inbox,
+    env: &Envelope,
+    body: Bytes,
+    own_trips: f64,
+) -> Result<Ack, Refusal> {
+    // `scan` + `parse` proved the body is UTF-8 JSON.
+    let raw = String::from_utf8(body.to_vec())
+        .map_err(|_| Refusal::new(Rc::JsonMalformed, "the body is not UTF-8"))?;
+    let row = NewReceived {
+        activity_id: env.id.to_string(),
+        actor: env.actor.to_string(),
+        kind: env.kind.clone(),
+        raw,
+    };
+    let wait = Instant::now();
+    let r = inbox.shared.journal.append(row).await;
+    // Waiting for the group commit is database time, though the insert runs on the writer task.
+    spend::add_db(wait.elapsed());
+    let j = r.map_err(|e| match e {
+        crate::journal::JournalError::Unavailable(_) => Refusal::database_unavailable(),
+        crate::journal::JournalError::Failed(_) => {
+            Refusal::new(Rc::Internal, "internal error; retry later")
+        }
+    })?;
+    Ok(Ack {
+        id: env.id.to_string(),
+        duplicate: j.duplicate,
+        roundtrips: own_trips + j.roundtrips,
+    })
+}
+
+/// Reads the body: at most `limit` bytes (413 beyond, before reading when Content-Length
+/// says so), within `timeout` (408).
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Bytes, Refusal> {
+    let too_large = || {
+        Refusal::new(
+            Rc::PayloadTooLarge,
+            format!("the body is larger than {limit} bytes"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let read = async {
+        let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(limit as u64) as usize);
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| {
+                Refusal::new(Rc::BadRequest, format!("reading the body failed: {e}"))
+            })?;
+            if buf.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
+    };
+    tokio::time::timeout(timeout, read)
+        .await
+        .unwrap_or_else(|_| {
+            Err(Refusal::new(
+                Rc::RequestTimeout,
+                format!("the body did not arrive within {} ms", timeout.as_millis()),
+            ))
+        })
+}

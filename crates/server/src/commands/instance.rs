@@ -1,0 +1,104 @@
+//! `sluice instance ...`: the per-instance policy the inbox enforces. Every change bumps
+//! `policy_generation`; running processes reload within `inbox_refresh_ms`.
+
+use crate::cli::InstanceAction;
+use crate::config::Config;
+use crate::database::{Database, Purpose};
+use anyhow::bail;
+use sluice_db::instances::{self, Mode, Policy};
+
+/// `host[:port]`, lower case, from what an admin types (`Example.ORG`, `https://example.org/`).
+pub fn normalize_domain(input: &str) -> anyhow::Result<String> {
+    let trimmed = input.trim();
+    let with_scheme = if trimmed.contains("://") {
+        trimmed.to_string()
+    } else {
+        format!("https://{trimmed}")
+    };
+    let url = url::Url::parse(&with_scheme)
+        .map_err(|_| anyhow::anyhow!("{input:?} is not a domain (host or host:port)"))?;
+    let authority = sluice_apub::urls::authority(&url);
+    if authority.is_empty() || !url.username().is_empty() {
+        bail!("{input:?} is not a domain (host or host:port)");
+    }
+    Ok(authority)
+}
+
+/// Runs one `instance` subcommand.
+pub async fn run(cfg: &Config, action: &InstanceAction) -> anyhow::Result<()> {
+    let database = Database::open(cfg, Purpose::Admin).await?;
+    let result = act(&database.db, action).await;
+    super::close(database).await;
+    result
+}
+
+async fn act(db: &sluice_db::Db, action: &InstanceAction) -> anyhow::Result<()> {
+    match action {
+        InstanceAction::Block { domain, reason } => {
+            let d = normalize_domain(domain)?;
+            instances::set_policy(db, &d, Policy::Block, reason.as_deref()).await?;
+            println!("blocked {d}");
+        }
+        InstanceAction::Allow { domain, reason } => {
+            let d = normalize_domain(domain)?;
+            instances::set_policy(db, &d, Policy::Allow, reason.as_deref()).await?;
+            println!("allowed {d}");
+        }
+        InstanceAction::Unblock { domain } => {
+            let d = normalize_domain(domain)?;
+            instances::set_policy(db, &d, Policy::None, None).await?;
+            println!("{d}: no policy");
+        }
+        InstanceAction::Revive { domain } => super::federation::revive(db, &normalize_domain(domain)?).await?,
+        InstanceAction::Mode { mode } => {
+            let m = if mode == "allowlist" {
+                Mode::Allowlist
+            } else {
+                Mode::Open
+            };
+            instances::set_mode(db, m).await?;
+            println!("mode: {}", m.as_str());
+        }
+        InstanceAction::List => {
+            let snap = instances::load_policy(db).await?;
+            let mode = snap.mode.unwrap_or(Mode::Open);
+            println!("mode: {}", mode.as_str());
+            let list = instances::list(db).await?;
+            let with_policy: Vec<_> = list.iter().filter(|i| i.policy() != Policy::None).collect();
+            if with_policy.is_empty() {
+                println!("no instance has a policy");
+            }
+            for i in with_policy {
+                println!(
+                    "{:<32} {:<6} {:<20} {}",
+                    i.domain,
+                    i.policy,
+                    i.policy_updated
+                        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                        .unwrap_or_default(),
+                    i.policy_reason.as_deref().unwrap_or("")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_domain;
+
+    #[test]
+    fn domains_are_normalized() {
+        assert_eq!(normalize_domain("Example.ORG").unwrap(), "example.org");
+        assert_eq!(
+            normalize_domain("https://example.org/u/x").unwrap(),
+            "example.org"
+        );
+        assert_eq!(
+            normalize_domain("127.0.0.1:8700").unwrap(),
+            "127.0.0.1:8700"
+        );
+        assert!(normalize_domain("not a domain").is_err());
+    }
+}
