@@ -6,4 +6,5 @@ mod doctor;
 mod foundation;
 mod inbox;
 mod observability;
+mod queue;
 mod support;

@@ -92,23 +92,16 @@ impl Api {
     }
 }
 
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.rc, self.message)
-    }
-}
-
+// The rc JSON answer (the server's `ApiError` and the inbox's `Refusal` give the same one).
 impl ResponseError for Refused {
     fn status_code(&self) -> StatusCode {
-        self.rc
-            .status()
-            .and_then(|s| StatusCode::from_u16(s).ok())
+        StatusCode::from_u16(self.rc.status().unwrap_or(500))
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code())
-            .json(serde_json::json!({ "rc": self.rc.code(), "error": self.message }))
+        let body = serde_json::json!({ "rc": self.rc.code(), "error": self.message });
+        HttpResponse::build(self.status_code()).json(body)
     }
 }
 

@@ -45,7 +45,8 @@ pub struct Published {
 }
 
 /// A refused publish: its stable code and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{rc}: {message}")]
 pub struct Refused {
     /// The code.
     pub rc: Rc,

@@ -22,9 +22,9 @@ async fn serial_window_delivers_everything_in_order_signed_by_each_actor() {
     let bob = local_actor(&t.db, "bob").await;
     let peer = Peer::healthy(&t.db).await;
     let q = queue(&t.db, fast(1));
-    let items = (1..=30)
+    let items = (1..=30usize)
         .map(|n| {
-            let a = if n % 2 == 0 { &alice } else { &bob };
+            let a = if n.is_multiple_of(2) { &alice } else { &bob };
             (a.clone(), activity(a, n, &format!("http://x/o{}", n % 3)))
         })
         .collect();
@@ -33,7 +33,7 @@ async fn serial_window_delivers_everything_in_order_signed_by_each_actor() {
     assert_eq!(got, ids(&out), "window 1: strictly in log order, each once");
     for h in peer.hits() {
         let n: usize = h.activity_id.rsplit('/').next().unwrap().parse().unwrap();
-        let signer = if n % 2 == 0 { &alice } else { &bob };
+        let signer = if n.is_multiple_of(2) { &alice } else { &bob };
         assert_eq!(
             h.key_id,
             format!("{signer}#main-key"),
@@ -430,4 +430,44 @@ async fn received_from(db: &sluice_db::Db, domain: &str) {
     })
     .await
     .unwrap();
+}
+
+/// Not a test of speed (nothing is asserted about time): prints how fast one instance
+/// answering in 200 ms is fed with window 1 and with the default window. Run with
+/// `cargo test -p sluice-queue --test delivery -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn window_rate_against_a_200ms_peer() {
+    for window in [1, 8] {
+        let t = sluice_testkit::test_db().await;
+        let alice = local_actor(&t.db, "alice").await;
+        let peer = Peer::start(
+            &t.db,
+            Box::new(|_, _| Reply::Accept),
+            Duration::from_millis(200),
+        )
+        .await;
+        let n = if window == 1 { 25 } else { 200 };
+        let items = (1..=n)
+            .map(|k| {
+                (
+                    alice.clone(),
+                    activity(&alice, k, &format!("http://x/o{k}")),
+                )
+            })
+            .collect();
+        let mut cfg = fast(window);
+        cfg.flush_interval = sluice_queue::QueueConfig::default().flush_interval;
+        cfg.poll_interval = sluice_queue::QueueConfig::default().poll_interval;
+        let q = queue(&t.db, cfg);
+        let start = std::time::Instant::now();
+        enqueue(&t.db, items, &[peer.inbox()]).await;
+        peer.wait_accepted(n, Duration::from_secs(120)).await;
+        let secs = start.elapsed().as_secs_f64();
+        eprintln!(
+            "window {window}: {n} activities in {secs:.2} s = {:.1}/s",
+            n as f64 / secs
+        );
+        q.shutdown().await;
+    }
 }
