@@ -229,19 +229,20 @@ pub async fn append_once(db: &crate::Db, item: NewOutbound) -> Result<AppendOnce
     let mut conn = db.get().await?;
     conn.run_tx("outbound_append_once", move |c| {
         async move {
-            crate::sql("SELECT pg_advisory_xact_lock(hashtextextended($1, 5831))")
+            // Pipelined: the lookup runs once the lock is held, so it sees a concurrent
+            // publisher's row (it committed before releasing the lock).
+            let lock = crate::sql("SELECT pg_advisory_xact_lock(hashtextextended($1, 5831))")
                 .bind::<Text, _>(&item.activity_id)
-                .execute(&mut &*c)
-                .await?;
-            let found: Found = crate::sql(
+                .execute(&mut &*c);
+            let lookup = crate::sql(
                 "SELECT (SELECT id FROM outbound_activity WHERE activity_id = $1 ORDER BY id LIMIT 1) AS id, \
                         ($2::text IS NULL OR EXISTS (SELECT 1 FROM community WHERE ap_id = $3 AND local)) AS community",
             )
             .bind::<Text, _>(&item.activity_id)
             .bind::<Nullable<Text>, _>(&community)
             .bind::<Nullable<Text>, _>(&community)
-            .get_result(&mut &*c)
-            .await?;
+            .get_result::<Found>(&mut &*c);
+            let (_, found) = futures::try_join!(lock, lookup)?;
             if let Some(id) = found.id {
                 return Ok(AppendOnce::Duplicate(id));
             }

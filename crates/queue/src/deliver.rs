@@ -5,7 +5,7 @@ use crate::backoff::{Outcome, classify};
 use crate::signers::Signers;
 use crate::window::Item;
 use sluice_apub::Rc;
-use sluice_metrics::global;
+use sluice_metrics::{global, prometheus};
 use sluice_net::Client;
 use std::sync::Arc;
 
@@ -71,10 +71,8 @@ pub async fn attempt(client: Client, signers: Arc<Signers>, item: Item, host: St
                     error: format!("inbox {inbox:?} is not a URL: {e}"),
                 },
                 Ok(url) => {
-                    let gauge = global().delivery_in_flight.with_label_values(&[host]);
-                    gauge.inc();
+                    let _on_the_wire = InFlight::new(host);
                     let r = client.post_activity(&url, body, signer).await;
-                    gauge.dec();
                     let o = classify(&r);
                     count(host, &o, r.ok().map(|d| d.elapsed.as_secs_f64()));
                     o
@@ -89,6 +87,24 @@ pub async fn attempt(client: Client, signers: Arc<Signers>, item: Item, host: St
     Attempt {
         id: item.id,
         results: futures::future::join_all(posts).await,
+    }
+}
+
+/// Counts a request in `sluice_delivery_in_flight` while it lives (also when the attempt is
+/// dropped mid-request: a worker that stops does not wait for its requests).
+struct InFlight(prometheus::IntGauge);
+
+impl InFlight {
+    fn new(host: &str) -> Self {
+        let g = global().delivery_in_flight.with_label_values(&[host]);
+        g.inc();
+        InFlight(g)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 

@@ -119,6 +119,8 @@ async fn route(shared: &Shared, routed: Option<i64>, horizon: i64) -> bool {
                 for w in reg.workers.values() {
                     w.hint.send_replace(horizon);
                 }
+                // Instances first targeted since the last heartbeat: claim them now.
+                unowned = true;
             }
             Some(work) => {
                 for n in work {
