@@ -216,7 +216,8 @@ impl Worker {
         }
         while let Some(step) = self.window.next(self.health.epoch) {
             match step {
-                Step::Skipped(_) => {
+                Step::Skipped(id) => {
+                    tracing::debug!(instance = %self.domain, outbound = id, "not sent: refused by policy");
                     sluice_metrics::global()
                         .delivery_failures_total
                         .with_label_values(&[&self.label, "blocked"])
