@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 const ACTOR: &str = "http://127.0.0.1:9/u/alice";
 const PEER_HOST: &str = "127.0.0.1:9";
 
-async fn known_signer(t: &TestDb) -> Signer {
+pub(crate) async fn known_signer(t: &TestDb) -> Signer {
     let kp = sluice_apub::keys::generate().unwrap();
     let key_id = format!("{ACTOR}#main-key");
     let (k, pem) = (key_id.clone(), kp.public_pem.clone());
@@ -27,13 +27,13 @@ async fn known_signer(t: &TestDb) -> Signer {
     Signer::from_pem(&key_id, &kp.private_pem).unwrap()
 }
 
-fn like(n: u64) -> String {
+pub(crate) fn like(n: u64) -> String {
     json!({"id": format!("http://{PEER_HOST}/activities/like/{n}"), "type": "Like",
         "actor": ACTOR, "object": format!("http://{PEER_HOST}/post/1")})
     .to_string()
 }
 
-async fn deliver(base: &str, signer: &Signer, body: &str) -> (u16, Value) {
+pub(crate) async fn deliver(base: &str, signer: &Signer, body: &str) -> (u16, Value) {
     deliver_to(base, "/inbox", signer, body).await
 }
 

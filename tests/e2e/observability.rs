@@ -11,10 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The histogram the end-to-end query asks about. It will be the inbox acknowledgement
-/// histogram, `sluice_inbox_ack_seconds`, once the inbox lands (issue 3) and this test
-/// drives a POST /inbox; until then a histogram every request to `/readyz` observes.
-const QUERIED_HISTOGRAM: &str = "sluice_db_query_duration_seconds";
+/// The histogram the end-to-end query asks about: the inbox acknowledgement latency, which
+/// the test drives with signed deliveries.
+const QUERIED_HISTOGRAM: &str = "sluice_inbox_ack_seconds";
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -155,15 +154,13 @@ fn first_value(data: &Value) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_prometheus_scrapes_sluice_and_answers_promql() {
-    let (s, _t) = sluice_on_test_db(&[]).await;
+    let (s, t) = sluice_on_test_db(&[]).await;
     let client = http_client();
-    for _ in 0..3 {
-        let r = client
-            .get(format!("{}/readyz", s.base))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
+    let signer = crate::inbox::known_signer(&t).await;
+    for n in 0..3 {
+        let (status, _) =
+            crate::inbox::deliver(&s.base, &signer, &crate::inbox::like(9000 + n)).await;
+        assert_eq!(status, 202);
     }
 
     // What /metrics exposes is registered, with the registered type (and so documented:
