@@ -7,4 +7,5 @@ mod foundation;
 mod inbox;
 mod observability;
 mod pipeline;
+mod queue;
 mod support;

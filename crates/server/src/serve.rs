@@ -35,12 +35,24 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         &instance_key.private_key_pem,
     )?;
     let inbox = start_inbox(&cfg, &database.db, net.clone(), instance_signer.clone()).await?;
+    let queue = sluice_queue::Queue::spawn(database.db.clone(), net.clone(), cfg.queue());
+    if cfg.publish_token.is_none() {
+        tracing::info!("publish and federation-status APIs disabled (no publish_token)");
+    }
+    let queue_api = sluice_queue::Api::new(
+        &queue,
+        database.db.clone(),
+        urls.clone(),
+        cfg.publish_token.clone(),
+        cfg.dev_mode,
+    );
     let state = web::Data::new(AppState {
         cfg: cfg.clone(),
         urls,
         db: database.db.clone(),
         instance_key,
         inbox,
+        queue_api,
     });
 
     // The pipeline turns journal rows into threadiverse rows.
@@ -78,6 +90,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     if let Some(p) = pipeline {
         p.join().await;
     }
+    // Then the queue (Accepts and Announces the last batch appended are delivered after a
+    // restart): in-flight deliveries finish, cursors are written, leases go to the other
+    // processes at once.
+    queue.shutdown().await;
     drop(state);
     crate::commands::close(database).await;
     tracing::info!("stopped");

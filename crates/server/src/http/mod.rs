@@ -46,10 +46,12 @@ pub fn serve(
     listener: TcpListener,
     workers: usize,
 ) -> std::io::Result<actix_web::dev::Server> {
+    let queue_api = state.queue_api.clone();
     let mut server = HttpServer::new(move || {
         let inbox = state.inbox.clone();
         App::new()
             .app_data(state.clone())
+            .configure(|c| queue_api.configure(c))
             .wrap_fn(|req, srv| {
                 let fut = srv.call(req);
                 async move {
