@@ -32,12 +32,11 @@ pub mod local_actors;
 pub mod policy;
 pub mod receive;
 mod refresh;
-mod refusal;
 pub mod verify;
 
 pub use config::InboxConfig;
 pub use journal::JournalStats;
-pub use refusal::Refusal;
+pub use sluice_refusal::Refusal;
 
 use actix_web::web;
 use sluice_apub::Rc;

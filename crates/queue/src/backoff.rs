@@ -5,7 +5,7 @@
 //!   instance backs off and the activity is retried.
 //! - Any other 4xx: permanent for that activity (the peer refuses it, as Lemmy and Mastodon
 //!   treat it): recorded in `delivery_failure` with rc `DeliveryRefused`, then skipped.
-//! - An inbox the SSRF guard refuses: permanent (`RemoteRefused`).
+//! - An inbox the SSRF guard refuses: permanent (`InboxRefused`).
 //!
 //! The schedule is Lemmy's (0.19.4+): after the n-th consecutive failure step the instance
 //! waits `0` (n = 1: one immediate retry), then `min(1 day, 1.25^(n-1) s)`: 1.25 s, 1.6 s,

@@ -7,10 +7,9 @@
 //! `/metrics` carries the per-instance lag.)
 
 use crate::Signers;
-use crate::publish::{PublishRequest, Refused, publish};
+use crate::publish::{PublishRequest, Refusal, publish};
 use crate::queue::Waker;
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use sha2::{Digest, Sha256};
 use sluice_apub::{LocalUrls, Rc};
 use sluice_db::Db;
@@ -68,12 +67,12 @@ impl Api {
         );
     }
 
-    fn authorize(&self, req: &HttpRequest) -> Result<(), Refused> {
+    fn authorize(&self, req: &HttpRequest) -> Result<(), Refusal> {
         let Some(token) = &self.token else {
-            return Err(Refused {
-                rc: Rc::ApiDisabled,
-                message: "this API is disabled: no publish_token is configured".into(),
-            });
+            return Err(Refusal::new(
+                Rc::ApiDisabled,
+                "this API is disabled: no publish_token is configured",
+            ));
         };
         let given = req
             .headers()
@@ -83,25 +82,12 @@ impl Api {
             .unwrap_or("");
         // Compare digests: equal length, and no early exit on the secret's bytes.
         if Sha256::digest(given.as_bytes()) != Sha256::digest(token.as_bytes()) {
-            return Err(Refused {
-                rc: Rc::TokenInvalid,
-                message: "missing or wrong bearer token".into(),
-            });
+            return Err(Refusal::new(
+                Rc::TokenInvalid,
+                "missing or wrong bearer token",
+            ));
         }
         Ok(())
-    }
-}
-
-// The rc JSON answer (the server's `ApiError` and the inbox's `Refusal` give the same one).
-impl ResponseError for Refused {
-    fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.rc.status().unwrap_or(500))
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let body = serde_json::json!({ "rc": self.rc.code(), "error": self.message });
-        HttpResponse::build(self.status_code()).json(body)
     }
 }
 
@@ -109,11 +95,13 @@ async fn publish_handler(
     api: web::Data<Api>,
     req: HttpRequest,
     body: web::Bytes,
-) -> Result<HttpResponse, Refused> {
+) -> Result<HttpResponse, Refusal> {
     api.authorize(&req)?;
-    let parsed: PublishRequest = serde_json::from_slice(&body).map_err(|e| Refused {
-        rc: Rc::BadRequest,
-        message: format!("body is not a publish request: {e}"),
+    let parsed: PublishRequest = serde_json::from_slice(&body).map_err(|e| {
+        Refusal::new(
+            Rc::BadRequest,
+            format!("body is not a publish request: {e}"),
+        )
     })?;
     let published = publish(&api.db, &api.signers, &api.urls, api.dev_mode, parsed).await?;
     if published.duplicate {
@@ -123,17 +111,17 @@ async fn publish_handler(
     Ok(HttpResponse::Accepted().json(published))
 }
 
-async fn no_route() -> Result<HttpResponse, Refused> {
-    Err(Refused {
-        rc: Rc::NotFound,
-        message: "no such route (publish is POST, federation is GET)".into(),
-    })
+async fn no_route() -> Result<HttpResponse, Refusal> {
+    Err(Refusal::new(
+        Rc::NotFound,
+        "no such route (publish is POST, federation is GET)",
+    ))
 }
 
 async fn federation_handler(
     api: web::Data<Api>,
     req: HttpRequest,
-) -> Result<HttpResponse, Refused> {
+) -> Result<HttpResponse, Refusal> {
     api.authorize(&req)?;
     let rows = crate::status::load(&api.db).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "instances": rows })))

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sluice_apub::{LocalUrls, Rc};
 use sluice_db::Db;
 use sluice_db::outbound::{AppendOnce, Audience, NewOutbound, append_once};
+pub use sluice_refusal::Refusal;
 use url::Url;
 
 /// Most inboxes in one publish.
@@ -44,35 +45,8 @@ pub struct Published {
     pub duplicate: bool,
 }
 
-/// A refused publish: its stable code and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{rc}: {message}")]
-pub struct Refused {
-    /// The code.
-    pub rc: Rc,
-    /// For humans.
-    pub message: String,
-}
-
-fn refuse(rc: Rc, message: impl Into<String>) -> Refused {
-    Refused {
-        rc,
-        message: message.into(),
-    }
-}
-
-impl From<sluice_db::DbError> for Refused {
-    fn from(e: sluice_db::DbError) -> Self {
-        if e.is_transient() {
-            refuse(
-                Rc::DatabaseUnavailable,
-                "the database is unavailable; retry later",
-            )
-        } else {
-            tracing::error!(error = %e, "publish: database error");
-            refuse(Rc::Internal, "internal error")
-        }
-    }
+fn refuse(rc: Rc, message: impl Into<String>) -> Refusal {
+    Refusal::new(rc, message)
 }
 
 /// Everything that needs no database: ids, actor, audience. Returns what to append.
@@ -80,7 +54,7 @@ pub fn check(
     req: PublishRequest,
     urls: &LocalUrls,
     dev_mode: bool,
-) -> Result<NewOutbound, Refused> {
+) -> Result<NewOutbound, Refusal> {
     let local = |s: &str| Url::parse(s).is_ok_and(|u| urls.is_local(&u));
     if !local(&req.actor) {
         return Err(refuse(
@@ -142,7 +116,7 @@ fn check_inboxes(
     list: Vec<String>,
     urls: &LocalUrls,
     dev_mode: bool,
-) -> Result<Vec<String>, Refused> {
+) -> Result<Vec<String>, Refusal> {
     if list.is_empty() || list.len() > MAX_INBOXES {
         return Err(refuse(
             Rc::AudienceInvalid,
@@ -172,7 +146,7 @@ pub async fn publish(
     urls: &LocalUrls,
     dev_mode: bool,
     req: PublishRequest,
-) -> Result<Published, Refused> {
+) -> Result<Published, Refusal> {
     let item = check(req, urls, dev_mode)?;
     if signers.get(&item.actor_ap_id).await?.is_none() {
         return Err(refuse(
@@ -219,7 +193,7 @@ mod tests {
         }
     }
 
-    fn rc(r: Result<NewOutbound, Refused>) -> Rc {
+    fn rc(r: Result<NewOutbound, Refusal>) -> Rc {
         r.unwrap_err().rc
     }
 

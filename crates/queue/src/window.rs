@@ -60,7 +60,7 @@ impl Entry {
 pub enum Step {
     /// Send this (a first attempt or a retry).
     Send(Item),
-    /// Refused by policy: finished without sending (its outbound id).
+    /// Refusal by policy: finished without sending (its outbound id).
     Skipped(i64),
 }
 
