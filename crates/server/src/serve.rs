@@ -34,7 +34,24 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         &instance_key.key_id,
         &instance_key.private_key_pem,
     )?;
-    let inbox = start_inbox(&cfg, &database.db, net.clone(), instance_signer.clone()).await?;
+    // The pipeline turns journal rows into threadiverse rows; the receiver wakes it after
+    // each journal insert.
+    let stop_pipeline = tokio_util::sync::CancellationToken::new();
+    let pipeline = cfg.pipeline_enabled.then(|| {
+        sluice_pipeline::Pipeline::spawn(
+            database.db.clone(),
+            cfg.pipeline(),
+            cfg.pipeline_workers,
+            std::sync::Arc::new(sluice_pipeline::NetFetcher::new(
+                net.clone(),
+                instance_signer.clone(),
+            )),
+            urls.clone(),
+            stop_pipeline.clone(),
+        )
+    });
+    let journaled = pipeline.as_ref().map(|p| p.waker());
+    let inbox = start_inbox(&cfg, &database.db, net.clone(), instance_signer, journaled).await?;
     let queue = sluice_queue::Queue::spawn(database.db.clone(), net.clone(), cfg.queue());
     if cfg.publish_token.is_none() {
         tracing::info!("publish and federation-status APIs disabled (no publish_token)");
@@ -53,22 +70,6 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         instance_key,
         inbox,
         queue_api,
-    });
-
-    // The pipeline turns journal rows into threadiverse rows.
-    let stop_pipeline = tokio_util::sync::CancellationToken::new();
-    let pipeline = cfg.pipeline_enabled.then(|| {
-        sluice_pipeline::Pipeline::spawn(
-            database.db.clone(),
-            cfg.pipeline(),
-            cfg.pipeline_workers,
-            std::sync::Arc::new(sluice_pipeline::NetFetcher::new(
-                net.clone(),
-                instance_signer,
-            )),
-            state.urls.clone(),
-            stop_pipeline.clone(),
-        )
     });
 
     let server = crate::http::serve(state.clone(), listener, cfg.http_workers)
@@ -101,17 +102,19 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
 }
 
 /// The inbox receiver: key fetches go out through the guarded client, signed as the
-/// instance actor.
+/// instance actor; `journaled` (the pipeline's waker) is woken after journal inserts.
 async fn start_inbox(
     cfg: &Config,
     db: &sluice_db::Db,
     net: sluice_net::Client,
     signer: sluice_apub::signature::Signer,
+    journaled: Option<std::sync::Arc<tokio::sync::Notify>>,
 ) -> anyhow::Result<sluice_inbox::Inbox> {
     let deps = sluice_inbox::Deps {
         db: db.clone(),
         net,
         signer,
+        journaled,
     };
     sluice_inbox::Inbox::start(deps, cfg.inbox())
         .await
