@@ -2,7 +2,7 @@
 //! is durable (kill -9 right after the 202 loses nothing), and `sluice instance` policy
 //! changes reach the running server without a restart.
 
-use crate::support::{metric_sum, sluice_on_test_db};
+use crate::support::{metric_sum, metrics, sluice_on_test_db};
 use serde_json::{Value, json};
 use sluice_apub::signature::Signer;
 use sluice_db::diesel;
@@ -146,14 +146,7 @@ async fn instance_commands_reach_the_running_server() {
     assert!(run(&["instance", "list"]).contains("mode: allowlist"));
 
     // What happened is visible in the metrics: results by rc, round-trips per ack.
-    let metrics = http_client()
-        .get(format!("{}/metrics", s.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&s.base).await;
     assert!(
         metrics.contains(r#"sluice_inbox_requests_total{rc="InstanceBlocked",result="rejected"}"#),
         "{metrics}"

@@ -3,8 +3,12 @@
 //! One test binary (so the test PostgreSQL is started once); one module per concern.
 
 mod doctor;
+mod federation;
+mod fixtures;
 mod foundation;
 mod inbox;
 mod observability;
 mod pipeline;
+mod queue;
+mod shared_journal;
 mod support;

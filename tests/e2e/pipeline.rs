@@ -1,6 +1,6 @@
-//! The ingestion pipeline inside `sluice serve`, and the journal admin commands.
-//! (The over-HTTP version with signed deliveries joins once the receiver lands; the
-//! pipeline crate's own tests cover every fixture.)
+//! The ingestion pipeline inside `sluice serve` on journal rows written directly, and the
+//! journal admin commands. (Every fixture over HTTP with signed deliveries: `fixtures.rs`;
+//! two processes sharing the journal: `shared_journal.rs`.)
 
 use crate::support::sluice_on_test_db;
 use futures::FutureExt;

@@ -44,6 +44,18 @@ pub fn postgres_processes_mentioning(needle: &str) -> Vec<u32> {
     found
 }
 
+/// The `/metrics` body of the sluice at `base`.
+pub async fn metrics(base: &str) -> String {
+    sluice_testkit::http_client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("the /metrics body")
+}
+
 /// Sum of every sample of `metric` in a Prometheus text body.
 pub fn metric_sum(body: &str, metric: &str) -> f64 {
     body.lines()

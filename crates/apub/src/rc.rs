@@ -140,6 +140,24 @@ codes! {
     FetchInvalid => None,
     /// A journal row was claimed too many times without finishing (a crash loop).
     AttemptsExhausted => None,
+    /// The bearer token of a local API call is missing or wrong.
+    TokenInvalid => Some(401),
+    /// A local API is disabled (no `publish_token` configured).
+    ApiDisabled => Some(403),
+    /// A publish names an actor that is not a local actor with a signing key.
+    ActorNotLocal => Some(400),
+    /// A published activity has no id on our domain.
+    ActivityNotLocal => Some(400),
+    /// A published activity's `actor` is not the publishing actor.
+    ActorMismatch => Some(400),
+    /// A publish has no valid audience (exactly one of a local community or remote inboxes).
+    AudienceInvalid => Some(400),
+    /// A peer answered a delivery with a 4xx other than 408/429; dropped for that instance.
+    DeliveryRefused => None,
+    /// The local actor that signs an outbound activity has no usable key; dropped.
+    ActorKeyMissing => None,
+    /// A delivery target is not a URL, or the SSRF guard refused it; dropped.
+    InboxRefused => None,
 }
 
 impl std::fmt::Display for Rc {

@@ -17,9 +17,11 @@ pub mod schema;
 mod wire;
 
 pub mod actors;
+pub mod delivery;
 pub mod inbox;
 pub mod ingest;
 pub mod instances;
+pub mod leases;
 pub mod outbound;
 pub mod probe;
 pub mod remote_keys;

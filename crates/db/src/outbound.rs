@@ -212,3 +212,65 @@ async fn send(
     a.sort_by_key(|x| x.id);
     Ok(a)
 }
+
+/// What [`append_once`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendOnce {
+    /// Appended now.
+    Appended(Appended),
+    /// An activity with this id is already in the log (its outbound id); nothing appended.
+    Duplicate(i64),
+    /// `FollowersOf` names no local community; nothing appended.
+    NoSuchCommunity,
+}
+
+/// Appends one activity unless an activity with the same id is already in the log (the
+/// publish API's idempotency). A transaction-scoped advisory lock on the activity id makes
+/// two concurrent identical calls append once. Three round-trips: lock and look up, append,
+/// commit.
+pub async fn append_once(db: &crate::Db, item: NewOutbound) -> Result<AppendOnce, crate::DbError> {
+    #[derive(diesel::QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
+        id: Option<i64>,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        community: bool,
+    }
+    use futures::FutureExt;
+    let community = match &item.audience {
+        Audience::FollowersOf(c) => Some(c.clone()),
+        Audience::Inboxes(_) => None,
+    };
+    let mut conn = db.get().await?;
+    conn.run_tx("outbound_append_once", move |c| {
+        async move {
+            // Pipelined: the lookup runs once the lock is held, so it sees a concurrent
+            // publisher's row (it committed before releasing the lock).
+            let lock = crate::sql("SELECT pg_advisory_xact_lock(hashtextextended($1, 5831))")
+                .bind::<Text, _>(&item.activity_id)
+                .execute(&mut &*c);
+            let lookup = crate::sql(
+                "SELECT (SELECT id FROM outbound_activity WHERE activity_id = $1 ORDER BY id LIMIT 1) AS id, \
+                        ($2::text IS NULL OR EXISTS (SELECT 1 FROM community WHERE ap_id = $3 AND local)) AS community",
+            )
+            .bind::<Text, _>(&item.activity_id)
+            .bind::<Nullable<Text>, _>(&community)
+            .bind::<Nullable<Text>, _>(&community)
+            .get_result::<Found>(&mut &*c);
+            let (_, found) = futures::try_join!(lock, lookup)?;
+            if let Some(id) = found.id {
+                return Ok(AppendOnce::Duplicate(id));
+            }
+            if !found.community {
+                return Ok(AppendOnce::NoSuchCommunity);
+            }
+            let mut appended = append(c, std::slice::from_ref(&item)).await?;
+            appended
+                .pop()
+                .map(AppendOnce::Appended)
+                .ok_or(diesel::result::Error::NotFound)
+        }
+        .boxed()
+    })
+    .await
+}

@@ -10,11 +10,12 @@
 
 use crate::DbError;
 use crate::connect::{Connected, connect};
-use crate::wire::WireStats;
+use crate::wire::{Cork, WireStats};
 use deadpool::managed::{self, Metrics as PoolMetrics, RecycleError, RecycleResult};
 use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
 use futures::future::BoxFuture;
 use sluice_metrics::{global, spend};
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -194,6 +195,31 @@ impl Db {
     }
 }
 
+/// An operation's future, polled with its connection corked: whatever statements one poll
+/// queues leave the socket together (see [`crate::wire`]).
+struct Corked<'w, F> {
+    wire: &'w WireStats,
+    fut: F,
+}
+
+impl<'w, F> Corked<'w, F> {
+    fn new(wire: &'w WireStats, fut: F) -> Self {
+        Corked { wire, fut }
+    }
+}
+
+impl<F: Future + Unpin> Future for Corked<'_, F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let _cork = Cork::new(self.wire);
+        std::pin::Pin::new(&mut self.fut).poll(cx)
+    }
+}
+
 /// A checked-out connection.
 pub struct Conn {
     obj: managed::Object<Manager>,
@@ -214,7 +240,8 @@ impl Conn {
         let before = pg.wire.roundtrips();
         let start = Instant::now();
         pg.in_tx = true; // until we know the operation finished cleanly
-        let r = tokio::time::timeout(op_timeout, f(&mut pg.conn)).await;
+        let wire = pg.wire.clone();
+        let r = tokio::time::timeout(op_timeout, Corked::new(&wire, f(&mut pg.conn))).await;
         let r = match r {
             Ok(r) => {
                 pg.in_tx = false;
@@ -259,7 +286,8 @@ impl Conn {
                 }
             }
         };
-        let r = match tokio::time::timeout(op_timeout, work).await {
+        let wire = pg.wire.clone();
+        let r = match tokio::time::timeout(op_timeout, Corked::new(&wire, Box::pin(work))).await {
             Ok(Ok(v)) => {
                 pg.in_tx = false;
                 Ok(v)

@@ -192,3 +192,35 @@ async fn diesel_sql_query_pays_a_prepare_roundtrip_every_time() {
         "prepare and execute are separate flights, got {trips}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_queries_stay_one_flight_whatever_the_scheduling() {
+    // On a multi-thread runtime the connection's I/O task could send the first statement
+    // and read a local answer before the others are queued; the cork makes one poll's
+    // statements leave together, so the count does not depend on scheduling.
+    let t = test_db().await;
+    let q = |n: i32| sluice_db::sql("SELECT $1 AS v").bind::<Integer, _>(n);
+    let mut conn = t.db.get().await.unwrap();
+    conn.run("warm", move |c| q(0).get_result::<One>(c).boxed())
+        .await
+        .unwrap();
+    for round in 0..200 {
+        let before = conn.wire_roundtrips();
+        conn.run("pipelined", move |c| {
+            async move {
+                let c: &diesel_async::AsyncPgConnection = c;
+                futures::try_join!(
+                    q(1).get_result::<One>(&mut &*c),
+                    q(2).get_result::<One>(&mut &*c),
+                    q(3).get_result::<One>(&mut &*c),
+                    q(4).get_result::<One>(&mut &*c),
+                )?;
+                Ok(())
+            }
+            .boxed()
+        })
+        .await
+        .unwrap();
+        assert_eq!(conn.wire_roundtrips() - before, 1, "round {round}");
+    }
+}

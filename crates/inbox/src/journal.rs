@@ -19,7 +19,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 /// What the journal did with one activity.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -89,11 +89,12 @@ pub struct WriterConfig {
 }
 
 impl Journal {
-    /// Starts the writer task on the current runtime.
-    pub fn start(db: Db, cfg: WriterConfig) -> Journal {
+    /// Starts the writer task on the current runtime; `journaled` is woken after every
+    /// insert that stored a new activity.
+    pub fn start(db: Db, cfg: WriterConfig, journaled: Option<Arc<Notify>>) -> Journal {
         let (tx, rx) = mpsc::channel(8192);
         let counters = Arc::new(Counters::default());
-        tokio::spawn(writer(db, cfg, rx, counters.clone()));
+        tokio::spawn(writer(db, cfg, rx, counters.clone(), journaled));
         Journal { tx, counters }
     }
 
@@ -123,6 +124,7 @@ async fn writer(
     cfg: WriterConfig,
     mut rx: mpsc::Receiver<Pending>,
     counters: Arc<Counters>,
+    journaled: Option<Arc<Notify>>,
 ) {
     let inflight = cfg.inflight.max(1);
     let max = cfg.batch_max.max(1);
@@ -178,26 +180,45 @@ async fn writer(
         counters
             .activities
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        tokio::spawn(write(db.clone(), batch, permit));
+        tokio::spawn(write(db.clone(), batch, permit, journaled.clone()));
     }
     // Let the last inserts finish before the task ends.
     let _ = slots.acquire_many(inflight as u32).await;
 }
 
-/// Inserts one batch and answers every request in it.
-async fn write(db: Db, batch: Vec<Pending>, _permit: OwnedSemaphorePermit) {
+/// Inserts one batch, answers every request in it, and wakes `journaled` when something
+/// new was stored.
+async fn write(
+    db: Db,
+    batch: Vec<Pending>,
+    _permit: OwnedSemaphorePermit,
+    journaled: Option<Arc<Notify>>,
+) {
     global()
         .journal_insert_batch_size
         .observe(batch.len() as f64);
+    let wake = |inserted: &[String]| {
+        if let Some(n) = &journaled
+            && !inserted.is_empty()
+        {
+            n.notify_waiters();
+        }
+    };
     let rows: Vec<NewReceived> = batch.iter().map(|p| p.row.clone()).collect();
     match insert(&db, &rows).await {
-        Ok((inserted, trips)) => answer(batch, inserted, trips),
+        Ok((inserted, trips)) => {
+            wake(&inserted);
+            answer(batch, inserted, trips)
+        }
         Err(e) if !e.is_transient() && batch.len() > 1 => {
             tracing::warn!(error = %e, rows = batch.len(), "journal batch failed; inserting one by one");
             for p in batch {
                 let r = insert(&db, std::slice::from_ref(&p.row)).await;
-                if let Err(e) = &r {
-                    tracing::error!(error = %e, id = %p.row.activity_id, "journal insert failed");
+                match &r {
+                    Ok((inserted, _)) => wake(inserted),
+                    Err(e) => {
+                        tracing::error!(error = %e, id = %p.row.activity_id, "journal insert failed")
+                    }
                 }
                 let _ = p.reply.send(
                     r.map(|(inserted, trips)| Journaled {

@@ -32,12 +32,11 @@ pub mod local_actors;
 pub mod policy;
 pub mod receive;
 mod refresh;
-mod refusal;
 pub mod verify;
 
 pub use config::InboxConfig;
 pub use journal::JournalStats;
-pub use refusal::Refusal;
+pub use sluice_refusal::Refusal;
 
 use actix_web::web;
 use sluice_apub::Rc;
@@ -46,6 +45,7 @@ use sluice_db::{Db, DbError};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// What the inbox needs from the rest of the process.
 #[derive(Clone)]
@@ -56,6 +56,9 @@ pub struct Deps {
     pub net: sluice_net::Client,
     /// The instance actor's key: key fetches are signed as it.
     pub signer: Signer,
+    /// Woken (`notify_waiters`) after every journal insert that stored a new activity: the
+    /// pipeline's idle processors start on it at once instead of at their next poll.
+    pub journaled: Option<Arc<Notify>>,
 }
 
 /// The running receiver: cheap to clone; hand it to [`configure`].
@@ -95,6 +98,7 @@ impl Inbox {
                 inflight: cfg.journal_inflight,
                 linger: cfg.journal_linger,
             },
+            deps.journaled,
         );
         let shared = Arc::new(Shared {
             db: deps.db,

@@ -66,11 +66,9 @@ pub(crate) fn announce(urls: &LocalUrls, community: &str, activity: &Value) -> N
         .and_then(Value::as_str)
         .unwrap_or_default();
     let id = urls.activity("announce", &unique(&[community, inner_id]));
-    // What it is about, so deliveries about one object keep their order.
-    let object = activity.get("object").and_then(|o| match o {
-        Value::String(s) => Some(s.clone()),
-        o => o.get("id").and_then(Value::as_str).map(str::to_string),
-    });
+    // What it is about, so deliveries about one object keep their order (an Undo(Like) is
+    // about the liked post, like the Like).
+    let object = sluice_apub::vocab::innermost_object(activity);
     NewOutbound {
         raw: json!({
             "@context": default_context(),

@@ -5,8 +5,8 @@ mod support;
 
 use sluice_pipeline::Processor;
 use std::time::Duration;
-use support::docs;
 use support::{Harness, settings};
+use support::{World, docs};
 
 const R: &str = "http://r.example/c/main";
 const P: &str = "http://r.example/post/1";

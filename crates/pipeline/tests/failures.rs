@@ -7,8 +7,8 @@ mod support;
 use serde_json::json;
 use sluice_db::ingest::journal;
 use std::time::Duration;
-use support::docs;
 use support::{Harness, settings};
+use support::{World, docs};
 
 const R: &str = "http://r.example/c/main";
 const A: &str = "http://r.example/u/a";

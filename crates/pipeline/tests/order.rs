@@ -5,8 +5,8 @@
 mod support;
 
 use serde_json::json;
-use support::docs;
 use support::{Harness, settings};
+use support::{World, docs};
 
 const R: &str = "http://r.example/c/main";
 const A: &str = "http://r.example/u/a";
@@ -14,7 +14,7 @@ const B: &str = "http://r.example/u/b";
 const P: &str = "http://r.example/post/1";
 
 async fn harness() -> Harness {
-    let h = Harness::new("sluice.test").await;
+    let mut h = Harness::new("sluice.test").await;
     let alice = h.local_person("alice").await;
     h.remote_community(R, Some(&alice)).await;
     h.peer.serve(docs::person(A));

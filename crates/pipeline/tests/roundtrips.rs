@@ -19,7 +19,7 @@ use sluice_db::{Db, PoolOptions};
 use sluice_pipeline::{BatchReport, Processor};
 use std::sync::Arc;
 use support::Harness;
-use support::docs;
+use support::{World, docs};
 
 const R: &str = "http://r.example/c/main";
 

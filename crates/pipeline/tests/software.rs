@@ -5,7 +5,7 @@ mod support;
 
 use serde_json::json;
 use support::Harness;
-use support::docs;
+use support::{World, docs};
 
 const R: &str = "http://r.example/c/main";
 

@@ -35,6 +35,12 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Outgoing federation: the send queue.
+    Federation {
+        /// What to show.
+        #[command(subcommand)]
+        action: FederationAction,
+    },
     /// Instance policy: block, allow, allow-list mode. Running processes pick changes up
     /// within `inbox_refresh_ms`.
     Instance {
@@ -49,6 +55,17 @@ pub enum Command {
         /// What to do with the journal.
         #[command(subcommand)]
         action: JournalAction,
+    },
+}
+
+/// `sluice federation ...`
+#[derive(Debug, Subcommand)]
+pub enum FederationAction {
+    /// Per instance: state, cursor, lag, last success, failures, next retry.
+    Status {
+        /// JSON (as `GET /api/v1/federation`) instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -83,6 +100,11 @@ pub enum InstanceAction {
         /// `open` or `allowlist`.
         #[arg(value_parser = ["open", "allowlist"])]
         mode: String,
+    },
+    /// Deliver to a dead instance again (or end an active one's backoff now).
+    Revive {
+        /// host[:port] (a URL is accepted too).
+        domain: String,
     },
 }
 

@@ -35,6 +35,25 @@ pub struct Config {
     /// HTTP worker threads (0: one per CPU).
     #[serde(deserialize_with = "flexible")]
     pub http_workers: usize,
+    /// Bearer token of the local APIs (`/api/v1/publish`, `/api/v1/federation`); unset
+    /// disables them.
+    pub publish_token: Option<String>,
+    /// Deliveries to one instance sent and not yet persisted as done (1: strictly serial).
+    #[serde(deserialize_with = "flexible")]
+    pub delivery_window: usize,
+    /// An instance failing this long without a success is dead (skipped until it sends us
+    /// something or is revived).
+    #[serde(deserialize_with = "flexible")]
+    pub delivery_dead_after_secs: u64,
+    /// Delivery lease duration: a dead process's instances move within about this time.
+    #[serde(deserialize_with = "flexible")]
+    pub delivery_lease_secs: u64,
+    /// How often the send queue looks for new outbound activities.
+    #[serde(deserialize_with = "flexible")]
+    pub delivery_poll_ms: u64,
+    /// Longest delay before delivery progress is persisted.
+    #[serde(deserialize_with = "flexible")]
+    pub delivery_flush_ms: u64,
 
     // --- inbox (see deploy/sluice.example.toml) ---
     /// Largest inbox body accepted (413 beyond).
@@ -127,6 +146,12 @@ impl Default for Config {
             dev_mode: false,
             log_format: LogFormat::Text,
             http_workers: 0,
+            publish_token: None,
+            delivery_window: 8,
+            delivery_dead_after_secs: 3 * 24 * 3600,
+            delivery_lease_secs: 30,
+            delivery_poll_ms: 250,
+            delivery_flush_ms: 1000,
             inbox_max_body_bytes: 1024 * 1024,
             inbox_max_json_depth: 32,
             inbox_deadline_ms: 9000,
@@ -227,6 +252,12 @@ impl Config {
             "dev_mode",
             "log_format",
             "http_workers",
+            "publish_token",
+            "delivery_window",
+            "delivery_dead_after_secs",
+            "delivery_lease_secs",
+            "delivery_poll_ms",
+            "delivery_flush_ms",
             "inbox_max_body_bytes",
             "inbox_max_json_depth",
             "inbox_deadline_ms",
@@ -283,6 +314,10 @@ impl Config {
             ("inbox_journal_inflight", self.inbox_journal_inflight as u64),
             ("inbox_refresh_ms", self.inbox_refresh_ms),
             ("inbox_key_cache_size", self.inbox_key_cache_size),
+            ("delivery_window", self.delivery_window as u64),
+            ("delivery_lease_secs", self.delivery_lease_secs),
+            ("delivery_poll_ms", self.delivery_poll_ms),
+            ("delivery_flush_ms", self.delivery_flush_ms),
         ] {
             if value == 0 {
                 return Err(ConfigError {
@@ -366,6 +401,19 @@ impl Config {
             fetch_concurrency: self.pipeline_fetch_concurrency,
             keep_all_announced: self.pipeline_keep_all_announced,
             ..sluice_pipeline::Settings::default()
+        }
+    }
+
+    /// The send queue's settings.
+    pub fn queue(&self) -> sluice_queue::QueueConfig {
+        use std::time::Duration;
+        sluice_queue::QueueConfig {
+            window: self.delivery_window,
+            dead_after: Duration::from_secs(self.delivery_dead_after_secs),
+            lease_ttl: Duration::from_secs(self.delivery_lease_secs),
+            poll_interval: Duration::from_millis(self.delivery_poll_ms),
+            flush_interval: Duration::from_millis(self.delivery_flush_ms),
+            ..sluice_queue::QueueConfig::default()
         }
     }
 

@@ -36,6 +36,7 @@ fn main() -> ExitCode {
             Command::Migrate => commands::migrate(&cfg).await,
             Command::Community { action } => commands::community(&cfg, action).await,
             Command::User { action } => commands::user(&cfg, action).await,
+            Command::Federation { action } => commands::federation::run(&cfg, action).await,
             Command::Instance { action } => commands::instance::run(&cfg, action).await,
             Command::Doctor(args) => doctor::run(&cfg, args).await,
             Command::Journal { action } => commands::journal(&cfg, action).await,

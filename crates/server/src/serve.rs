@@ -34,16 +34,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         &instance_key.key_id,
         &instance_key.private_key_pem,
     )?;
-    let inbox = start_inbox(&cfg, &database.db, net.clone(), instance_signer.clone()).await?;
-    let state = web::Data::new(AppState {
-        cfg: cfg.clone(),
-        urls,
-        db: database.db.clone(),
-        instance_key,
-        inbox,
-    });
-
-    // The pipeline turns journal rows into threadiverse rows.
+    // The pipeline turns journal rows into threadiverse rows; the receiver wakes it after
+    // each journal insert.
     let stop_pipeline = tokio_util::sync::CancellationToken::new();
     let pipeline = cfg.pipeline_enabled.then(|| {
         sluice_pipeline::Pipeline::spawn(
@@ -52,11 +44,32 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             cfg.pipeline_workers,
             std::sync::Arc::new(sluice_pipeline::NetFetcher::new(
                 net.clone(),
-                instance_signer,
+                instance_signer.clone(),
             )),
-            state.urls.clone(),
+            urls.clone(),
             stop_pipeline.clone(),
         )
+    });
+    let journaled = pipeline.as_ref().map(|p| p.waker());
+    let inbox = start_inbox(&cfg, &database.db, net.clone(), instance_signer, journaled).await?;
+    let queue = sluice_queue::Queue::spawn(database.db.clone(), net.clone(), cfg.queue());
+    if cfg.publish_token.is_none() {
+        tracing::info!("publish and federation-status APIs disabled (no publish_token)");
+    }
+    let queue_api = sluice_queue::Api::new(
+        &queue,
+        database.db.clone(),
+        urls.clone(),
+        cfg.publish_token.clone(),
+        cfg.dev_mode,
+    );
+    let state = web::Data::new(AppState {
+        cfg: cfg.clone(),
+        urls,
+        db: database.db.clone(),
+        instance_key,
+        inbox,
+        queue_api,
     });
 
     let server = crate::http::serve(state.clone(), listener, cfg.http_workers)
@@ -78,6 +91,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     if let Some(p) = pipeline {
         p.join().await;
     }
+    // Then the queue (Accepts and Announces the last batch appended are delivered after a
+    // restart): in-flight deliveries finish, cursors are written, leases go to the other
+    // processes at once.
+    queue.shutdown().await;
     drop(state);
     crate::commands::close(database).await;
     tracing::info!("stopped");
@@ -85,17 +102,19 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
 }
 
 /// The inbox receiver: key fetches go out through the guarded client, signed as the
-/// instance actor.
+/// instance actor; `journaled` (the pipeline's waker) is woken after journal inserts.
 async fn start_inbox(
     cfg: &Config,
     db: &sluice_db::Db,
     net: sluice_net::Client,
     signer: sluice_apub::signature::Signer,
+    journaled: Option<std::sync::Arc<tokio::sync::Notify>>,
 ) -> anyhow::Result<sluice_inbox::Inbox> {
     let deps = sluice_inbox::Deps {
         db: db.clone(),
         net,
         signer,
+        journaled,
     };
     sluice_inbox::Inbox::start(deps, cfg.inbox())
         .await

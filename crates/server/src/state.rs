@@ -17,4 +17,6 @@ pub struct AppState {
     pub instance_key: LocalKey,
     /// The inbox receiver (its routes are registered from it).
     pub inbox: sluice_inbox::Inbox,
+    /// The send queue's local APIs (publish, federation status).
+    pub queue_api: sluice_queue::Api,
 }

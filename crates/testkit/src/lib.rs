@@ -6,10 +6,13 @@
 //! - [`Sluice`]: the real `sluice` binary as a child process on a free loopback port.
 //! - [`TestPeer`] ([`peer`]): a fake remote Lemmy instance on loopback that signs and verifies
 //!   with activitypub_federation, for interoperability tests of the inbox, pipeline and queue.
+//! - [`lemmy`]: the Lemmy fixtures as scenarios (activities and the rows they must end in),
+//!   shared by the pipeline's crate tests and the end-to-end suite.
 //!
 //! Tests that use the database need the multi-thread runtime (migrations use
 //! `block_in_place`): `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]`.
 
+pub mod lemmy;
 pub mod peer;
 mod pg;
 mod process;

@@ -52,6 +52,22 @@ pub fn host(u: &Url) -> String {
     crate::urls::authority(u)
 }
 
+/// What an activity is about, for ordering on the wire: the innermost object of nested
+/// activities (Announce(Create(Note)) → the Note; Undo(Like(post)) → the post), by id.
+pub fn innermost_object(activity: &serde_json::Value) -> Option<String> {
+    let mut v = activity.get("object")?;
+    loop {
+        if let Some(s) = v.as_str() {
+            return Some(s.to_string());
+        }
+        match v.get("object") {
+            // An embedded activity: what it is about.
+            Some(inner) if v.get("actor").is_some() => v = inner,
+            _ => return v.get("id").and_then(|i| i.as_str()).map(str::to_string),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,5 +175,19 @@ mod tests {
             ),
             Err(ParseError::Missing("object"))
         );
+    }
+
+    #[test]
+    fn innermost_object_of_nested_activities() {
+        let announce = json!({"type": "Announce", "actor": "c", "object":
+            {"type": "Create", "actor": "u", "object": {"type": "Note", "id": "https://x/n/1"}}});
+        assert_eq!(
+            innermost_object(&announce).as_deref(),
+            Some("https://x/n/1")
+        );
+        let undo = json!({"type": "Undo", "actor": "u", "object":
+            {"type": "Like", "actor": "u", "id": "https://l/like/1", "object": "https://x/p/1"}});
+        assert_eq!(innermost_object(&undo).as_deref(), Some("https://x/p/1"));
+        assert_eq!(innermost_object(&json!({"type": "Follow"})), None);
     }
 }

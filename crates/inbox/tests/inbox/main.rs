@@ -10,3 +10,4 @@ mod policy;
 mod refusals;
 mod roundtrips;
 mod support;
+mod wake;

@@ -12,7 +12,9 @@ use sluice_inbox::{Deps, Inbox, InboxConfig};
 use sluice_testkit::peer::{Tamper, TestPeer};
 use sluice_testkit::{TestDb, test_db};
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::SystemTime;
+use tokio::sync::Notify;
 
 /// An actor whose private key the test holds (so it can sign any bytes, even malformed
 /// JSON), published by a [`TestPeer`] as an ordinary actor document.
@@ -90,6 +92,9 @@ pub struct Harness {
     pub inbox_db: Db,
     /// The test database (a separate pool, for assertions).
     pub t: TestDb,
+    /// What the inbox wakes after journal inserts that stored something (the pipeline's
+    /// waker in `sluice serve`).
+    pub journaled: Arc<Notify>,
     pub client: reqwest::Client,
 }
 
@@ -132,11 +137,13 @@ impl Harness {
         let kp = sluice_apub::keys::generate().unwrap();
         let signer =
             Signer::from_pem(&format!("http://{domain}/#main-key"), &kp.private_pem).unwrap();
+        let journaled = Arc::new(Notify::new());
         let inbox = Inbox::start(
             Deps {
                 db: inbox_db.clone(),
                 net,
                 signer,
+                journaled: Some(journaled.clone()),
             },
             cfg,
         )
@@ -158,6 +165,7 @@ impl Harness {
             inbox,
             inbox_db,
             t,
+            journaled,
             client: sluice_testkit::http_client(),
         }
     }

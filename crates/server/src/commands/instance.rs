@@ -49,6 +49,9 @@ async fn act(db: &sluice_db::Db, action: &InstanceAction) -> anyhow::Result<()> 
             instances::set_policy(db, &d, Policy::None, None).await?;
             println!("{d}: no policy");
         }
+        InstanceAction::Revive { domain } => {
+            super::federation::revive(db, &normalize_domain(domain)?).await?
+        }
         InstanceAction::Mode { mode } => {
             let m = if mode == "allowlist" {
                 Mode::Allowlist

@@ -1,5 +1,6 @@
 //! Admin commands. They act on the same database as `serve`, whether or not it runs.
 
+pub mod federation;
 pub mod instance;
 
 use crate::cli::{CommunityAction, JournalAction, UserAction};

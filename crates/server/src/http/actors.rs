@@ -1,7 +1,7 @@
 //! Local actor documents, with content negotiation: ActivityPub clients get JSON, browsers
 //! a short page saying what the actor is and how to follow it.
 
-use super::{ApiError, wants_activity_json};
+use super::{Refusal, wants_activity_json};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
@@ -59,10 +59,10 @@ pub async fn community(
     req: HttpRequest,
     st: web::Data<AppState>,
     name: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, Refusal> {
     let c = q::local_community(&st.db, &name)
         .await?
-        .ok_or_else(|| ApiError::new(Rc::NotFound, "no such community"))?;
+        .ok_or_else(|| Refusal::new(Rc::NotFound, "no such community"))?;
     if !wants_activity_json(&req) {
         return Ok(page(
             &c.title,
@@ -93,10 +93,10 @@ pub async fn person(
     req: HttpRequest,
     st: web::Data<AppState>,
     name: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, Refusal> {
     let p = q::local_person(&st.db, &name)
         .await?
-        .ok_or_else(|| ApiError::new(Rc::NotFound, "no such user"))?;
+        .ok_or_else(|| Refusal::new(Rc::NotFound, "no such user"))?;
     if !wants_activity_json(&req) {
         return Ok(page(
             &p.name,
@@ -139,17 +139,17 @@ fn empty_collection(id: String) -> HttpResponse {
 pub async fn community_collection(
     st: web::Data<AppState>,
     path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, Refusal> {
     let (name, what) = path.into_inner();
     if !matches!(
         what.as_str(),
         "outbox" | "followers" | "moderators" | "featured"
     ) {
-        return Err(ApiError::new(Rc::NotFound, "no such collection"));
+        return Err(Refusal::new(Rc::NotFound, "no such collection"));
     }
     let c = q::local_community(&st.db, &name)
         .await?
-        .ok_or_else(|| ApiError::new(Rc::NotFound, "no such community"))?;
+        .ok_or_else(|| Refusal::new(Rc::NotFound, "no such community"))?;
     Ok(empty_collection(LocalUrls::sub(&c.ap_id, &what)))
 }
 
@@ -157,9 +157,9 @@ pub async fn community_collection(
 pub async fn person_outbox(
     st: web::Data<AppState>,
     name: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, Refusal> {
     let p = q::local_person(&st.db, &name)
         .await?
-        .ok_or_else(|| ApiError::new(Rc::NotFound, "no such user"))?;
+        .ok_or_else(|| Refusal::new(Rc::NotFound, "no such user"))?;
     Ok(empty_collection(LocalUrls::sub(&p.ap_id, "outbox")))
 }

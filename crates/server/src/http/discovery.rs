@@ -1,10 +1,10 @@
 //! Webfinger and nodeinfo.
 
-use super::ApiError;
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use sluice_apub::{Rc, discovery};
 use sluice_db::actors as q;
+use sluice_refusal::Refusal;
 
 #[derive(serde::Deserialize)]
 pub struct WebfingerQuery {
@@ -16,14 +16,13 @@ pub struct WebfingerQuery {
 pub async fn webfinger(
     st: web::Data<AppState>,
     query: web::Query<WebfingerQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, Refusal> {
     let resource = query
         .resource
         .as_deref()
-        .ok_or_else(|| ApiError::new(Rc::BadRequest, "missing resource parameter"))?;
-    let name = discovery::webfinger_name(resource, &st.urls).ok_or_else(|| {
-        ApiError::new(Rc::NotFound, "resource is not an account on this instance")
-    })?;
+        .ok_or_else(|| Refusal::new(Rc::BadRequest, "missing resource parameter"))?;
+    let name = discovery::webfinger_name(resource, &st.urls)
+        .ok_or_else(|| Refusal::new(Rc::NotFound, "resource is not an account on this instance"))?;
     let (community, person) = futures::try_join!(
         q::local_community(&st.db, name),
         q::local_person(&st.db, name)
@@ -36,7 +35,7 @@ pub async fn webfinger(
         actors.push((&p.ap_id, "Person"));
     }
     if actors.is_empty() {
-        return Err(ApiError::new(Rc::NotFound, "no such account"));
+        return Err(Refusal::new(Rc::NotFound, "no such account"));
     }
     let subject = format!("{name}@{}", st.urls.domain());
     Ok(HttpResponse::Ok()
@@ -50,7 +49,7 @@ pub async fn nodeinfo_links(st: web::Data<AppState>) -> HttpResponse {
 }
 
 /// `GET /nodeinfo/2.1`.
-pub async fn nodeinfo(st: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn nodeinfo(st: web::Data<AppState>) -> Result<HttpResponse, Refusal> {
     let usage = q::usage(&st.db).await?;
     let doc = discovery::nodeinfo(
         env!("CARGO_PKG_VERSION"),

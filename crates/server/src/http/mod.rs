@@ -5,7 +5,6 @@
 
 mod actors;
 mod discovery;
-pub mod error;
 mod ops;
 
 use crate::state::AppState;
@@ -13,7 +12,7 @@ use actix_web::dev::Service;
 use actix_web::{App, HttpServer, web};
 use std::net::TcpListener;
 
-pub use error::ApiError;
+pub use sluice_refusal::Refusal;
 
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -46,10 +45,12 @@ pub fn serve(
     listener: TcpListener,
     workers: usize,
 ) -> std::io::Result<actix_web::dev::Server> {
+    let queue_api = state.queue_api.clone();
     let mut server = HttpServer::new(move || {
         let inbox = state.inbox.clone();
         App::new()
             .app_data(state.clone())
+            .configure(|c| queue_api.configure(c))
             .wrap_fn(|req, srv| {
                 let fut = srv.call(req);
                 async move {
@@ -70,7 +71,7 @@ pub fn serve(
             .configure(|c| sluice_inbox::configure(c, inbox))
             .configure(routes)
             .default_service(web::to(|| async {
-                Err::<actix_web::HttpResponse, _>(ApiError::new(
+                Err::<actix_web::HttpResponse, _>(Refusal::new(
                     sluice_apub::Rc::NotFound,
                     "no such route",
                 ))

@@ -1,9 +1,9 @@
 //! Operations endpoints: liveness, readiness, metrics.
 
-use super::ApiError;
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use sluice_apub::Rc;
+use sluice_refusal::Refusal;
 
 /// `GET /healthz`: the process is up.
 pub async fn healthz() -> HttpResponse {
@@ -11,12 +11,12 @@ pub async fn healthz() -> HttpResponse {
 }
 
 /// `GET /readyz`: the database answers and every migration is applied (one round-trip).
-pub async fn readyz(st: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn readyz(st: web::Data<AppState>) -> Result<HttpResponse, Refusal> {
     let state = sluice_db::migration_state(&st.db)
         .await
-        .map_err(|e| ApiError::new(Rc::NotReady, format!("database: {e}")))?;
+        .map_err(|e| Refusal::new(Rc::NotReady, format!("database: {e}")))?;
     if !state.pending.is_empty() {
-        return Err(ApiError::new(
+        return Err(Refusal::new(
             Rc::NotReady,
             format!("migrations pending: {}", state.pending.join(", ")),
         ));

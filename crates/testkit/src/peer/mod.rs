@@ -397,8 +397,33 @@ impl TestPeer {
         activity: &Value,
         tamper: Tamper,
     ) -> Result<Delivery, PeerError> {
+        self.send(inbox, None, signer, activity, tamper).await
+    }
+
+    /// [`TestPeer::deliver`] addressed and signed for `inbox` (its `Host` included), but sent
+    /// to the socket of `via` (`http://IP:PORT`): what a load balancer in front of several
+    /// sluice processes serving one domain does.
+    pub async fn deliver_via(
+        &self,
+        inbox: &str,
+        via: &str,
+        signer: &str,
+        activity: &Value,
+    ) -> Result<Delivery, PeerError> {
+        self.send(inbox, Some(via), signer, activity, Tamper::None)
+            .await
+    }
+
+    async fn send(
+        &self,
+        inbox: &str,
+        via: Option<&str>,
+        signer: &str,
+        activity: &Value,
+        tamper: Tamper,
+    ) -> Result<Delivery, PeerError> {
         let signer = self.signer_named(signer, &tamper).await?;
-        send::deliver(&self.inner.client, inbox, signer, activity, tamper).await
+        send::deliver(&self.inner.client, inbox, via, signer, activity, tamper).await
     }
 
     /// The request [`TestPeer::deliver`] would send, signed now and not sent: for load

@@ -108,15 +108,30 @@ pub(crate) async fn signer_config(
         .map_err(|e| PeerError::Sign(e.to_string()))
 }
 
-/// POSTs `activity` to `inbox`, signed by `signer`, spoiled as `tamper` says.
+/// POSTs `activity` to `inbox`, signed by `signer`, spoiled as `tamper` says. With `via`,
+/// the request (addressed and signed for `inbox`, `Host` included) goes to that origin's
+/// socket instead, as a load balancer in front of several processes would pass it on.
 pub(crate) async fn deliver(
     client: &reqwest::Client,
     inbox: &str,
+    via: Option<&str>,
     signer: Signer,
     activity: &Value,
     tamper: Tamper,
 ) -> Result<Delivery, PeerError> {
-    let request = signed_request(client, inbox, signer, activity, tamper).await?;
+    let via = via
+        .map(|v| Url::parse(v).map_err(|e| PeerError::Url(v.to_string(), e.to_string())))
+        .transpose()?;
+    let mut request = signed_request(client, inbox, signer, activity, tamper).await?;
+    if let Some(via) = via {
+        // The explicit `Host` header (signed) stays; only the socket changes.
+        let target = request.url_mut();
+        let moved = target
+            .set_scheme(via.scheme())
+            .and_then(|_| target.set_host(via.host_str()).map_err(|_| ()))
+            .and_then(|_| target.set_port(via.port()));
+        moved.map_err(|_| PeerError::Url(via.to_string(), "cannot deliver through it".into()))?;
+    }
     let res = client.execute(request).await?;
     let status = res.status().as_u16();
     let headers = res.headers().clone();

@@ -1,53 +1,53 @@
-//! Fixtures and documents: the Lemmy fixtures (hosts kept, `https` made `http` so that ids
-//! are consistent and fetchable from the test peer), and actor/content documents built
-//! from the fixtures' object templates.
+//! Documents built from the fixtures' object templates (`objects/*.json`), and the small
+//! activities tests compose around the fixtures (votes, follows, deletes, Undos).
+//!
+//! Ids passed in are used as given: build them with [`Hosts::map`](super::Hosts::map) when
+//! they name fixture hosts. Activity ids are minted on the actor's origin, as the receiver
+//! demands.
 
 use serde_json::{Value, json};
 
-/// The fixture hosts; their ids are rewritten to `http://`.
-const HOSTS: &[&str] = &[
-    "ds9.lemmy.ml",
-    "enterprise.lemmy.ml",
-    "voyager.lemmy.ml",
-    "lemmy-alpha",
-];
-
-fn read(rel: &str) -> String {
-    let p = sluice_testkit::lemmy_fixtures().join(rel);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-fn http(text: String) -> String {
-    let mut t = text;
-    for h in HOSTS {
-        t = t.replace(&format!("https://{h}"), &format!("http://{h}"));
-    }
-    t
-}
-
-/// An activity fixture (`activities/<rel>`), ids made `http://`.
-pub fn activity(rel: &str) -> Value {
-    serde_json::from_str(&http(read(&format!("activities/{rel}")))).unwrap()
-}
+/// The ActivityStreams public collection.
+pub const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
 
 fn object(rel: &str) -> Value {
-    serde_json::from_str(&read(&format!("objects/{rel}"))).unwrap()
+    let path = crate::lemmy_fixtures().join("objects").join(rel);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn origin(id: &str) -> String {
-    let u = url::Url::parse(id).unwrap();
+/// `scheme://host[:port]` of `id`.
+///
+/// # Panics
+/// If `id` is not a URL.
+pub fn origin(id: &str) -> String {
+    let u = url::Url::parse(id).unwrap_or_else(|e| panic!("{id:?}: {e}"));
     u.origin().ascii_serialization()
 }
 
-fn last_segment(id: &str) -> String {
+/// `host[:port]` of `id` (an instance's `domain`).
+///
+/// # Panics
+/// If `id` is not a URL with a host.
+pub fn authority(id: &str) -> String {
+    let u = url::Url::parse(id).unwrap_or_else(|e| panic!("{id:?}: {e}"));
+    let host = u.host_str().unwrap_or_else(|| panic!("{id:?} has no host"));
+    match u.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    }
+}
+
+/// The last path segment of `id` (an actor's name).
+pub fn last_segment(id: &str) -> String {
     id.trim_end_matches('/')
         .rsplit('/')
         .next()
-        .unwrap()
+        .unwrap_or_default()
         .to_string()
 }
 
-/// A Person document (from `objects/person.json`).
+/// A Person document (from `objects/person.json`) with the fixture's key.
 pub fn person(id: &str) -> Value {
     let mut p = object("person.json");
     p["id"] = json!(id);
@@ -60,7 +60,7 @@ pub fn person(id: &str) -> Value {
     p
 }
 
-/// A Group document (from `objects/group.json`).
+/// A Group document (from `objects/group.json`) with the fixture's key.
 pub fn group(id: &str) -> Value {
     let mut g = object("group.json");
     g["id"] = json!(id);
@@ -73,7 +73,9 @@ pub fn group(id: &str) -> Value {
     g["endpoints"]["sharedInbox"] = json!(format!("{}/inbox", origin(id)));
     g["publicKey"]["id"] = json!(format!("{id}#main-key"));
     g["publicKey"]["owner"] = json!(id);
-    g.as_object_mut().unwrap().remove("updated");
+    if let Some(m) = g.as_object_mut() {
+        m.remove("updated");
+    }
     g
 }
 
@@ -82,11 +84,12 @@ pub fn page(id: &str, author: &str, community: &str) -> Value {
     let mut p = object("page.json");
     p["id"] = json!(id);
     p["attributedTo"] = json!(author);
-    p["to"] = json!([community, sluice_apub::PUBLIC]);
+    p["to"] = json!([community, PUBLIC]);
     p["audience"] = json!(community);
-    let m = p.as_object_mut().unwrap();
-    m.remove("tag");
-    m.remove("context");
+    if let Some(m) = p.as_object_mut() {
+        m.remove("tag");
+        m.remove("context");
+    }
     p
 }
 
@@ -95,14 +98,15 @@ pub fn note(id: &str, author: &str, in_reply_to: &str, community: &str) -> Value
     let mut n = object("comment.json");
     n["id"] = json!(id);
     n["attributedTo"] = json!(author);
-    n["to"] = json!([community, sluice_apub::PUBLIC]);
+    n["to"] = json!([community, PUBLIC]);
     n["cc"] = json!([]);
     n["audience"] = json!(community);
     n["inReplyTo"] = json!(in_reply_to);
-    let m = n.as_object_mut().unwrap();
-    m.remove("tag");
-    m.remove("context");
-    m.remove("updated");
+    if let Some(m) = n.as_object_mut() {
+        m.remove("tag");
+        m.remove("context");
+        m.remove("updated");
+    }
     n
 }
 
@@ -120,7 +124,7 @@ pub fn wrap(kind: &str, actor: &str, object: Value) -> Value {
         "id": activity_id(actor, &kind.to_lowercase()),
         "type": kind,
         "actor": actor,
-        "to": [sluice_apub::PUBLIC],
+        "to": [PUBLIC],
         "cc": object.get("audience").cloned().into_iter().collect::<Vec<_>>(),
         "object": object,
     })
@@ -138,8 +142,13 @@ pub fn vote(actor: &str, object: &str, score: i32) -> Value {
 }
 
 /// An Undo of `inner` by its actor.
+///
+/// # Panics
+/// If `inner` has no string `actor`.
 pub fn undo(inner: &Value) -> Value {
-    let actor = inner["actor"].as_str().unwrap();
+    let actor = inner["actor"]
+        .as_str()
+        .expect("the undone activity's actor");
     json!({
         "id": activity_id(actor, "undo"),
         "type": "Undo",
@@ -154,7 +163,7 @@ pub fn delete(actor: &str, object: &str) -> Value {
         "id": activity_id(actor, "delete"),
         "type": "Delete",
         "actor": actor,
-        "to": [sluice_apub::PUBLIC],
+        "to": [PUBLIC],
         "object": object,
     })
 }

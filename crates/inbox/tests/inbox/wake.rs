@@ -1,0 +1,41 @@
+//! The receiver wakes the pipeline once an activity is journaled, so an idle processor
+//! starts on it at once rather than at its next poll (regression: `sluice serve` never
+//! passed the pipeline's waker to the receiver, so every activity waited up to a poll
+//! interval). A re-delivered duplicate stores nothing and wakes nobody.
+
+use crate::support::{like, with_alice};
+use std::pin::pin;
+use std::time::Duration;
+
+/// Long enough for any machine; the notification is expected well before.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journaled_activity_wakes_the_pipeline() {
+    let (h, peer, alice) = with_alice(|_| {}).await;
+    let activity = like(&peer, &alice);
+
+    let mut woken = pin!(h.journaled.notified());
+    woken.as_mut().enable();
+    let a = h.receive(&peer, &alice, &activity).await;
+    assert_eq!(
+        (a.status, a.body["status"].as_str()),
+        (202, Some("accepted"))
+    );
+    tokio::time::timeout(PATIENCE, woken)
+        .await
+        .expect("the journal insert woke the pipeline");
+
+    // The duplicate is acknowledged from the same insert path but stores nothing.
+    let mut woken = pin!(h.journaled.notified());
+    woken.as_mut().enable();
+    let a = h.receive(&peer, &alice, &activity).await;
+    assert_eq!(
+        (a.status, a.body["status"].as_str()),
+        (202, Some("duplicate"))
+    );
+    assert!(
+        futures::poll!(woken.as_mut()).is_pending(),
+        "a duplicate stored nothing, so it wakes nobody"
+    );
+}

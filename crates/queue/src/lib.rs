@@ -1,0 +1,47 @@
+//! The send queue: every outbound activity delivered to every remote instance that should
+//! receive it, in order, persistently, without one slow or dead peer stalling the rest.
+//!
+//! ## How it works
+//! 1. **The outbound log.** Producers append with [`sluice_db::outbound::append`] (the
+//!    pipeline, inside its own transaction) or through the publish API ([`http`]); the
+//!    audience is resolved at append time into one target row per instance, and every
+//!    targeted instance gets a `delivery_state` row (its cursor and lease).
+//! 2. **The horizon** (`horizon`): one cheap query per poll finds the highest outbound id
+//!    below which every id is committed or rolled back, and one more lists the instances with
+//!    new work; their workers wake up. Workers never read past the horizon, so a cursor never
+//!    passes an id that commits later.
+//! 3. **One worker per instance** (`worker`), in exactly one process (the `lease`r holds
+//!    the instance's lease), delivering in outbound-id order through a bounded **window**
+//!    (`window`): up to `window` activities sent and not yet persisted as done, activities
+//!    about the same object never on the wire together, the cursor advancing only over a
+//!    contiguous run of finished ones. Each request is signed as its activity's local actor
+//!    (`signers`).
+//! 4. **Failures** ([`backoff`]): transient ones back the instance off (Lemmy's schedule,
+//!    `Retry-After` honoured, one step per failing window); a 4xx drops that activity for
+//!    that instance with an rc; an instance failing for `dead_after` is dead until it sends
+//!    us something or an admin revives it.
+//! 5. **Persistence** (`flush`): the cursors of all workers of the process are written
+//!    together, one statement per flush, fenced by the lease.
+//! 6. **Status** ([`status`]): per-instance cursor, lag, health, for the API and the CLI.
+
+#![deny(missing_docs)]
+
+pub mod backoff;
+mod config;
+mod deliver;
+mod flush;
+mod horizon;
+pub mod http;
+mod lease;
+pub mod publish;
+mod queue;
+mod shared;
+mod signers;
+pub mod status;
+mod window;
+mod worker;
+
+pub use config::QueueConfig;
+pub use http::Api;
+pub use queue::{Queue, Waker};
+pub use signers::Signers;

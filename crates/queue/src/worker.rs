@@ -1,0 +1,327 @@
+//! One remote instance's worker: fetch in outbound-id order, deliver through the window,
+//! back off on failure, hand the state to the flusher.
+//!
+//! Failure steps: a transient failure of an attempt launched in the current failure epoch
+//! counts one step (fail_count + 1, a new backoff) and starts a new epoch; failures of
+//! attempts launched before it (the rest of the window, failing for the same reason) only
+//! extend the wait to their `Retry-After`. Any finished delivery (2xx, or a 4xx drop: the
+//! peer answers) ends the failing streak. A streak older than `dead_after` marks the
+//! instance dead: the worker writes that and exits, and its lease is released.
+
+use crate::backoff::{Outcome, wait_after};
+use crate::deliver::{Attempt, attempt};
+use crate::shared::{Shared, Slot, Stop, Written};
+use crate::window::{Item, Step, Window};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use sluice_db::delivery::{self, FailureRow, StateRow};
+use sluice_db::leases::Claimed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// What a worker starts from.
+pub struct Start {
+    /// The lease just claimed, with the persisted state.
+    pub claimed: Claimed,
+    /// Stop requests.
+    pub stop: watch::Receiver<Stop>,
+    /// New-work hints.
+    pub hint: watch::Receiver<i64>,
+    /// Hand-over to the flusher.
+    pub slot: Arc<Slot>,
+    /// This worker's generation (to deregister only itself).
+    pub generation: u64,
+}
+
+struct Health {
+    fail_count: u32,
+    epoch: u64,
+    first_failure_at: Option<DateTime<Utc>>,
+    next_retry_at: Option<DateTime<Utc>>,
+    last_success_at: Option<DateTime<Utc>>,
+    last_failure_at: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+    dead: bool,
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    id: i64,
+    domain: String,
+    label: String,
+    window: Window,
+    fetched_to: i64,
+    more: bool,
+    in_flight: FuturesUnordered<BoxFuture<'static, Attempt>>,
+    health: Health,
+    failures: Vec<FailureRow>,
+    dirty: bool,
+    stop: watch::Receiver<Stop>,
+    hint: watch::Receiver<i64>,
+    persisted: watch::Receiver<Written>,
+    lease: watch::Receiver<Option<Instant>>,
+    horizon: watch::Receiver<i64>,
+    slot: Arc<Slot>,
+}
+
+/// Runs a worker until it is stopped, loses its lease, or its instance is dead.
+pub async fn run(shared: Arc<Shared>, start: Start) {
+    let c = start.claimed;
+    let (id, generation) = (c.instance_id, start.generation);
+    let mut w = Worker {
+        id,
+        label: Shared::label(&c.domain),
+        domain: c.domain,
+        window: Window::new(shared.cfg.window, c.last_delivered_id),
+        fetched_to: c.last_delivered_id,
+        more: false,
+        in_flight: FuturesUnordered::new(),
+        health: Health {
+            fail_count: c.fail_count.max(0) as u32,
+            epoch: 0,
+            first_failure_at: c.first_failure_at,
+            next_retry_at: c.next_retry_at,
+            last_success_at: c.last_success_at,
+            last_failure_at: c.last_failure_at,
+            last_error: c.last_error,
+            dead: false,
+        },
+        failures: Vec::new(),
+        dirty: false,
+        stop: start.stop,
+        hint: start.hint,
+        persisted: start.slot.persisted.subscribe(),
+        lease: shared.lease_deadline.subscribe(),
+        horizon: shared.horizon.subscribe(),
+        slot: start.slot,
+        shared: shared.clone(),
+    };
+    tracing::debug!(instance = %w.domain, cursor = c.last_delivered_id, "delivery worker started");
+    w.run().await;
+    let mut reg = shared.registry();
+    if reg
+        .workers
+        .get(&id)
+        .is_some_and(|h| h.generation == generation)
+    {
+        reg.workers.remove(&id);
+    }
+}
+
+impl Worker {
+    async fn run(&mut self) {
+        loop {
+            let stop = *self.stop.borrow();
+            match stop {
+                Stop::Abandon => return,
+                Stop::Drain if self.in_flight.is_empty() => return self.finish().await,
+                _ if self.health.dead => return self.finish().await,
+                _ => {}
+            }
+            if stop == Stop::Run {
+                if let Err(e) = self.refill().await {
+                    tracing::warn!(instance = %self.domain, error = %e, "cannot read the outbound log");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = self.stop.changed() => {}
+                    }
+                    continue;
+                }
+                self.launch();
+            }
+            if self.dirty {
+                let _ = self.publish();
+            }
+            if self.window.needs_flush() {
+                self.shared.flush_now.notify_one();
+            }
+            if !self.wait().await {
+                return;
+            }
+        }
+    }
+
+    /// Waits for something to happen; false when the worker must exit now.
+    async fn wait(&mut self) -> bool {
+        let backoff = self.backoff_remaining();
+        tokio::select! {
+            Some(a) = self.in_flight.next(), if !self.in_flight.is_empty() => self.on_attempt(a),
+            _ = tokio::time::sleep(backoff.unwrap_or_default()), if backoff.is_some() => {}
+            r = self.hint.changed() => return r.is_ok(),
+            r = self.stop.changed() => return r.is_ok(),
+            r = self.persisted.changed() => {
+                if r.is_err() {
+                    return false;
+                }
+                let upto = self.persisted.borrow_and_update().cursor;
+                self.window.persisted(upto);
+            }
+            r = self.lease.changed() => return r.is_ok(),
+        }
+        true
+    }
+
+    fn backoff_remaining(&self) -> Option<Duration> {
+        let at = self.health.next_retry_at?;
+        (at - Utc::now()).to_std().ok().filter(|d| !d.is_zero())
+    }
+
+    fn lease_valid(&self) -> bool {
+        self.lease.borrow().is_some_and(|d| Instant::now() < d)
+    }
+
+    /// Reads more of the log when the window runs low and there is more to read.
+    async fn refill(&mut self) -> Result<(), sluice_db::DbError> {
+        let batch = self.shared.cfg.fetch_batch.max(2 * self.shared.cfg.window);
+        let hinted = *self.hint.borrow_and_update() > self.fetched_to;
+        if self.window.queued() >= batch / 2 || !(self.more || hinted) {
+            return Ok(());
+        }
+        let upto = *self.horizon.borrow();
+        if upto <= self.fetched_to {
+            return Ok(());
+        }
+        let rows = delivery::fetch(
+            &self.shared.db,
+            self.id,
+            self.fetched_to,
+            upto,
+            batch as i64,
+        )
+        .await?;
+        self.more = rows.len() == batch;
+        self.fetched_to = match (self.more, rows.last()) {
+            (true, Some(last)) => last.id,
+            _ => upto,
+        };
+        self.window.extend(rows.into_iter().map(|p| Item {
+            id: p.id,
+            activity_id: p.activity_id,
+            actor: p.actor_ap_id,
+            object: p.object_ap_id,
+            body: Bytes::from(p.raw),
+            inboxes: p.inboxes,
+            refused: p.refused,
+        }));
+        Ok(())
+    }
+
+    fn launch(&mut self) {
+        if self.backoff_remaining().is_some() || !self.lease_valid() {
+            return;
+        }
+        while let Some(step) = self.window.next(self.health.epoch) {
+            match step {
+                Step::Skipped(id) => {
+                    tracing::debug!(instance = %self.domain, outbound = id, "not sent: refused by policy");
+                    sluice_metrics::global()
+                        .delivery_failures_total
+                        .with_label_values(&[&self.label, "blocked"])
+                        .inc();
+                    self.dirty = true;
+                }
+                Step::Send(item) => {
+                    let (client, signers) =
+                        (self.shared.client.clone(), self.shared.signers.clone());
+                    self.in_flight.push(Box::pin(attempt(
+                        client,
+                        signers,
+                        item,
+                        self.label.clone(),
+                    )));
+                }
+            }
+        }
+    }
+
+    fn on_attempt(&mut self, a: Attempt) {
+        let now = Utc::now();
+        let mut remaining = Vec::new();
+        let mut transient: Option<(Option<Duration>, String)> = None;
+        let mut delivered = false;
+        for (inbox, outcome) in a.results {
+            match outcome {
+                Outcome::Delivered => delivered = true,
+                Outcome::Retry {
+                    retry_after, error, ..
+                } => {
+                    let longest = transient.as_ref().and_then(|t| t.0).max(retry_after);
+                    transient = Some((longest, error));
+                    remaining.push(inbox);
+                }
+                Outcome::Drop {
+                    rc, status, error, ..
+                } => self.failures.push(FailureRow {
+                    outbound_id: a.id,
+                    instance_id: self.id,
+                    inbox,
+                    status: status.map(i32::from),
+                    error_code: rc.code().to_string(),
+                    error,
+                }),
+            }
+        }
+        let launched_in = self.window.complete(a.id, remaining);
+        self.dirty = true;
+        let h = &mut self.health;
+        if delivered {
+            h.last_success_at = Some(now);
+        }
+        let Some((retry_after, error)) = transient else {
+            // The peer answered: the failing streak (if any) is over.
+            h.fail_count = 0;
+            h.first_failure_at = None;
+            return;
+        };
+        h.last_failure_at = Some(now);
+        h.last_error = Some(error);
+        if launched_in == Some(h.epoch) {
+            h.epoch += 1;
+            h.fail_count += 1;
+            let since = *h.first_failure_at.get_or_insert(now);
+            let wait = wait_after(h.fail_count, retry_after);
+            h.next_retry_at = Some(now + wait);
+            if (now - since).to_std().unwrap_or_default() >= self.shared.cfg.dead_after {
+                h.dead = true;
+                tracing::warn!(instance = %self.domain, since = %since, "instance marked dead: no successful delivery for too long");
+            }
+        } else if let Some(ra) = retry_after {
+            let later = now + ra;
+            h.next_retry_at = Some(h.next_retry_at.map_or(later, |t| t.max(later)));
+        }
+    }
+
+    fn publish(&mut self) -> u64 {
+        let h = &self.health;
+        let state = StateRow {
+            instance_id: self.id,
+            last_delivered_id: self.window.cursor(),
+            fail_count: h.fail_count.min(i32::MAX as u32) as i32,
+            next_retry_at: h.next_retry_at,
+            first_failure_at: h.first_failure_at,
+            last_success_at: h.last_success_at,
+            last_failure_at: h.last_failure_at,
+            last_error: h.last_error.clone(),
+            state: if h.dead { "dead" } else { "active" }.to_string(),
+        };
+        self.dirty = false;
+        self.slot.publish(state, std::mem::take(&mut self.failures))
+    }
+
+    /// Last words: hand over the final state and wait (bounded) until it is written.
+    async fn finish(&mut self) {
+        let seq = self.publish();
+        self.shared.flush_now.notify_one();
+        let cursor = self.window.cursor();
+        let limit = self.shared.cfg.flush_interval * 2 + Duration::from_secs(5);
+        let written = self.persisted.wait_for(|w| w.seq >= seq);
+        if tokio::time::timeout(limit, written).await.is_err() {
+            tracing::warn!(instance = %self.domain, cursor, "stopping without the final cursor written");
+        }
+        tracing::debug!(instance = %self.domain, cursor, "delivery worker stopped");
+    }
+}

@@ -1,0 +1,128 @@
+//! The refusal every sluice HTTP handler answers with: `{"rc": "<StableCode>", "error":
+//! "<human message>"}`, with the HTTP status its code carries (`sluice_apub::Rc`) and, for
+//! 429, a `Retry-After`. One type, so that the inbox, the local APIs and the actor endpoints
+//! cannot drift apart in what a refusal looks like.
+
+#![deny(missing_docs)]
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use sluice_apub::Rc;
+use sluice_db::DbError;
+use std::time::Duration;
+
+/// Why a request was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The stable code.
+    pub rc: Rc,
+    /// For humans.
+    pub message: String,
+    /// `Retry-After`, for 429 and 503.
+    pub retry_after: Option<Duration>,
+}
+
+impl Refusal {
+    /// A refusal with a message.
+    pub fn new(rc: Rc, message: impl Into<String>) -> Self {
+        Refusal {
+            rc,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// The same, telling the sender when to come back.
+    pub fn retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
+    /// Our database cannot be reached: 503, the sender retries later.
+    pub fn database_unavailable() -> Self {
+        Refusal::new(
+            Rc::DatabaseUnavailable,
+            "the database is unavailable; retry later",
+        )
+    }
+
+    /// The HTTP status of its code (500 for a code that is never an answer).
+    pub fn status(&self) -> StatusCode {
+        self.rc
+            .status()
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// A bounded metric label: `rejected` (4xx), `throttled` (429), `unavailable` (5xx).
+    pub fn result_label(&self) -> &'static str {
+        match self.status().as_u16() {
+            429 => "throttled",
+            s if s >= 500 => "unavailable",
+            _ => "rejected",
+        }
+    }
+
+    /// The HTTP answer.
+    pub fn response(&self) -> HttpResponse {
+        let mut b = HttpResponse::build(self.status());
+        if let Some(after) = self.retry_after {
+            b.insert_header(("Retry-After", after.as_secs().max(1).to_string()));
+        }
+        b.json(serde_json::json!({ "rc": self.rc.code(), "error": self.message }))
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.rc, self.message)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+impl ResponseError for Refusal {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.response()
+    }
+}
+
+/// Transient database trouble is 503 (the sender retries; nothing is lost); anything else
+/// is an internal error, logged, with no detail leaked to the caller.
+impl From<DbError> for Refusal {
+    fn from(e: DbError) -> Self {
+        if e.is_transient() {
+            Refusal::database_unavailable()
+        } else {
+            tracing::error!(error = %e, "database error");
+            Refusal::new(Rc::Internal, "internal error")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_body_and_retry_after_follow_the_code() {
+        let r = Refusal::new(Rc::Backpressure, "busy").retry_after(Duration::from_secs(30));
+        let resp = r.response();
+        assert_eq!(resp.status(), 429);
+        assert_eq!(resp.headers().get("retry-after").unwrap(), "30");
+        assert_eq!(r.result_label(), "throttled");
+        assert_eq!(Refusal::new(Rc::NotFound, "x").status(), 404);
+        assert_eq!(
+            Refusal::from(DbError::Unavailable("down".into())).rc,
+            Rc::DatabaseUnavailable
+        );
+        assert_eq!(
+            Refusal::from(DbError::Config("bad".into())).rc,
+            Rc::Internal
+        );
+    }
+}
