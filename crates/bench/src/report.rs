@@ -136,12 +136,62 @@ pub fn checks(o: &Outcome) -> Vec<Verdict> {
     v
 }
 
+/// The deterministic checks of one delivery scenario.
+pub fn queue_checks(q: &QueueOutcome) -> Vec<Verdict> {
+    let n = &q.name;
+    vec![
+        verdict(
+            n,
+            "every published activity delivered once",
+            q.delivered == q.published,
+            format!("{} of {}", q.delivered, q.published),
+        ),
+        verdict(
+            n,
+            "activities about one object in publish order",
+            q.order_kept,
+            String::new(),
+        ),
+        verdict(
+            n,
+            "every delivery verified at the peer",
+            q.all_verified,
+            String::new(),
+        ),
+    ]
+}
+
+/// The speed targets for a delivery scenario.
+pub fn queue_targets(q: &QueueOutcome) -> Vec<Verdict> {
+    if q.peer_delay_ms != 200 {
+        return Vec::new();
+    }
+    let (what, ok) = match q.window {
+        1 => (
+            "~5/s with window 1 (Lemmy 0.19.3)",
+            q.delivered_per_s <= 6.0,
+        ),
+        8 => (
+            "≥ 30/s with the default window 8",
+            q.delivered_per_s >= 30.0,
+        ),
+        _ => return Vec::new(),
+    };
+    vec![verdict(
+        &q.name,
+        what,
+        ok,
+        format!("{:.1}/s", q.delivered_per_s),
+    )]
+}
+
 /// The speed targets that apply to one inbound scenario.
 pub fn targets(o: &Outcome) -> Vec<Verdict> {
     let n = &o.name;
-    let serial = o.mode == "serial";
+    let serial = o.mode.starts_with("serial");
+    let paced = o.mode.contains("paced");
     let mut v = Vec::new();
-    if serial && o.senders == 1 && o.one_way_db_delay_ms == 25 {
+    if serial && !paced && o.senders == 1 && o.one_way_db_delay_ms == 25 {
         v.push(verdict(
             n,
             "≥ 15 acked/s",
@@ -149,7 +199,7 @@ pub fn targets(o: &Outcome) -> Vec<Verdict> {
             format!("{:.1}/s", o.acked_per_s),
         ));
     }
-    if serial && o.senders == 1 && o.one_way_db_delay_ms == 0 {
+    if serial && !paced && o.senders == 1 && o.one_way_db_delay_ms == 0 {
         v.push(verdict(
             n,
             "≥ 400 acked/s",
@@ -158,20 +208,32 @@ pub fn targets(o: &Outcome) -> Vec<Verdict> {
         ));
     }
     if serial && o.senders == 64 {
-        let (rate, full) = match o.one_way_db_delay_ms {
-            0 => (2000.0, true),
-            25 => (1000.0, false),
-            _ => (0.0, false),
+        let rate = match o.one_way_db_delay_ms {
+            0 => 2000.0,
+            25 => 1000.0,
+            _ => 0.0,
         };
         if rate > 0.0 {
+            // Paced at the target, the figure can only reach it: allow 1 % for the ramp.
+            // Unpaced at 0 ms the senders offer more than the pipeline takes, so that run
+            // measures capacity over as long as its signed pool lasts; the 60 s (and the
+            // lag) are judged on the paced run.
+            let need = if paced { rate * 0.99 } else { rate };
+            let sustained = paced || o.one_way_db_delay_ms > 0;
             v.push(verdict(
                 n,
-                &format!("≥ {rate:.0} processed/s for 60 s"),
-                o.processed_per_s >= rate && o.window_s >= 59.0,
+                &if sustained {
+                    format!("≥ {rate:.0} processed/s for 60 s")
+                } else {
+                    format!("≥ {rate:.0} processed/s (capacity, unpaced)")
+                },
+                o.processed_per_s >= need && (!sustained || o.window_s >= 59.0),
                 format!("{:.0}/s over {:.0} s", o.processed_per_s, o.window_s),
             ));
         }
-        if full {
+        // Lag stays bounded only when the offered load is within what the pipeline does:
+        // judged on the paced run (unpaced, 64 senders offer whatever the inbox answers).
+        if paced {
             v.push(verdict(
                 n,
                 "journal lag < 2 s",
@@ -254,7 +316,7 @@ pub fn markdown(r: &Report) -> String {
         for o in &r.scenarios {
             let _ = writeln!(
                 s,
-                "- {}: window {:.1} s{}, drain {:.1} s; journal insert {:.1} activities, pipeline batch {:.1}, lookup+write {:.2} round-trips per batch, {} fetches; ack time db/network/cpu {:.2}/{:.2}/{:.2} ms; processing {:.3}/{:.3}/{:.3} ms per activity; CPU s: sluice {:.1}, PostgreSQL {}, load generator {:.1}; depth max {}; retried {}; signing took {:.1} s",
+                "- {}: window {:.1} s{}, drain {:.1} s; journal insert {:.1} activities, pipeline batch {:.1}, lookup+write {:.2} round-trips per batch, {} fetches; pool checkout {:.2} ms; ack time db/network/cpu {:.2}/{:.2}/{:.2} ms; processing {:.3}/{:.3}/{:.3} ms per activity; CPU s: sluice {:.1}, PostgreSQL {}, load generator {:.1}; depth max {}; retried {}; signing took {:.1} s",
                 o.name,
                 o.window_s,
                 if o.pool_exhausted {
@@ -267,6 +329,7 @@ pub fn markdown(r: &Report) -> String {
                 o.pipeline_batch_mean,
                 o.lookup_write_roundtrips_per_batch,
                 o.fetches,
+                o.pool_checkout_ms,
                 o.ack_split_ms[0],
                 o.ack_split_ms[1],
                 o.ack_split_ms[2],
@@ -283,18 +346,24 @@ pub fn markdown(r: &Report) -> String {
         }
     }
     if !r.queue.is_empty() {
-        s.push_str("\n| delivery scenario | peer answers in | window | delivered | delivered/s | order kept |\n");
-        s.push_str("| --- | --- | --- | --- | --- | --- |\n");
+        s.push_str("\n| delivery scenario | peer answers in | window | delivered | delivered/s | order per object | total order |\n");
+        s.push_str("| --- | --- | --- | --- | --- | --- | --- |\n");
         for q in &r.queue {
             let _ = writeln!(
                 s,
-                "| {} | {} ms | {} | {} | {:.1} | {} |",
+                "| {} | {} ms | {} | {} of {} | {:.1} | {} | {} |",
                 q.name,
                 q.peer_delay_ms,
                 q.window,
                 q.delivered,
+                q.published,
                 q.delivered_per_s,
-                if q.order_kept { "yes" } else { "NO" },
+                if q.order_kept { "kept" } else { "BROKEN" },
+                if q.total_order_kept {
+                    "kept"
+                } else {
+                    "not kept"
+                },
             );
         }
     }

@@ -9,7 +9,7 @@
 //! 3. **Sign** the timed phase's activities (see [`crate::presign`]).
 //! 4. **Timed phase**: every sender sends until the duration is over (or one runs out of
 //!    signed activities: then all stop, so the window only has all senders busy). A sampler
-//!    reads the journal's backlog every 250 ms.
+//!    reads the journal's backlog every 500 ms.
 //! 5. **Drain**: wait until the journal has nothing pending.
 //! 6. **Measure**: sluice's counters, `pg_stat_statements`, `/proc`, the journal rows of
 //!    every activity sent, and the tables, compared with what the acknowledged activities
@@ -53,6 +53,9 @@ pub struct Scenario {
     pub rate_cap: f64,
     /// Extra `SLUICE_*` settings for this scenario's sluice.
     pub env: Vec<(String, String)>,
+    /// Offered load, activities per second over all senders (`None`: as fast as answers
+    /// come). Paced senders model instances sending what their users produce.
+    pub paced: Option<f64>,
 }
 
 impl Scenario {
@@ -60,8 +63,8 @@ impl Scenario {
     /// reach (each request waits at least two one-way delays), plus a margin.
     pub fn pool_per_sender(&self) -> usize {
         let floor = 2.0 * self.one_way_ms as f64 / 1000.0 + 0.001;
-        let per_sender =
-            (self.mode.window() as f64 / floor).min(self.rate_cap / self.senders as f64);
+        let cap = self.paced.unwrap_or(self.rate_cap);
+        let per_sender = (self.mode.window() as f64 / floor).min(cap / self.senders as f64);
         (per_sender * self.duration.as_secs_f64() * 1.1).ceil() as usize + 16
     }
 }
@@ -75,7 +78,7 @@ pub struct Outcome {
     pub one_way_db_delay_ms: u64,
     /// Sending instances.
     pub senders: usize,
-    /// `serial` or `windowed:N`.
+    /// `serial` or `windowed:N`, with `, paced N/s` when the offered load was paced.
     pub mode: String,
     /// Activities sent in the timed phase.
     pub sent: usize,
@@ -116,7 +119,7 @@ pub struct Outcome {
     pub refused: BTreeMap<String, usize>,
     /// Requests that were retried (429, 5xx, network).
     pub retried: usize,
-    /// Oldest pending journal row during the window, s (max over 250 ms samples).
+    /// Oldest pending journal row during the window, s (max over 500 ms samples).
     pub journal_lag_max_s: f64,
     /// Most pending journal rows seen during the window.
     pub journal_depth_max: i64,
@@ -131,6 +134,8 @@ pub struct Outcome {
     pub lookup_write_roundtrips_per_batch: f64,
     /// Remote fetches sluice made (0 in steady state).
     pub fetches: f64,
+    /// Mean wait for a database connection from sluice's pool, ms.
+    pub pool_checkout_ms: f64,
     /// Where the acknowledgement time went, ms per ack: `[db, network, cpu]`.
     pub ack_split_ms: [f64; 3],
     /// Where processing time went, ms per activity: `[db, network, cpu]`.
@@ -195,13 +200,21 @@ async fn send_all(
     pools: Vec<Vec<send::Prepared>>,
     mode: Mode,
     stop: Option<Arc<Stop>>,
+    pace: Option<Duration>,
 ) -> Vec<send::SenderRun> {
     // Without a stop signal (the warm-up), every sender sends everything.
     let timed = stop.is_some();
     let stop = stop.unwrap_or_default();
-    let runs = pools
-        .into_iter()
-        .map(|p| tokio::spawn(send::run(client.clone(), p, mode, stop.clone(), timed)));
+    let runs = pools.into_iter().map(|p| {
+        tokio::spawn(send::run(
+            client.clone(),
+            p,
+            mode,
+            stop.clone(),
+            timed,
+            pace,
+        ))
+    });
     futures::future::join_all(runs)
         .await
         .into_iter()
@@ -280,7 +293,7 @@ impl Bench {
             plan.extend((0..g.persons()).filter_map(|p| g.warm_up_follow(p)));
             warm.push(presign::sign(inst, &inboxes, plan).await?);
         }
-        let warm_runs = send_all(&self.client, warm, Mode::Serial, None).await;
+        let warm_runs = send_all(&self.client, warm, Mode::Serial, None, None).await;
         drain(&d.db, Duration::from_secs(120)).await?;
 
         // 3. Sign.
@@ -299,6 +312,11 @@ impl Bench {
         let stop = Arc::new(Stop::default());
         let sampling = Arc::new(AtomicBool::new(true));
         let sampler = tokio::spawn(sample(d.db.clone(), sampling.clone()));
+        eprintln!(
+            "  timed phase: {} s (sluice pid {})",
+            sc.duration.as_secs(),
+            d.pid.unwrap_or(0)
+        );
         let t0 = Instant::now();
         let t0_wall = SystemTime::now();
         let timer = {
@@ -309,7 +327,15 @@ impl Bench {
                 stop.raise();
             })
         };
-        let runs = send_all(&self.client, pools, sc.mode, Some(stop.clone())).await;
+        let runs = send_all(
+            &self.client,
+            pools,
+            sc.mode,
+            Some(stop.clone()),
+            sc.paced
+                .map(|r| Duration::from_secs_f64(sc.senders as f64 / r)),
+        )
+        .await;
         timer.abort();
         stop.raise();
         let t_stop = stop.at().unwrap_or_else(Instant::now);
@@ -345,7 +371,10 @@ impl Bench {
             name: sc.name.clone(),
             one_way_db_delay_ms: sc.one_way_ms,
             senders: sc.senders,
-            mode: sc.mode.label(),
+            mode: match sc.paced {
+                Some(r) => format!("{}, paced {r:.0}/s", sc.mode.label()),
+                None => sc.mode.label(),
+            },
             window_s: window,
             pool_exhausted: runs.iter().any(|r| r.exhausted),
             journal_lag_max_s: lag_max,
@@ -473,6 +502,10 @@ fn counters(o: &mut Outcome, before: &Snapshot, after: &Snapshot) {
         d("sluice_journal_insert_batch_size_count"),
     );
     o.fetches = d("sluice_fetch_duration_seconds_count");
+    o.pool_checkout_ms = per(
+        d("sluice_db_pool_checkout_seconds_sum"),
+        d("sluice_db_pool_checkout_seconds_count"),
+    ) * 1000.0;
     o.sluice_trips = [q("journal_append"), q("ingest_claim"), q("ingest_write")];
     let split = |family: &str, n: f64| {
         let sum = format!("{family}_sum");
@@ -488,7 +521,7 @@ fn counters(o: &mut Outcome, before: &Snapshot, after: &Snapshot) {
     o.processing_split_ms = split("sluice_pipeline_time_seconds", batches);
 }
 
-/// Samples the journal backlog every 250 ms while `on`; returns the worst lag and depth.
+/// Samples the journal backlog every 500 ms while `on`; returns the worst lag and depth.
 async fn sample(db: sluice_db::Db, on: Arc<AtomicBool>) -> (f64, i64) {
     let (mut lag, mut depth) = (0.0_f64, 0_i64);
     while on.load(Ordering::Relaxed) {
@@ -496,7 +529,7 @@ async fn sample(db: sluice_db::Db, on: Arc<AtomicBool>) -> (f64, i64) {
             lag = lag.max(b.lag);
             depth = depth.max(b.depth);
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     (lag, depth)
 }
@@ -525,6 +558,7 @@ mod tests {
             persons: 4,
             rate_cap: 4000.0,
             env: vec![],
+            paced: None,
         };
         // At most 1 / 51 ms = 19.6/s: 60 s of that, plus 10 %.
         let n = sc.pool_per_sender();

@@ -152,24 +152,32 @@ pub fn client() -> reqwest::Client {
 
 /// Sends `activities` in order as `mode` says until they run out or `stop` is raised (then
 /// what is in flight finishes). With `raise_when_done` it raises `stop` itself when it runs
-/// out, so that every sender of a timed phase ends while all are still busy.
+/// out, so that every sender of a timed phase ends while all are still busy. With `pace`,
+/// activity `i` leaves no earlier than `i * pace` after the start.
 pub async fn run(
     client: reqwest::Client,
     activities: Vec<Prepared>,
     mode: Mode,
     stop: Arc<Stop>,
     raise_when_done: bool,
+    pace: Option<Duration>,
 ) -> SenderRun {
     let total = activities.len();
     let stop_issue = stop.clone();
+    let start = Instant::now();
     let issued = activities
         .into_iter()
-        .map_while(move |p| (!stop_issue.is_raised()).then_some(p));
+        .enumerate()
+        .map_while(move |(i, p)| (!stop_issue.is_raised()).then_some((i, p)));
     // `buffered` (not `buffer_unordered`): at most `window` in flight, and a new request
     // leaves only when the oldest has been answered, which is the ordering the workload
-    // relies on (see `workload`).
+    // relies on (see `workload`). Paced, activity `i` also waits for `start + i * pace`
+    // (an instance sends what its users produce; only a backlog makes it send back to back).
     let sent: Vec<Sent> = futures::stream::iter(issued)
-        .map(|p| send_one(client.clone(), p))
+        .map(|(i, p)| {
+            let due = pace.map(|d| start + d * i as u32);
+            send_one(client.clone(), p, due)
+        })
         .buffered(mode.window())
         .collect()
         .await;
@@ -180,7 +188,10 @@ pub async fn run(
     SenderRun { sent, exhausted }
 }
 
-async fn send_one(client: reqwest::Client, p: Prepared) -> Sent {
+async fn send_one(client: reqwest::Client, p: Prepared, due: Option<Instant>) -> Sent {
+    if let Some(due) = due {
+        tokio::time::sleep_until(due.into()).await;
+    }
     let first_sent = SystemTime::now();
     let started = Instant::now();
     let mut attempts = 0;

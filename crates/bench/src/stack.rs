@@ -252,6 +252,7 @@ impl Deployed {
             // See docs/benchmarks.md: the receiving instance keeps what its communities'
             // announces carry, as if its users followed them.
             ("SLUICE_PIPELINE_KEEP_ALL_ANNOUNCED".into(), "true".into()),
+            ("SLUICE_PUBLISH_TOKEN".into(), PUBLISH_TOKEN.into()),
         ];
         env.extend(opts.sluice_env.iter().cloned());
         env.extend(extra_env.iter().cloned());

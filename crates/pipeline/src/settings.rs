@@ -35,7 +35,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            batch_size: 64,
+            batch_size: 512,
             max_attempts: 5,
             retry_base: Duration::from_secs(10),
             retry_max: Duration::from_secs(3600),

@@ -8,6 +8,7 @@
 
 use clap::Parser;
 use sluice_bench::machine::{self, Machine};
+use sluice_bench::queue::{self, QueueScenario};
 use sluice_bench::report::{self, Report};
 use sluice_bench::scenario::{Bench, Scenario};
 use sluice_bench::send::Mode;
@@ -49,9 +50,16 @@ struct Args {
     /// Upper guess of a scenario's acknowledgements per second (sizes the signed pools).
     #[arg(long, default_value_t = 2500.0)]
     rate_cap: f64,
-    /// Skip the delivery (send queue) scenario.
+    /// Also run the largest sender count at 0 ms paced to this many activities/s in all
+    /// (0: don't).
+    #[arg(long, default_value_t = 2000.0)]
+    paced_rate: f64,
+    /// Skip the delivery (send queue) scenarios.
     #[arg(long)]
     no_queue: bool,
+    /// Run only the delivery (send queue) scenarios.
+    #[arg(long, conflicts_with = "no_queue")]
+    queue_only: bool,
     /// The sluice binary (default: `sluice` next to this binary, i.e. target/release).
     #[arg(long)]
     sluice_bin: Option<PathBuf>,
@@ -111,6 +119,7 @@ fn scenarios(a: &Args) -> Result<Vec<Scenario>, BenchError> {
             persons: 3,
             rate_cap: 600.0,
             env: vec![],
+            paced: None,
         };
         return Ok(vec![
             quick(0, 1, Mode::Serial),
@@ -136,11 +145,53 @@ fn scenarios(a: &Args) -> Result<Vec<Scenario>, BenchError> {
                     persons: a.persons,
                     rate_cap: a.rate_cap,
                     env: vec![],
+                    paced: None,
                 });
             }
         }
     }
+    // The 2,000/s target with the journal keeping up: 64 instances offering what
+    // their users produce, 2,000 activities/s in all, rather than as fast as answers come.
+    if let Some(rate) = Some(a.paced_rate).filter(|r| *r > 0.0)
+        && a.db_delay_ms.contains(&0)
+        && let Some(&senders) = a.senders.iter().filter(|s| **s > 1).max()
+    {
+        out.push(Scenario {
+            name: format!("0ms-{senders}xserial-paced{rate:.0}"),
+            one_way_ms: 0,
+            senders,
+            mode: Mode::Serial,
+            duration: Duration::from_secs(a.duration),
+            persons: a.persons,
+            rate_cap: rate,
+            env: vec![],
+            paced: Some(rate),
+        });
+    }
     Ok(out)
+}
+
+/// A peer answering in 200 ms, window 1 (Lemmy 0.19.3's serial queue) vs sluice's default.
+/// Activities are about 50 objects in turn: those about one object are never in flight
+/// together, so with as few objects as the window the window could not fill.
+fn queue_scenarios(quick: bool) -> Vec<QueueScenario> {
+    let (serial, windowed) = if quick { (10, 40) } else { (50, 300) };
+    vec![
+        QueueScenario {
+            name: "delivery-200ms-window1".into(),
+            peer_delay: Duration::from_millis(200),
+            window: Some(1),
+            activities: serial,
+            objects: 50,
+        },
+        QueueScenario {
+            name: "delivery-200ms-default-window".into(),
+            peer_delay: Duration::from_millis(200),
+            window: None,
+            activities: windowed,
+            objects: 50,
+        },
+    ]
 }
 
 async fn run(a: Args) -> Result<Report, BenchError> {
@@ -155,7 +206,11 @@ async fn run(a: Args) -> Result<Report, BenchError> {
         sluice_pid: a.sluice_pid,
         sluice_env: a.sluice_env.clone(),
     };
-    let list = scenarios(&a)?;
+    let list = if a.queue_only {
+        Vec::new()
+    } else {
+        scenarios(&a)?
+    };
     let server = Server::start(a.database_url.as_deref()).await?;
     machine.postgres = Some(server.version.clone());
     machine.postgres_fsync = server.fsync;
@@ -191,6 +246,20 @@ async fn run(a: Args) -> Result<Report, BenchError> {
         report.checks.extend(report::checks(&o));
         report.targets.extend(report::targets(&o));
         report.scenarios.push(o);
+    }
+    if !a.no_queue && a.sluice.is_none() {
+        for sc in queue_scenarios(a.quick) {
+            eprintln!("delivery scenario {}", sc.name);
+            let q = queue::run(&bench.stack, &bench.server, &bench.client, &sc).await?;
+            eprintln!(
+                "  {:.1} delivered/s, order {}",
+                q.delivered_per_s,
+                if q.order_kept { "kept" } else { "BROKEN" }
+            );
+            report.checks.extend(report::queue_checks(&q));
+            report.targets.extend(report::queue_targets(&q));
+            report.queue.push(q);
+        }
     }
     report.machine.load_at_end = machine::load();
     Ok(report)
