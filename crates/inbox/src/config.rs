@@ -55,7 +55,7 @@ impl Default for InboxConfig {
             read_timeout: Duration::from_secs(5),
             journal_linger: Duration::ZERO,
             journal_batch_max: 256,
-            journal_inflight: 8,
+            journal_inflight: 16,
             backpressure_depth: 100_000,
             backpressure_lag: Duration::from_secs(600),
             retry_after: Duration::from_secs(30),

@@ -142,7 +142,7 @@ impl Default for Config {
             bind: "127.0.0.1:8080".parse().expect("valid default"),
             database_url: None,
             data_dir: PathBuf::from("./data"),
-            pool_size: 16,
+            pool_size: 24,
             dev_mode: false,
             log_format: LogFormat::Text,
             http_workers: 0,
@@ -158,7 +158,7 @@ impl Default for Config {
             inbox_read_timeout_ms: 5000,
             inbox_journal_linger_us: 0,
             inbox_journal_batch_max: 256,
-            inbox_journal_inflight: 8,
+            inbox_journal_inflight: 16,
             inbox_backpressure_depth: 100_000,
             inbox_backpressure_lag_s: 600,
             inbox_refresh_ms: 1000,
@@ -367,6 +367,16 @@ impl Config {
         Ok(())
     }
 
+    /// Journal inserts in flight at once: `inbox_journal_inflight`, but never more than
+    /// `pool_size` − 8 (at least 1). Each insert in flight holds a pool connection for its
+    /// round-trip; under a flood of deliveries the inserts would otherwise take every
+    /// connection and the pipeline, the send queue and the local API would wait behind them.
+    pub fn journal_inflight(&self) -> usize {
+        self.inbox_journal_inflight
+            .min(self.pool_size.saturating_sub(8))
+            .max(1)
+    }
+
     /// The inbox receiver's settings.
     pub fn inbox(&self) -> sluice_inbox::InboxConfig {
         use std::time::Duration;
@@ -378,7 +388,7 @@ impl Config {
             read_timeout: Duration::from_millis(self.inbox_read_timeout_ms),
             journal_linger: Duration::from_micros(self.inbox_journal_linger_us),
             journal_batch_max: self.inbox_journal_batch_max,
-            journal_inflight: self.inbox_journal_inflight,
+            journal_inflight: self.journal_inflight(),
             backpressure_depth: self.inbox_backpressure_depth,
             backpressure_lag: Duration::from_secs(self.inbox_backpressure_lag_s),
             refresh_interval: Duration::from_millis(self.inbox_refresh_ms),
@@ -496,6 +506,28 @@ mod tests {
         assert!(c.dev_mode);
         assert_eq!(c.pool_size, 4);
         assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn journal_inserts_leave_connections_for_the_rest() {
+        let with = |pool: &str, inflight: &str| {
+            Config::load(
+                None,
+                env(&[
+                    ("SLUICE_POOL_SIZE", pool),
+                    ("SLUICE_INBOX_JOURNAL_INFLIGHT", inflight),
+                ]),
+            )
+            .unwrap()
+            .inbox()
+            .journal_inflight
+        };
+        let defaults = Config::load(None, env(&[])).unwrap();
+        assert_eq!(defaults.inbox().journal_inflight, 16);
+        assert_eq!(with("24", "16"), 16);
+        assert_eq!(with("16", "16"), 8, "pool_size - 8");
+        assert_eq!(with("4", "16"), 1, "at least one");
+        assert_eq!(with("64", "4"), 4, "a smaller setting stands");
     }
 
     #[test]
