@@ -1,7 +1,8 @@
 //! A small federation for the fixture scenarios: the real `sluice` binary playing the
 //! scenario's local instance(s), and one `TestPeer` per remote fixture host, each on its own
 //! loopback address. Activities reach sluice as signed deliveries from their actor's peer
-//! (activitypub_federation signs them) to `POST /inbox`; the scenario then reads the tables.
+//! (activitypub_federation signs them) to `POST /inbox`, or to the inbox of the local actor
+//! they are addressed to; the scenario then reads the tables.
 
 use crate::support::sluice_on_test_db;
 use serde_json::Value;
@@ -83,6 +84,24 @@ impl Federation {
     }
 
     /// The peer that `url` lives on.
+    /// The local actor's inbox the activity is addressed to, else the shared inbox.
+    fn inbox_for(&self, a: &Value) -> String {
+        let base = &self.sluice.base;
+        let to = match &a["to"] {
+            Value::Array(v) => v.iter().filter_map(Value::as_str).collect(),
+            Value::String(s) => vec![s.as_str()],
+            _ => vec![],
+        };
+        let local_actor = |id: &&str| {
+            id.strip_prefix(base.as_str())
+                .is_some_and(|p| p.starts_with("/c/") || p.starts_with("/u/"))
+        };
+        match a["object"].as_str().into_iter().chain(to).find(local_actor) {
+            Some(actor) => format!("{actor}/inbox"),
+            None => format!("{base}/inbox"),
+        }
+    }
+
     fn peer_of(&self, url: &str) -> &TestPeer {
         let authority = docs::authority(url);
         self.peers
@@ -152,22 +171,29 @@ impl World for Federation {
 
     async fn local_person(&mut self, name: &str) -> String {
         self.admin(&["user", "create", name]);
-        format!("{}/u/{name}", self.sluice.base)
+        let id = format!("{}/u/{name}", self.sluice.base);
+        inbox_ready(&id).await;
+        id
     }
 
     async fn local_community(&mut self, name: &str) -> String {
         self.admin(&["community", "create", name]);
-        format!("{}/c/{name}", self.sluice.base)
+        let id = format!("{}/c/{name}", self.sluice.base);
+        inbox_ready(&id).await;
+        id
     }
 
-    /// A signed delivery from the activity's actor to sluice's shared inbox; 202, then
-    /// wait for the pipeline.
+    /// A signed delivery from the activity's actor to sluice; 202, then wait for the
+    /// pipeline. Like Lemmy, a sender without a shared inbox to use posts to the addressed
+    /// actor's own inbox: an activity whose object is a local actor (a Follow) or addressed
+    /// `to` one (a private message) goes to `/c/NAME/inbox` or `/u/NAME/inbox`, so both
+    /// kinds of inbox feed the pipeline; everything else goes to the shared `/inbox`.
     async fn step(&mut self, a: &Value) -> JournalRow {
         let (id, actor) = (
             a["id"].as_str().expect("activity id"),
             a["actor"].as_str().expect("activity actor"),
         );
-        let inbox = format!("{}/inbox", self.sluice.base);
+        let inbox = self.inbox_for(a);
         let answer = self
             .peer_of(actor)
             .deliver(&inbox, actor, a)
@@ -195,5 +221,27 @@ impl World for Federation {
 
     fn fetched(&self, url: &str) -> bool {
         self.peer_of(url).fetch_count(url) > 0
+    }
+}
+
+/// Waits until the running sluice knows the actor just created by an admin command: its
+/// inbox learns new local names at its next refresh (`inbox_refresh_ms`), and answers 404
+/// until then. An unsigned POST is refused either way; only the 404 matters here.
+async fn inbox_ready(actor: &str) {
+    let client = sluice_testkit::http_client();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = client
+            .post(format!("{actor}/inbox"))
+            .header("content-type", "application/activity+json")
+            .body("{}")
+            .send()
+            .await
+            .map(|r| r.status().as_u16());
+        if matches!(status, Ok(s) if s != 404) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{actor}/inbox: {status:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
