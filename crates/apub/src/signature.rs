@@ -271,9 +271,9 @@ impl Checked {
     /// Verifies the RSA signature with the signer's public key.
     ///
     /// Keys of 2048 bits and more (what every threadiverse server generates) are verified
-    /// by ring: with the `rsa` crate's pure-Rust bignums a verification took ~0.2 ms, about
-    /// 70 % of sluice's CPU at 3,000 activities/s on two cores (docs/benchmarks.md, the
-    /// profile); ring's takes tens of microseconds. Smaller keys, which ring refuses to
+    /// by ring: with the `rsa` crate's pure-Rust bignums a verification took ~0.2 ms, more
+    /// than half of sluice's CPU at 3,000 activities/s on two cores (docs/benchmarks.md,
+    /// the profile); ring's takes tens of microseconds. Smaller keys, which ring refuses to
     /// verify by default, go through the `rsa` crate.
     pub fn verify(&self, key: &RsaPublicKey) -> Result<(), SignatureError> {
         use rsa::pkcs1::EncodeRsaPublicKey;

@@ -13,28 +13,45 @@ fn ticks_per_second() -> f64 {
     if t > 0 { t as f64 } else { 100.0 }
 }
 
-/// `(ppid, utime + stime in seconds)` of a process, if it exists.
-fn stat(pid: i32) -> Option<(i32, f64)> {
+/// What `/proc/<pid>/stat` says of a process's CPU time, in seconds.
+struct Stat {
+    ppid: i32,
+    /// `utime + stime`: the process itself (all its threads).
+    own: f64,
+    /// `cutime + cstime`: its children that have exited and been waited for.
+    reaped_children: f64,
+}
+
+/// The CPU times of a process, if it exists.
+fn stat(pid: i32) -> Option<Stat> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name is in parentheses and may contain spaces: parse after the last ')'.
     let rest = &text[text.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
-    // Fields after the name, 0-based: state(0) ppid(1) ... utime(11) stime(12).
-    let ppid = f.get(1)?.parse().ok()?;
-    let utime: f64 = f.get(11)?.parse().ok()?;
-    let stime: f64 = f.get(12)?.parse().ok()?;
-    Some((ppid, (utime + stime) / ticks_per_second()))
+    // Fields after the name, 0-based: state(0) ppid(1) ... utime(11) stime(12) cutime(13)
+    // cstime(14).
+    let field = |i: usize| -> Option<f64> { f.get(i)?.parse().ok() };
+    let tick = ticks_per_second();
+    Some(Stat {
+        ppid: f.get(1)?.parse().ok()?,
+        own: (field(11)? + field(12)?) / tick,
+        reaped_children: (field(13)? + field(14)?) / tick,
+    })
 }
 
 /// CPU seconds `pid` has used so far (0 when it is gone).
 pub fn cpu_seconds(pid: i32) -> f64 {
-    stat(pid).map_or(0.0, |(_, s)| s)
+    stat(pid).map_or(0.0, |s| s.own)
 }
 
-/// CPU seconds of `pid` and its direct children (PostgreSQL: the postmaster and its backends,
-/// counting only those alive now).
+/// CPU seconds of `pid` and its children (PostgreSQL: the postmaster and its backends): the
+/// live children's own, plus what the exited ones left in the parent's `cutime + cstime`,
+/// so a backend that ends between two readings does not make the difference negative.
 pub fn tree_cpu_seconds(pid: i32) -> f64 {
-    let mut total = cpu_seconds(pid);
+    let Some(parent) = stat(pid) else {
+        return 0.0;
+    };
+    let mut total = parent.own + parent.reaped_children;
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for entry in dir.flatten() {
             let Some(child) = entry
@@ -44,10 +61,10 @@ pub fn tree_cpu_seconds(pid: i32) -> f64 {
             else {
                 continue;
             };
-            if let Some((ppid, s)) = stat(child)
-                && ppid == pid
+            if let Some(s) = stat(child)
+                && s.ppid == pid
             {
-                total += s;
+                total += s.own;
             }
         }
     }

@@ -123,10 +123,14 @@ pub fn checks(o: &Outcome) -> Vec<Verdict> {
                 o.sluice_trips[0], s.journal_inserts
             ),
         ));
+        // The idle pipeline keeps claiming (one empty claim per poll) while the two sides
+        // are read one after the other: a claim PostgreSQL has run but whose answer is still
+        // on its way back through the proxy when a snapshot is taken is counted by one side
+        // only, at most once per snapshot (before and after).
         v.push(verdict(
             n,
-            "claims: sluice's count = pg_stat_statements'",
-            s.claims as f64 == o.sluice_trips[1],
+            "claims: sluice's count = pg_stat_statements' (± 1 per snapshot)",
+            (s.claims as f64 - o.sluice_trips[1]).abs() <= 2.0,
             format!(
                 "sluice {} round-trips, PostgreSQL {} claims",
                 o.sluice_trips[1], s.claims
