@@ -203,14 +203,6 @@ pub fn targets(o: &Outcome) -> Vec<Verdict> {
             format!("{:.1}/s", o.acked_per_s),
         ));
     }
-    if serial && !paced && o.senders == 1 && o.one_way_db_delay_ms == 0 {
-        v.push(verdict(
-            n,
-            "≥ 400 acked/s",
-            o.acked_per_s >= 400.0,
-            format!("{:.0}/s", o.acked_per_s),
-        ));
-    }
     if serial && o.senders == 64 {
         let rate = match o.one_way_db_delay_ms {
             0 => 2000.0,
