@@ -2,9 +2,12 @@
 //!
 //! diesel-async's own `establish` hides the socket, so we connect it ourselves (TCP with
 //! `TCP_NODELAY`, or the unix socket), let tokio-postgres speak the protocol over our
-//! [`CountingStream`], and hand the client to diesel-async.
+//! [`CountingStream`] (through TLS when the URL asks for it: [`crate::tls`]), and hand the
+//! client to diesel-async. TLS sits above the counter, so a round-trip is still one flight
+//! of bytes out and the answer back, encrypted or not.
 
 use crate::DbError;
+use crate::tls;
 use crate::wire::{CountingStream, RawStream, WireStats};
 use diesel_async::AsyncPgConnection;
 use std::path::Path;
@@ -13,6 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpStream, UnixStream};
 use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// A live connection and its round-trip counter.
 pub struct Connected {
@@ -22,27 +27,49 @@ pub struct Connected {
     pub wire: Arc<WireStats>,
 }
 
-/// Parses a `postgres://` URL (or key=value string) and checks what we support.
-pub fn parse_url(url: &str) -> Result<tokio_postgres::Config, DbError> {
-    let cfg = tokio_postgres::Config::from_str(url)
-        .map_err(|e| DbError::Config(format!("database_url is not a valid PostgreSQL URL: {e}")))?;
-    if cfg.get_ssl_mode() == SslMode::Require {
-        return Err(DbError::Config(
-            "database_url asks for sslmode=require, which this build does not support yet; \
-             reach the database over a private network or a local TLS tunnel"
-                .into(),
-        ));
-    }
-    if cfg.get_hosts().is_empty() {
-        return Err(DbError::Config("database_url names no host".into()));
-    }
-    Ok(cfg)
+/// A parsed `database_url`: where the server is, who we are, and the TLS to speak.
+#[derive(Clone)]
+pub struct DbTarget {
+    pg: tokio_postgres::Config,
+    /// `None` for `sslmode=disable`.
+    tls: Option<MakeRustlsConnect>,
 }
 
+impl DbTarget {
+    /// The database the URL names.
+    pub fn dbname(&self) -> Option<&str> {
+        self.pg.get_dbname()
+    }
+
+    /// The same server, another database.
+    pub fn with_dbname(&self, name: &str) -> DbTarget {
+        let mut t = self.clone();
+        t.pg.dbname(name);
+        t
+    }
+}
+
+/// Parses a `postgres://` URL (or key=value string) with libpq's TLS parameters
+/// (`sslmode`, `sslrootcert`: see [`crate::tls`]) and checks what we support. A root
+/// certificate file named in the URL is read here, so a wrong path is a configuration error.
+pub fn parse_url(url: &str) -> Result<DbTarget, DbError> {
+    let (rest, policy) = tls::split(url)?;
+    let mut pg = tokio_postgres::Config::from_str(&rest)
+        .map_err(|e| DbError::Config(format!("database_url is not a valid PostgreSQL URL: {e}")))?;
+    if pg.get_hosts().is_empty() {
+        return Err(DbError::Config("database_url names no host".into()));
+    }
+    pg.ssl_mode(policy.ssl_mode());
+    let tls = policy.connector()?;
+    Ok(DbTarget { pg, tls })
+}
+
+/// Connects the socket; for TCP also returns the host name (TLS checks the certificate
+/// against it).
 async fn open_socket(
     cfg: &tokio_postgres::Config,
     timeout: Duration,
-) -> Result<RawStream, DbError> {
+) -> Result<(RawStream, Option<String>), DbError> {
     let ports = cfg.get_ports();
     let mut last = String::from("no host to try");
     for (i, host) in cfg.get_hosts().iter().enumerate() {
@@ -52,11 +79,11 @@ async fn open_socket(
                 Host::Tcp(name) => {
                     let s = TcpStream::connect((name.as_str(), port)).await?;
                     s.set_nodelay(true)?;
-                    Ok::<_, std::io::Error>(RawStream::Tcp(s))
+                    Ok::<_, std::io::Error>((RawStream::Tcp(s), Some(name.clone())))
                 }
                 Host::Unix(dir) => {
                     let path = Path::new(dir).join(format!(".s.PGSQL.{port}"));
-                    Ok(RawStream::Unix(UnixStream::connect(path).await?))
+                    Ok((RawStream::Unix(UnixStream::connect(path).await?), None))
                 }
             }
         };
@@ -85,26 +112,64 @@ fn describe(host: &Host, port: u16) -> String {
 }
 
 /// Opens one connection, counting its round-trips from the first byte.
-pub async fn connect(
-    cfg: &tokio_postgres::Config,
-    timeout: Duration,
-) -> Result<Connected, DbError> {
-    let raw = open_socket(cfg, timeout).await?;
+pub async fn connect(target: &DbTarget, timeout: Duration) -> Result<Connected, DbError> {
+    let (raw, tcp_host) = open_socket(&target.pg, timeout).await?;
     let (stream, wire) = CountingStream::new(raw);
-    let handshake = cfg.connect_raw(stream, tokio_postgres::NoTls);
-    let (client, connection) = tokio::time::timeout(timeout, handshake)
+    let client = match (&target.tls, tcp_host) {
+        (Some(tls), Some(host)) => {
+            let Ok(tls) =
+                MakeTlsConnect::<CountingStream>::make_tls_connect(&mut tls.clone(), &host);
+            handshake(&target.pg, stream, tls, timeout).await?
+        }
+        // `disable`, or a unix socket, where PostgreSQL offers no TLS (libpq ignores
+        // `sslmode` there too).
+        _ => {
+            let mut pg = target.pg.clone();
+            pg.ssl_mode(SslMode::Disable);
+            handshake(&pg, stream, tokio_postgres::NoTls, timeout).await?
+        }
+    };
+    let conn = AsyncPgConnection::try_from(client)
+        .await
+        .map_err(|e| DbError::Unavailable(format!("setting up the connection: {e}")))?;
+    Ok(Connected { conn, wire })
+}
+
+/// The PostgreSQL handshake over `stream` (TLS first when `tls` does it); the connection
+/// task runs on its own.
+async fn handshake<T>(
+    pg: &tokio_postgres::Config,
+    stream: CountingStream,
+    tls: T,
+    timeout: Duration,
+) -> Result<tokio_postgres::Client, DbError>
+where
+    T: TlsConnect<CountingStream> + Send,
+    T::Stream: Send + 'static,
+    T::Future: Send,
+{
+    let (client, connection) = tokio::time::timeout(timeout, pg.connect_raw(stream, tls))
         .await
         .map_err(|_| {
             DbError::Unavailable("PostgreSQL did not finish the handshake in time".into())
         })?
-        .map_err(|e| DbError::Unavailable(format!("PostgreSQL refused the connection: {e}")))?;
+        .map_err(|e| {
+            // tokio-postgres prints a server's refusal as just "db error": say what it said.
+            let detail = match e.as_db_error() {
+                Some(db) => db.to_string(),
+                None => e.to_string(),
+            };
+            let what = if detail.contains("TLS") {
+                "TLS with PostgreSQL failed"
+            } else {
+                "PostgreSQL refused the connection"
+            };
+            DbError::Unavailable(format!("{what}: {detail}"))
+        })?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "database connection closed");
         }
     });
-    let conn = AsyncPgConnection::try_from(client)
-        .await
-        .map_err(|e| DbError::Unavailable(format!("setting up the connection: {e}")))?;
-    Ok(Connected { conn, wire })
+    Ok(client)
 }

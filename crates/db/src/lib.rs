@@ -14,6 +14,7 @@ mod migrate;
 mod pool;
 #[allow(missing_docs)]
 pub mod schema;
+pub mod tls;
 mod wire;
 
 pub mod actors;
@@ -27,7 +28,7 @@ pub mod probe;
 pub mod remote_keys;
 
 pub use cached::{Sql, sql};
-pub use connect::parse_url;
+pub use connect::{DbTarget, parse_url};
 pub use migrate::{MigrationState, ensure_database, migration_state, run_migrations};
 pub use pool::{Conn, Db, PoolOptions, PoolStatus};
 pub use wire::WireStats;

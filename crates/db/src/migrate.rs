@@ -95,11 +95,10 @@ pub async fn migration_state(db: &Db) -> Result<MigrationState, DbError> {
 /// Creates database named in `url` when it does not exist (for the embedded cluster and
 /// tests; an external server's database is the admin's to create).
 pub async fn ensure_database(url: &str) -> Result<(), DbError> {
-    let cfg = parse_url(url)?;
-    let name = cfg.get_dbname().unwrap_or("postgres").to_string();
-    let mut admin_cfg = cfg.clone();
-    admin_cfg.dbname("postgres");
-    let mut conn: AsyncPgConnection = connect(&admin_cfg, Duration::from_secs(10)).await?.conn;
+    let target = parse_url(url)?;
+    let name = target.dbname().unwrap_or("postgres").to_string();
+    let admin = target.with_dbname("postgres");
+    let mut conn: AsyncPgConnection = connect(&admin, Duration::from_secs(10)).await?.conn;
     #[derive(diesel::QueryableByName)]
     struct Exists {
         #[diesel(sql_type = diesel::sql_types::Bool)]

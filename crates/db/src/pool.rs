@@ -30,7 +30,7 @@ pub struct PgConn {
 }
 
 struct Manager {
-    cfg: tokio_postgres::Config,
+    cfg: crate::connect::DbTarget,
     connect_timeout: Duration,
 }
 
