@@ -3,7 +3,7 @@
 //! a connection the caller holds, so the wire counter says how many round-trips it cost.
 
 use crate::{Conn, DbError};
-use diesel::sql_types::{Integer, Text};
+use diesel::sql_types::{Bool, Integer, Nullable, Text};
 use diesel_async::RunQueryDsl;
 use futures::FutureExt;
 
@@ -22,16 +22,30 @@ pub struct ServerInfo {
     /// `synchronous_commit`: `on`, `remote_apply`, `remote_write`, `local` or `off`.
     #[diesel(sql_type = Text)]
     pub synchronous_commit: String,
+    /// The address the server took this connection on; `None` over a unix socket.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub server_addr: Option<String>,
+    /// This connection is encrypted (`pg_stat_ssl`).
+    #[diesel(sql_type = Bool)]
+    pub ssl: bool,
+    /// Its TLS version, e.g. `TLSv1.3`, when encrypted.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub tls_version: Option<String>,
 }
 
-/// The server's version and durability settings (one round-trip).
+/// The server's version, its durability settings and how this connection reaches it (one
+/// round-trip).
 pub async fn server_info(conn: &mut Conn) -> Result<ServerInfo, DbError> {
     conn.run("doctor_server_info", |c| {
         crate::sql(
             "SELECT current_setting('server_version') AS version, \
                     current_setting('server_version_num')::int AS version_num, \
                     current_setting('fsync') AS fsync, \
-                    current_setting('synchronous_commit') AS synchronous_commit",
+                    current_setting('synchronous_commit') AS synchronous_commit, \
+                    host(inet_server_addr()) AS server_addr, \
+                    coalesce(s.ssl, false) AS ssl, s.version AS tls_version \
+             FROM (SELECT 1) AS one \
+             LEFT JOIN pg_stat_ssl s ON s.pid = pg_backend_pid()",
         )
         .get_result(c)
         .boxed()

@@ -176,6 +176,21 @@ async fn sslmode_means_what_it_means_to_libpq() {
         "require with a root certificate checks the chain",
     );
 
+    // What `sluice doctor` reads of a connection: where it arrived, and its TLS.
+    let db = Db::connect(&tcp("sslmode=require"), PoolOptions::default())
+        .await
+        .unwrap();
+    let info = sluice_db::probe::server_info(&mut db.get().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(info.server_addr.as_deref(), Some(address.as_str()));
+    assert!(info.ssl);
+    assert!(
+        info.tls_version
+            .as_deref()
+            .is_some_and(|v| v.starts_with("TLS"))
+    );
+
     // Without TLS the server's hostssl-only rules turn us away.
     let e = encrypted(&tcp("sslmode=disable")).await.unwrap_err();
     assert!(
@@ -186,5 +201,10 @@ async fn sslmode_means_what_it_means_to_libpq() {
     // Over the unix socket PostgreSQL offers no TLS; sslmode is ignored there, as by libpq.
     let socket = format!("{}&sslmode=require", cluster.url("postgres"));
     assert_eq!(encrypted(&socket).await.unwrap(), false);
+    let db = Db::connect(&socket, PoolOptions::default()).await.unwrap();
+    let info = sluice_db::probe::server_info(&mut db.get().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!((info.server_addr, info.ssl), (None, false));
     drop(cluster);
 }

@@ -5,6 +5,7 @@
 
 use super::report::{CommitMillis, Millis, Status, fmt_ms};
 use sluice_db::probe::ServerInfo;
+use sluice_db::tls::{Mode, Policy};
 
 /// Database round-trip (p50) below which the database counts as close: same host or rack.
 /// Above it, one serial sender is capped below ~500 activities/s by the database alone.
@@ -209,6 +210,53 @@ pub fn version(info: &ServerInfo, connect_ms: f64) -> (Status, String) {
     }
 }
 
+/// How the connection reaches the database: a unix socket, loopback, or a network, and
+/// whether it is encrypted and the server authenticated (`policy`: the URL's `sslmode` and
+/// `sslrootcert`). Plain text or an unchecked certificate across a network warn.
+pub fn transport(info: &ServerInfo, policy: &Policy) -> (Status, String) {
+    let Some(addr) = info.server_addr.as_deref() else {
+        return (
+            Status::Ok,
+            "over a unix socket: nothing crosses a network.".into(),
+        );
+    };
+    let loopback = addr
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback());
+    let tls = info.tls_version.as_deref().unwrap_or("TLS");
+    let checked = match (policy.mode, &policy.roots) {
+        (Mode::VerifyFull, _) => Some("the server's certificate and name are checked"),
+        (Mode::VerifyCa, _) | (Mode::Require, Some(_)) => {
+            Some("the server's certificate chain is checked, its name is not")
+        }
+        _ => None,
+    };
+    match (info.ssl, loopback, checked) {
+        (false, true, _) => (
+            Status::Ok,
+            format!("over loopback TCP ({addr}), not encrypted: nothing crosses a network."),
+        ),
+        (false, false, _) => (
+            Status::Warn,
+            format!(
+                "not encrypted: the database at {addr} is reached across a network in plain \
+                 text (its password and every activity). Turn on ssl in PostgreSQL and add \
+                 sslmode=verify-full&sslrootcert=/path/to/ca.pem to database_url."
+            ),
+        ),
+        (true, _, Some(checked)) => (Status::Ok, format!("encrypted ({tls}); {checked}.")),
+        (true, true, None) => (Status::Ok, format!("encrypted ({tls}) over loopback.")),
+        (true, false, None) => (
+            Status::Warn,
+            format!(
+                "encrypted ({tls}), but the server's certificate is not checked (sslmode \
+                 prefer or require without sslrootcert): whoever sits on the path to {addr} \
+                 could pose as the database. Use sslmode=verify-full with sslrootcert."
+            ),
+        ),
+    }
+}
+
 /// The peer distance verdict from its TCP connect time.
 pub fn peer_tcp(ms: f64, addr: &str) -> (Status, String) {
     let t = fmt_ms(ms);
@@ -292,14 +340,57 @@ mod tests {
         assert_eq!(serial_rate(0.25), "~4000");
     }
 
-    #[test]
-    fn durability_settings_that_lose_acknowledged_work_warn() {
-        let mut info = ServerInfo {
+    fn info() -> ServerInfo {
+        ServerInfo {
             version: "15.8".into(),
             version_num: 150008,
             fsync: "on".into(),
             synchronous_commit: "on".into(),
+            server_addr: None,
+            ssl: false,
+            tls_version: None,
+        }
+    }
+
+    #[test]
+    fn plain_text_or_an_unchecked_certificate_across_a_network_warns() {
+        let policy = |url: &str| sluice_db::tls::split(url).unwrap().1;
+        let prefer = policy("postgres://db/s");
+        let full = policy("postgres://db/s?sslmode=verify-full");
+        let pinned = policy("postgres://db/s?sslmode=require&sslrootcert=/ca.pem");
+        let at = |addr: Option<&str>, tls: bool| ServerInfo {
+            server_addr: addr.map(str::to_string),
+            ssl: tls,
+            tls_version: tls.then(|| "TLSv1.3".to_string()),
+            ..info()
         };
+        let status = |i: &ServerInfo, p: &Policy| transport(i, p).0;
+        assert_eq!(status(&at(None, false), &prefer), Status::Ok, "unix socket");
+        assert_eq!(status(&at(Some("127.0.0.1"), false), &prefer), Status::Ok);
+        assert_eq!(status(&at(Some("::1"), false), &prefer), Status::Ok);
+        let (s, msg) = transport(&at(Some("10.0.0.5"), false), &prefer);
+        assert_eq!(s, Status::Warn);
+        assert!(
+            msg.contains("not encrypted") && msg.contains("verify-full"),
+            "{msg}"
+        );
+        let (s, msg) = transport(&at(Some("10.0.0.5"), true), &prefer);
+        assert_eq!(s, Status::Warn);
+        assert!(msg.contains("not checked"), "{msg}");
+        let (s, msg) = transport(&at(Some("10.0.0.5"), true), &full);
+        assert_eq!(s, Status::Ok);
+        assert!(
+            msg.contains("TLSv1.3") && msg.contains("name are checked"),
+            "{msg}"
+        );
+        let (s, msg) = transport(&at(Some("10.0.0.5"), true), &pinned);
+        assert_eq!(s, Status::Ok, "require with sslrootcert checks the chain");
+        assert!(msg.contains("name is not"), "{msg}");
+    }
+
+    #[test]
+    fn durability_settings_that_lose_acknowledged_work_warn() {
+        let mut info = info();
         assert_eq!(durability(&info).0, Status::Ok);
         info.synchronous_commit = "off".into();
         assert_eq!(durability(&info).0, Status::Warn);

@@ -62,7 +62,11 @@ pub async fn check(cfg: &Config, samples: usize, report: &mut Report) -> Option<
     };
     let connect_ms = start.elapsed().as_secs_f64() * 1e3;
     report.db_connect_ms = Some(round(connect_ms));
-    if let Err(e) = measure(&db, connect_ms, samples, report).await {
+    // The URL was parsed when the configuration was read; the embedded one has no TLS.
+    let policy = sluice_db::tls::split(&url)
+        .map(|(_, p)| p)
+        .unwrap_or_default();
+    if let Err(e) = measure(&db, &policy, connect_ms, samples, report).await {
         report.push(
             "database",
             Status::Fail,
@@ -74,6 +78,7 @@ pub async fn check(cfg: &Config, samples: usize, report: &mut Report) -> Option<
 
 async fn measure(
     db: &Db,
+    policy: &sluice_db::tls::Policy,
     connect_ms: f64,
     samples: usize,
     report: &mut Report,
@@ -85,6 +90,8 @@ async fn measure(
     report.push("database", s, m);
     let (s, m) = advice::durability(&info);
     report.push("durability", s, m);
+    let (s, m) = advice::transport(&info, policy);
+    report.push("db_transport", s, m);
 
     let migrations = sluice_db::migration_state(db).await?;
     let schema_ready = migrations.pending.is_empty();
