@@ -298,7 +298,16 @@ impl Checked {
 pub struct Signer {
     /// `<actor>#main-key`.
     pub key_id: String,
-    key: RsaPrivateKey,
+    key: SigningKey,
+}
+
+/// ring for keys of 2,048 bits and more (every key sluice generates): its RSA signing is
+/// blinded and constant-time, where the `rsa` crate's carries RUSTSEC-2023-0071 (a timing
+/// side channel), and it is faster. Smaller imported keys, which ring refuses, keep `rsa`.
+#[derive(Clone)]
+enum SigningKey {
+    Ring(std::sync::Arc<ring::signature::RsaKeyPair>),
+    Rsa(Box<RsaPrivateKey>),
 }
 
 impl std::fmt::Debug for Signer {
@@ -330,20 +339,46 @@ pub struct SignedHeaders {
 impl Signer {
     /// Parses a PKCS#8 private key PEM.
     pub fn from_pem(key_id: &str, private_pem: &str) -> Result<Signer, BadPrivateKey> {
-        let key = RsaPrivateKey::from_pkcs8_pem(private_pem)
-            .map_err(|_| BadPrivateKey(key_id.to_string()))?;
+        use rsa::pkcs8::EncodePrivateKey;
+        let bad = || BadPrivateKey(key_id.to_string());
+        let parsed = RsaPrivateKey::from_pkcs8_pem(private_pem).map_err(|_| bad())?;
+        let der = parsed.to_pkcs8_der().map_err(|_| bad())?;
+        let key = match ring::signature::RsaKeyPair::from_pkcs8(der.as_bytes()) {
+            Ok(pair) => SigningKey::Ring(std::sync::Arc::new(pair)),
+            Err(_) => SigningKey::Rsa(Box::new(parsed)),
+        };
         Ok(Signer {
             key_id: key_id.to_string(),
             key,
         })
     }
 
+    /// RSASSA-PKCS1-v1_5 with SHA-256 over `message` (deterministic: either library gives
+    /// the same bytes).
+    fn rsa_sha256(&self, message: &[u8]) -> Vec<u8> {
+        match &self.key {
+            SigningKey::Ring(pair) => {
+                let mut sig = vec![0; pair.public().modulus_len()];
+                // Cannot fail for a key ring accepted and a buffer of the modulus' length.
+                match pair.sign(
+                    &ring::signature::RSA_PKCS1_SHA256,
+                    &ring::rand::SystemRandom::new(),
+                    message,
+                    &mut sig,
+                ) {
+                    Ok(()) => sig,
+                    Err(_) => Vec::new(),
+                }
+            }
+            // PKCS#1 v1.5 signing with a valid key and a SHA-256 digest cannot fail.
+            SigningKey::Rsa(key) => key
+                .sign(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(message))
+                .unwrap_or_default(),
+        }
+    }
+
     /// Signs a request to `url`: `(request-target) host date` plus `digest` when there is a
     /// body.
-    ///
-    /// Note: `rsa` 0.9 carries RUSTSEC-2023-0071 (a timing side channel in private-key
-    /// operations, no fixed 0.9 release). An attacker would need precise timing of many of
-    /// our signatures; the keys sign only our own outgoing requests. Revisit with rsa 0.10.
     pub fn sign(
         &self,
         method: &str,
@@ -364,12 +399,7 @@ impl Signer {
             signing.push_str(&format!("\ndigest: {d}"));
             names.push_str(" digest");
         }
-        let hashed = Sha256::digest(signing.as_bytes());
-        // PKCS#1 v1.5 signing with a valid key and a SHA-256 digest cannot fail.
-        let sig = self
-            .key
-            .sign(Pkcs1v15Sign::new::<Sha256>(), &hashed)
-            .unwrap_or_default();
+        let sig = self.rsa_sha256(signing.as_bytes());
         let signature = format!(
             "keyId=\"{}\",algorithm=\"rsa-sha256\",headers=\"{names}\",signature=\"{}\"",
             self.key_id,
@@ -406,12 +436,33 @@ mod tests {
     }
 
     #[test]
+    fn ring_signs_exactly_what_the_rsa_crate_signs() {
+        use rsa::pkcs8::DecodePrivateKey;
+        let kp = keys::generate().unwrap();
+        let signer = Signer::from_pem("https://a.example/u/x#main-key", &kp.private_pem).unwrap();
+        assert!(
+            matches!(signer.key, SigningKey::Ring(_)),
+            "a 2048-bit key goes to ring"
+        );
+        let message = b"(request-target): post /inbox\nhost: b.example\ndate: x";
+        let reference = RsaPrivateKey::from_pkcs8_pem(&kp.private_pem)
+            .unwrap()
+            .sign(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(message))
+            .unwrap();
+        assert_eq!(signer.rsa_sha256(message), reference);
+    }
+
+    #[test]
     fn keys_smaller_than_2048_bits_verify_through_the_rsa_crate() {
         let mut rng = rsa::rand_core::OsRng;
         let small = RsaPrivateKey::new(&mut rng, 1024).unwrap();
         use rsa::pkcs8::{EncodePrivateKey, LineEnding};
         let pem = small.to_pkcs8_pem(LineEnding::LF).unwrap();
         let signer = Signer::from_pem("https://a.example/u/old#main-key", &pem).unwrap();
+        assert!(
+            matches!(signer.key, SigningKey::Rsa(_)),
+            "ring refuses 1024-bit keys"
+        );
         let url = Url::parse("https://b.example/inbox").unwrap();
         let body = br#"{"type":"Like"}"#;
         let now = SystemTime::now();
