@@ -1,14 +1,14 @@
 //! Issue 5: the send queue through the real binary. Activities enter through the publish API
 //! and reach `TestPeer`s, which verify every request with activitypub_federation (fetching
 //! the signer's actor document from sluice, as Lemmy does): order, kill -9 and restart, two
-//! processes sharing the work.
+//! processes sharing the work, a peer's 429 and 400.
 
 use crate::support::{BIN, sluice_on_test_db};
 use futures::FutureExt;
 use serde_json::{Value, json};
 use sluice_db::diesel;
 use sluice_db::diesel_async::RunQueryDsl;
-use sluice_testkit::peer::{Received, TestPeer};
+use sluice_testkit::peer::{Received, Reply, TestPeer};
 use sluice_testkit::{Sluice, SluiceOptions, http_client};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -281,6 +281,104 @@ async fn two_processes_share_the_instances_and_the_survivor_takes_over() {
 }
 
 /// `GET /api/v1/federation` with the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_honoured_and_a_400_is_dropped_with_its_rc() {
+    // Window 1, so the peer's scripted answers meet the activities in a known order.
+    let mut env = queue_env();
+    env.push(("SLUICE_DELIVERY_WINDOW", "1"));
+    let (s, t) = sluice_on_test_db(&env).await;
+    let alice = create_user(&s, "alice");
+    let peer = TestPeer::start().await;
+    peer.inbox_reply_next(
+        1,
+        Reply::TooManyRequests {
+            retry_after: "2".into(),
+        },
+    );
+    peer.inbox_reply_next(1, Reply::Status(400));
+    let inbox = peer.shared_inbox();
+    let mut ids = Vec::new();
+    for k in 1..=3 {
+        let body =
+            json!({"actor": alice, "activity": like(&s.base, &alice, k), "inboxes": [inbox]});
+        let (st, v) = publish(&s.base, Some(TOKEN), &body).await;
+        assert_eq!(st, 202, "{v}");
+        ids.push(v["id"].as_i64().unwrap());
+    }
+
+    // Activity 1: 429, then (no sooner than Retry-After) 400, which drops it; 2 and 3
+    // follow, accepted.
+    peer.wait_received(1, LIMIT).await.unwrap();
+    let t429 = Instant::now();
+    let got = peer.wait_received(2, LIMIT).await.unwrap();
+    let waited = t429.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1900),
+        "retried after {waited:?}, before Retry-After: 2"
+    );
+    let got = if got.len() < 4 {
+        peer.wait_received(4, LIMIT).await.unwrap()
+    } else {
+        got
+    };
+    let seen: Vec<(usize, u16)> = got
+        .iter()
+        .map(|r| {
+            let id = r.activity_id.clone().unwrap();
+            (id.rsplit('/').next().unwrap().parse().unwrap(), r.status)
+        })
+        .collect();
+    assert_eq!(seen, vec![(1, 429), (1, 400), (2, 200), (3, 200)]);
+    assert!(got.iter().all(|r| r.is_authentic()), "every attempt signed");
+
+    // The drop is recorded with its rc; the cursor passed everything; the streak is over.
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct Failure {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        outbound_id: i64,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
+        status: Option<i32>,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        error_code: String,
+    }
+    let deadline = Instant::now() + LIMIT;
+    let row = loop {
+        let v = federation(&s.base).await;
+        let row = v["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["domain"] == peer.domain())
+            .cloned()
+            .unwrap();
+        if row["last_delivered_id"] == ids[2] {
+            break row;
+        }
+        assert!(Instant::now() < deadline, "cursor not persisted: {row}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        (row["state"].as_str(), row["fail_count"].as_i64()),
+        (Some("active"), Some(0))
+    );
+    let failures: Vec<Failure> =
+        t.db.run("e2e_failures", |c| {
+            sluice_db::sql("SELECT outbound_id, status, error_code FROM delivery_failure")
+                .load(c)
+                .boxed()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        failures,
+        vec![Failure {
+            outbound_id: ids[0],
+            status: Some(400),
+            error_code: "DeliveryRefused".into(),
+        }]
+    );
+}
+
 async fn federation(base: &str) -> Value {
     let r = http_client().get(format!("{base}/api/v1/federation"));
     let resp = r.bearer_auth(TOKEN).send().await.unwrap();
