@@ -25,7 +25,8 @@ pub fn server_url() -> String {
         return url;
     }
     let cluster = CLUSTER.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("sluice-testpg-{}", std::process::id()));
+        remove_clusters_of_dead_processes();
+        let dir = std::env::temp_dir().join(format!("{CLUSTER_PREFIX}{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755));
@@ -37,6 +38,32 @@ pub fn server_url() -> String {
         Ok(c) => c.url("postgres"),
         Err(e) => {
             panic!("tests need PostgreSQL: set DATABASE_URL or install the server binaries: {e}")
+        }
+    }
+}
+
+/// A test process's private cluster lives in `<tmp>/sluice-testpg-<pid>`.
+const CLUSTER_PREFIX: &str = "sluice-testpg-";
+
+/// The cluster is held in a static, which is never dropped: its postmaster dies with the test
+/// process (PR_SET_PDEATHSIG), but its directory (100–250 MB) stays. Each test process
+/// therefore removes the directories of test processes that no longer exist; a directory
+/// whose pid is alive (or reused) is left alone.
+fn remove_clusters_of_dead_processes() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(CLUSTER_PREFIX))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
         }
     }
 }
@@ -94,4 +121,25 @@ pub async fn test_db() -> TestDb {
         .await
         .expect("connect to test database");
     TestDb { url, db, name }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_clusters_of_dead_processes_are_removed() {
+        let tmp = std::env::temp_dir();
+        // Above the kernel's largest pid_max (2^22): no such process can exist.
+        let dead = tmp.join(format!("{CLUSTER_PREFIX}{}", (1u32 << 22) + 17));
+        // pid 1 always exists.
+        let alive = tmp.join(format!("{CLUSTER_PREFIX}1"));
+        for d in [&dead, &alive] {
+            std::fs::create_dir_all(d.join("pg")).unwrap();
+        }
+        remove_clusters_of_dead_processes();
+        assert!(!dead.exists(), "a dead process's cluster is removed");
+        assert!(alive.exists(), "a live process's cluster is kept");
+        std::fs::remove_dir_all(&alive).unwrap();
+    }
 }
