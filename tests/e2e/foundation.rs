@@ -1,6 +1,6 @@
 //! Issue 2: serve on the embedded database, local actors, discovery, metrics, bad config.
 
-use crate::support::{BIN, metric_sum, postgres_processes_mentioning, sluice_on_test_db};
+use crate::support::{BIN, metric_sum, metrics, postgres_processes_mentioning, sluice_on_test_db};
 use serde_json::Value;
 use sluice_testkit::{Sluice, SluiceOptions, http_client};
 use std::time::Duration;
@@ -214,17 +214,7 @@ async fn community_is_a_group_with_key_webfinger_and_nodeinfo() {
 async fn metrics_show_database_roundtrips_moving() {
     let (s, _db) = sluice_on_test_db(&[]).await;
     let client = http_client();
-    let scrape = || async {
-        client
-            .get(format!("{}/metrics", s.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
-    let before = scrape().await;
+    let before = metrics(&s.base).await;
     for _ in 0..3 {
         client
             .get(format!("{}/c/nope", s.base))
@@ -233,7 +223,7 @@ async fn metrics_show_database_roundtrips_moving() {
             .await
             .unwrap();
     }
-    let after = scrape().await;
+    let after = metrics(&s.base).await;
     let rt = |b: &str| metric_sum(b, "sluice_db_roundtrips_total");
     let lat = |b: &str| metric_sum(b, "sluice_db_query_duration_seconds_count");
     assert!(

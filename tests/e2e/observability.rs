@@ -4,7 +4,7 @@
 //! Needs Debian's `prometheus` package (`prometheus` and `promtool`); .ci/run installs it.
 //! When it is missing these tests fail and say so: a skipped check is a check nobody runs.
 
-use crate::support::sluice_on_test_db;
+use crate::support::{metrics, sluice_on_test_db};
 use serde_json::Value;
 use sluice_testkit::{free_port, http_client};
 use std::path::{Path, PathBuf};
@@ -155,7 +155,6 @@ fn first_value(data: &Value) -> Option<f64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_prometheus_scrapes_sluice_and_answers_promql() {
     let (s, t) = sluice_on_test_db(&[]).await;
-    let client = http_client();
     let signer = crate::inbox::known_signer(&t).await;
     for n in 0..3 {
         let (status, _) =
@@ -165,14 +164,7 @@ async fn a_real_prometheus_scrapes_sluice_and_answers_promql() {
 
     // What /metrics exposes is registered, with the registered type (and so documented:
     // crates/metrics/tests/metrics_doc.rs keeps the registry and docs/metrics.md equal).
-    let body = client
-        .get(format!("{}/metrics", s.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = metrics(&s.base).await;
     let catalog = sluice_metrics::global().catalog();
     let docs = std::fs::read_to_string(repo().join("docs/metrics.md")).unwrap();
     let mut families = 0;

@@ -174,22 +174,7 @@ async fn publish_deliver_kill9_restart_resume_in_order() {
     eprintln!("kill -9 after {before} requests; {resent} re-sent after the restart");
 
     // The status API and the CLI agree that everything is delivered.
-    let deadline = Instant::now() + LIMIT;
-    let row = loop {
-        let v = federation(&s.base).await;
-        let row = v["instances"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["domain"] == peer.domain())
-            .cloned()
-            .unwrap();
-        if row["last_delivered_id"] == last_id {
-            break row;
-        }
-        assert!(Instant::now() < deadline, "cursor not persisted: {row}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let row = wait_cursor(&s.base, peer.domain(), last_id).await;
     assert_eq!(row["state"], "active");
     assert_eq!(row["lag_activities"], 0);
     assert_eq!(row["fail_count"], 0);
@@ -341,22 +326,7 @@ async fn retry_after_is_honoured_and_a_400_is_dropped_with_its_rc() {
         #[diesel(sql_type = diesel::sql_types::Text)]
         error_code: String,
     }
-    let deadline = Instant::now() + LIMIT;
-    let row = loop {
-        let v = federation(&s.base).await;
-        let row = v["instances"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["domain"] == peer.domain())
-            .cloned()
-            .unwrap();
-        if row["last_delivered_id"] == ids[2] {
-            break row;
-        }
-        assert!(Instant::now() < deadline, "cursor not persisted: {row}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let row = wait_cursor(&s.base, peer.domain(), ids[2]).await;
     assert_eq!(
         (row["state"].as_str(), row["fail_count"].as_i64()),
         (Some("active"), Some(0))
@@ -377,6 +347,27 @@ async fn retry_after_is_honoured_and_a_400_is_dropped_with_its_rc() {
             error_code: "DeliveryRefused".into(),
         }]
     );
+}
+
+/// Waits until `GET /api/v1/federation` shows `domain`'s cursor at `outbound_id`; returns
+/// that instance's row.
+async fn wait_cursor(base: &str, domain: &str, outbound_id: i64) -> Value {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let v = federation(base).await;
+        let row = v["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["domain"] == domain)
+            .cloned()
+            .unwrap();
+        if row["last_delivered_id"] == outbound_id {
+            return row;
+        }
+        assert!(Instant::now() < deadline, "cursor not persisted: {row}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn federation(base: &str) -> Value {
