@@ -130,6 +130,11 @@ pub fn check(
     if !headers.contains_key("signature") && !headers.contains_key("authorization") {
         return Err(SignatureError::Missing);
     }
+    for name in ["authorization", "signature"] {
+        if let Some(header) = headers.get(name) {
+            refuse_unbounded_times(header)?;
+        }
+    }
 
     // The library treats every listed header as required-and-present; we add what the
     // fediverse needs signed. Its own expiry check is disabled (huge window): ours below
@@ -192,6 +197,31 @@ pub fn check(
     })
 }
 
+/// The last second an HTTP date can name (9999-12-31T23:59:59Z); later `created`/`expires`
+/// values are refused.
+const MAX_UNIX_TIME: u64 = 253_402_300_799;
+
+/// http-signature-normalization adds the header's `created`/`expires` seconds to the epoch,
+/// and `created` to our window, without checking for overflow: a huge value panics inside
+/// it. So they are read here first, the way it reads them (comma-separated `key=value`,
+/// quotes trimmed, every occurrence), and refused beyond [`MAX_UNIX_TIME`].
+fn refuse_unbounded_times(header: &str) -> Result<(), SignatureError> {
+    for part in header.trim_start_matches("Signature").trim().split(',') {
+        let Some((key, value)) = part.split_once('=') else {
+            continue;
+        };
+        if matches!(key, "created" | "expires")
+            && let Ok(secs) = value.trim_matches('"').parse::<u64>()
+            && secs > MAX_UNIX_TIME
+        {
+            return Err(SignatureError::Malformed(format!(
+                "{key}={secs} is beyond the year 9999"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The signed time: `(created)` when signed, else the `Date` header, which must then be signed.
 fn check_time(
     signing_string: &str,
@@ -209,7 +239,7 @@ fn check_time(
             .trim()
             .parse()
             .map_err(|_| SignatureError::Malformed("bad (created)".into()))?;
-        SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+        unix_time(secs).ok_or_else(|| SignatureError::Malformed("bad (created)".into()))?
     } else if signed("date").is_some() {
         let d = date.ok_or_else(|| SignatureError::HeaderNotSigned("date".into()))?;
         httpdate::parse_http_date(d)
@@ -222,24 +252,41 @@ fn check_time(
             .trim()
             .parse()
             .map_err(|_| SignatureError::Malformed("bad (expires)".into()))?;
-        if SystemTime::UNIX_EPOCH + Duration::from_secs(secs) + policy.max_skew < now {
+        let expires =
+            unix_time(secs).ok_or_else(|| SignatureError::Malformed("bad (expires)".into()))?;
+        if now
+            .duration_since(expires)
+            .is_ok_and(|past| past > policy.max_skew)
+        {
             return Err(SignatureError::Expired("(expires) has passed".into()));
         }
     }
-    if when + policy.max_age < now {
-        let age = now.duration_since(when).unwrap_or_default().as_secs();
+    // Differences, not sums: no addition to a time the sender chose can overflow.
+    if let Ok(age) = now.duration_since(when)
+        && age > policy.max_age
+    {
         return Err(SignatureError::Expired(format!(
-            "signed {age} s ago; at most {} s accepted",
+            "signed {} s ago; at most {} s accepted",
+            age.as_secs(),
             policy.max_age.as_secs()
         )));
     }
-    if when > now + policy.max_skew {
-        let ahead = when.duration_since(now).unwrap_or_default().as_secs();
+    if let Ok(ahead) = when.duration_since(now)
+        && ahead > policy.max_skew
+    {
         return Err(SignatureError::Expired(format!(
-            "signed {ahead} s in the future"
+            "signed {} s in the future",
+            ahead.as_secs()
         )));
     }
     Ok(())
+}
+
+/// Seconds since the epoch as a time, `None` beyond [`MAX_UNIX_TIME`].
+fn unix_time(secs: u64) -> Option<SystemTime> {
+    (secs <= MAX_UNIX_TIME)
+        .then(|| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs)))
+        .flatten()
 }
 
 /// `Digest: SHA-256=<base64>` (several comma-separated digests allowed; SHA-256 or SHA-512
