@@ -330,6 +330,15 @@ async fn leases_are_renewed_by_their_owner_and_freed_by_its_next_run() {
         .await
         .unwrap();
     assert_eq!(claimed.iter().map(|r| r.id).collect::<Vec<_>>(), vec![1, 2]);
+    // A processor's own leftovers (a batch that could not put its rows back) are due at
+    // its next claim; another process's live lease is not.
+    let claimed =
+        t.db.run("claim", |c| {
+            async move { journal::claim(c, 10, "h:/d#new-1", 60.0).await }.boxed()
+        })
+        .await
+        .unwrap();
+    assert_eq!(claimed.iter().map(|r| r.id).collect::<Vec<_>>(), vec![3]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -47,17 +47,21 @@ const CLAIM: &str = "\
 WITH c AS (
     SELECT id FROM received_activity
     WHERE state = 'pending' AND next_attempt_at <= now()
-      AND (lease_until IS NULL OR lease_until < now())
-    ORDER BY id LIMIT $1
+      AND (lease_until IS NULL OR lease_until < now() OR lease_owner = $1)
+    ORDER BY id LIMIT $2
     FOR UPDATE SKIP LOCKED
 )
 UPDATE received_activity r
-SET lease_owner = $2, lease_until = now() + make_interval(secs => $3), attempts = r.attempts + 1
+SET lease_owner = $3, lease_until = now() + make_interval(secs => $4), attempts = r.attempts + 1
 FROM c WHERE r.id = c.id
 RETURNING r.id, r.activity_id, r.actor, r.kind, r.raw, r.received_at, r.attempts";
 
 /// Claims up to `limit` due rows for `owner` for `lease_secs` seconds; returned in journal
 /// order. One statement: pipeline it with others when possible.
+///
+/// Rows still leased to `owner` itself are due too: an owner runs one batch at a time, so
+/// at its next claim they are leftovers of a batch that could not put them back (the
+/// database went away mid-batch), and need not wait out their lease.
 pub async fn claim(
     c: &AsyncPgConnection,
     limit: i64,
@@ -65,6 +69,7 @@ pub async fn claim(
     lease_secs: f64,
 ) -> diesel::QueryResult<Vec<Claimed>> {
     let mut rows: Vec<Claimed> = crate::sql(CLAIM)
+        .bind::<Text, _>(owner)
         .bind::<BigInt, _>(limit)
         .bind::<Text, _>(owner)
         .bind::<Double, _>(lease_secs)
