@@ -7,8 +7,8 @@
 //! Ordering memory (`ingest_memory`) keeps journal ids, not rows: ids are never reused, so
 //! comparing them stays right after their rows are gone. What the retention bounds is
 //! duplicate detection: an activity delivered again after its row was pruned is journaled
-//! and applied again, and every handler compares with the stored state, so it changes
-//! nothing.
+//! and processed again; handlers compare with the stored state, so content does not change,
+//! but a vote replayed after its own Undo counts again, as a new vote from its actor would.
 
 use sluice_db::Db;
 use std::time::Duration;
