@@ -22,14 +22,14 @@ pub enum DbError {
     Transient {
         /// The SQLSTATE the server sent, when it sent one (a lost connection has none).
         sqlstate: Option<SqlState>,
-        /// What the driver reported.
+        /// What the driver reported (boxed: errors travel in many futures' state).
         #[source]
-        source: DieselError,
+        source: Box<DieselError>,
     },
     /// Journal rows this process worked on are leased to another process now (its lease
     /// ran out or was released): the transaction wrote nothing, and the rows are theirs.
     #[error("journal lease lost: {0}")]
-    LeaseLost(#[source] DieselError),
+    LeaseLost(#[source] Box<DieselError>),
     /// A statement failed for a reason retrying does not change.
     #[error("database query failed: {0}")]
     Query(#[source] DieselError),
@@ -49,7 +49,7 @@ impl DbError {
     /// goodbye.
     pub fn classify(source: DieselError, sqlstate: Option<SqlState>) -> DbError {
         if sqlstate.is_some_and(|c| c.is_lease_lost()) {
-            return DbError::LeaseLost(source);
+            return DbError::LeaseLost(Box::new(source));
         }
         let transient = match (&source, sqlstate) {
             (_, Some(code)) if code.is_transient() => true,
@@ -62,7 +62,10 @@ impl DbError {
             _ => false,
         };
         if transient {
-            DbError::Transient { sqlstate, source }
+            DbError::Transient {
+                sqlstate,
+                source: Box::new(source),
+            }
         } else {
             DbError::Query(source)
         }
@@ -89,7 +92,7 @@ impl DbError {
             DbError::Transient { sqlstate, source } => {
                 let serialization = sqlstate.is_some_and(|c| c.is_serialization())
                     || matches!(
-                        source,
+                        source.as_ref(),
                         DieselError::DatabaseError(Kind::SerializationFailure, _)
                     );
                 if serialization {
@@ -119,3 +122,15 @@ impl From<DieselError> for DbError {
 
 /// Shorthand for results of this crate.
 pub type DbResult<T> = Result<T, DbError>;
+
+#[cfg(test)]
+mod tests {
+    /// Errors travel in the state of many futures; the pipeline's deepest test futures
+    /// overflowed a 2 MB test thread in debug builds when this grew past the driver's error.
+    #[test]
+    fn a_db_error_is_no_larger_than_the_drivers() {
+        assert!(
+            std::mem::size_of::<super::DbError>() <= std::mem::size_of::<diesel::result::Error>()
+        );
+    }
+}

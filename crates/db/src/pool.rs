@@ -46,7 +46,13 @@ impl managed::Manager for Manager {
     type Error = DbError;
 
     async fn create(&self) -> Result<PgConn, DbError> {
-        let Connected { conn, wire, seen } = connect(&self.cfg, self.connect_timeout).await?;
+        // On a task of its own: the handshake (TLS, the protocol reader) is a deep future,
+        // and it should not stack onto whatever deep caller first needed a connection.
+        let (cfg, timeout) = (self.cfg.clone(), self.connect_timeout);
+        let Connected { conn, wire, seen } =
+            tokio::spawn(async move { connect(&cfg, timeout).await })
+                .await
+                .map_err(|e| DbError::Unavailable(format!("connecting: {e}")))??;
         global()
             .db_roundtrips_total
             .with_label_values(&["connect"])

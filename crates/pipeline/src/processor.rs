@@ -85,9 +85,9 @@ impl Processor {
         Ok(())
     }
 
-    /// The processor's connection, warmed.
-    async fn conn(&mut self) -> Result<&mut Conn, DbError> {
-        self.warm_up().await?;
+    /// The processor's connection, warmed. (Not an async fn of its own: in debug builds
+    /// every nested poll frame counts, and the pipeline's deepest path runs through here.)
+    fn held(&mut self) -> Result<&mut Conn, DbError> {
         self.conn
             .as_mut()
             .ok_or_else(|| DbError::Unavailable("no connection".into()))
@@ -122,7 +122,8 @@ impl Processor {
         let with_backlog = self
             .last_backlog
             .is_none_or(|t| t.elapsed() >= BACKLOG_EVERY);
-        let conn = self.conn().await?;
+        self.warm_up().await?;
+        let conn = self.held()?;
         let before = conn.wire_roundtrips();
         let (rows, backlog) = conn
             .run("ingest_claim", move |c| {
@@ -247,7 +248,8 @@ impl Processor {
     ) -> Result<Vec<Outcome>, DbError> {
         let env = self.env.clone();
         let fetcher = self.fetcher.clone();
-        let conn = self.conn().await?;
+        self.warm_up().await?;
+        let conn = self.held()?;
         let (steps, view) = batch::run(conn, &env, &*fetcher, fetched, items).await?;
         let mut changes = view.changes();
         self.batches_gc(&mut changes);
@@ -265,7 +267,8 @@ impl Processor {
     }
 
     async fn write(&mut self, changes: Changes) -> Result<(), DbError> {
-        let conn = self.conn().await?;
+        self.warm_up().await?;
+        let conn = self.held()?;
         // The statements are built in the closure, before `BEGIN` leaves (see `write`).
         conn.run_tx("ingest_write", move |c| {
             ingest::write::write(c, &changes, false)
