@@ -7,6 +7,7 @@
 //! of bytes out and the answer back, encrypted or not.
 
 use crate::DbError;
+use crate::sqlstate::{Seen, SniffTls, Sniffing};
 use crate::tls;
 use crate::wire::{CountingStream, RawStream, WireStats};
 use diesel_async::AsyncPgConnection;
@@ -25,6 +26,8 @@ pub struct Connected {
     pub conn: AsyncPgConnection,
     /// Its wire statistics.
     pub wire: Arc<WireStats>,
+    /// The SQLSTATEs it received (see [`crate::sqlstate`]).
+    pub(crate) seen: Arc<Seen>,
 }
 
 /// A parsed `database_url`: where the server is, who we are, and the TLS to speak.
@@ -115,10 +118,18 @@ fn describe(host: &Host, port: u16) -> String {
 pub async fn connect(target: &DbTarget, timeout: Duration) -> Result<Connected, DbError> {
     let (raw, tcp_host) = open_socket(&target.pg, timeout).await?;
     let (stream, wire) = CountingStream::new(raw);
+    let seen = Arc::new(Seen::default());
+    let stream = Sniffing::socket(stream, seen.clone());
     let client = match (&target.tls, tcp_host) {
         (Some(tls), Some(host)) => {
-            let Ok(tls) =
-                MakeTlsConnect::<CountingStream>::make_tls_connect(&mut tls.clone(), &host);
+            let Ok(tls) = MakeTlsConnect::<Sniffing<CountingStream>>::make_tls_connect(
+                &mut tls.clone(),
+                &host,
+            );
+            let tls = SniffTls {
+                inner: tls,
+                seen: seen.clone(),
+            };
             handshake(&target.pg, stream, tls, timeout).await?
         }
         // `disable`, or a unix socket, where PostgreSQL offers no TLS (libpq ignores
@@ -132,19 +143,19 @@ pub async fn connect(target: &DbTarget, timeout: Duration) -> Result<Connected, 
     let conn = AsyncPgConnection::try_from(client)
         .await
         .map_err(|e| DbError::Unavailable(format!("setting up the connection: {e}")))?;
-    Ok(Connected { conn, wire })
+    Ok(Connected { conn, wire, seen })
 }
 
 /// The PostgreSQL handshake over `stream` (TLS first when `tls` does it); the connection
 /// task runs on its own.
 async fn handshake<T>(
     pg: &tokio_postgres::Config,
-    stream: CountingStream,
+    stream: Sniffing<CountingStream>,
     tls: T,
     timeout: Duration,
 ) -> Result<tokio_postgres::Client, DbError>
 where
-    T: TlsConnect<CountingStream> + Send,
+    T: TlsConnect<Sniffing<CountingStream>> + Send,
     T::Stream: Send + 'static,
     T::Future: Send,
 {

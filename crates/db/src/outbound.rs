@@ -1,7 +1,8 @@
 //! Appending to the outbound log: the contract between whoever produces activities to send
 //! (the pipeline's Accepts and community Announces, the publish API) and the send queue.
 //!
-//! An activity is appended once (`outbound_activity`, whose id is the send order), and its
+//! An activity is appended once (`outbound_activity`, whose id is the send order; its
+//! activity id is unique, and appending a known one does nothing), and its
 //! audience is resolved once, at append time, into one `outbound_target` row per remote
 //! instance with the inbox(es) to use there: the shared inbox when the recipients have one.
 //! Blocked instances and local recipients get no row. Each function here is ONE statement,
@@ -59,6 +60,7 @@ WITH input AS (
 ), ins AS (
     INSERT INTO outbound_activity (activity_id, actor_ap_id, raw, object_ap_id)
     SELECT activity_id, actor_ap_id, raw, object_ap_id FROM input ORDER BY ord
+    ON CONFLICT (activity_id) DO NOTHING
     RETURNING id, activity_id
 ), tgt AS (
     INSERT INTO outbound_target (outbound_id, instance_id, inboxes)
@@ -82,6 +84,7 @@ WITH input AS (
 ), ins AS (
     INSERT INTO outbound_activity (activity_id, actor_ap_id, raw, object_ap_id)
     SELECT activity_id, actor_ap_id, raw, object_ap_id FROM input ORDER BY ord
+    ON CONFLICT (activity_id) DO NOTHING
     RETURNING id, activity_id
 ), tg AS (
     SELECT g.ord, g.inbox, lower(substring(g.inbox from '^[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#@]+)')) AS domain
@@ -133,7 +136,8 @@ fn columns<'a>(items: impl Iterator<Item = &'a NewOutbound>) -> Columns {
 
 /// Appends `items` in order, one statement per audience kind (at most two round-trips'
 /// worth of statements, pipelined when the caller polls them together). Returns what was
-/// appended, in send order.
+/// appended, in send order. An id already in the log is skipped (activity ids are unique:
+/// a replayed write appends nothing, so nothing is sent twice).
 pub async fn append(
     c: &AsyncPgConnection,
     items: &[NewOutbound],

@@ -4,12 +4,14 @@
 //!   on every checkout, which alone doubled Lemmy 0.19.3's round-trips. Our manager
 //!   recycles with local checks only (is the socket closed? was a transaction left open?).
 //!   A connection that died while idle then fails on first use; that error is classified
-//!   `Unavailable`, the caller answers 503 or retries, and the dead connection is dropped.
+//!   transient ([`DbError::classify`]), the caller answers 503 or retries, and the dead
+//!   connection is dropped.
 //! - **One path.** [`Conn::run`] names every operation, counts the round-trips it caused
 //!   on the wire (see [`crate::wire`]), times it, and adds the time to the task's spend.
 
 use crate::DbError;
 use crate::connect::{Connected, connect};
+use crate::sqlstate::Seen;
 use crate::wire::{Cork, WireStats};
 use deadpool::managed::{self, Metrics as PoolMetrics, RecycleError, RecycleResult};
 use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
@@ -24,9 +26,14 @@ use std::time::{Duration, Instant};
 pub struct PgConn {
     conn: AsyncPgConnection,
     wire: Arc<WireStats>,
+    /// The SQLSTATEs the server sent since the current operation began.
+    seen: Arc<Seen>,
     /// Set while a raw (pipelined) transaction is open; a connection dropped in that state
     /// is not reused.
     in_tx: bool,
+    /// Its last operation failed with the database's trouble (it may be dead without
+    /// knowing it yet): not reused.
+    troubled: bool,
 }
 
 struct Manager {
@@ -39,7 +46,13 @@ impl managed::Manager for Manager {
     type Error = DbError;
 
     async fn create(&self) -> Result<PgConn, DbError> {
-        let Connected { conn, wire } = connect(&self.cfg, self.connect_timeout).await?;
+        // On a task of its own: the handshake (TLS, the protocol reader) is a deep future,
+        // and it should not stack onto whatever deep caller first needed a connection.
+        let (cfg, timeout) = (self.cfg.clone(), self.connect_timeout);
+        let Connected { conn, wire, seen } =
+            tokio::spawn(async move { connect(&cfg, timeout).await })
+                .await
+                .map_err(|e| DbError::Unavailable(format!("connecting: {e}")))??;
         global()
             .db_roundtrips_total
             .with_label_values(&["connect"])
@@ -47,13 +60,15 @@ impl managed::Manager for Manager {
         Ok(PgConn {
             conn,
             wire,
+            seen,
             in_tx: false,
+            troubled: false,
         })
     }
 
     async fn recycle(&self, obj: &mut PgConn, _: &PoolMetrics) -> RecycleResult<DbError> {
         use diesel_async::pooled_connection::PoolableConnection;
-        if obj.in_tx || obj.conn.is_broken() {
+        if obj.in_tx || obj.troubled || obj.conn.is_broken() {
             return Err(RecycleError::message(
                 "connection closed or left in a transaction",
             ));
@@ -240,18 +255,20 @@ impl Conn {
         let before = pg.wire.roundtrips();
         let start = Instant::now();
         pg.in_tx = true; // until we know the operation finished cleanly
+        pg.seen.take();
         let wire = pg.wire.clone();
         let r = tokio::time::timeout(op_timeout, Corked::new(&wire, f(&mut pg.conn))).await;
         let r = match r {
             Ok(r) => {
                 pg.in_tx = false;
-                r.map_err(|e| classify(e, &mut pg.conn))
+                r.map_err(|e| DbError::classify(e, pg.seen.take()))
             }
             Err(_) => Err(DbError::Unavailable(format!(
                 "{name} took longer than {} s",
                 op_timeout.as_secs()
             ))),
         };
+        pg.troubled = matches!(&r, Err(e) if e.is_transient());
         self.record(name, before, start, r.as_ref().err());
         r
     }
@@ -270,6 +287,7 @@ impl Conn {
         let before = pg.wire.roundtrips();
         let start = Instant::now();
         pg.in_tx = true;
+        pg.seen.take();
         let work = async {
             let c: &AsyncPgConnection = &pg.conn;
             // `join!` polls BEGIN first, so it is queued ahead of every statement of `f`.
@@ -294,13 +312,14 @@ impl Conn {
             }
             Ok(Err(e)) => {
                 pg.in_tx = false;
-                Err(classify(e, &mut pg.conn))
+                Err(DbError::classify(e, pg.seen.take()))
             }
             Err(_) => Err(DbError::Unavailable(format!(
                 "{name} took longer than {} s",
                 op_timeout.as_secs()
             ))),
         };
+        pg.troubled = matches!(&r, Err(e) if e.is_transient());
         self.record(name, before, start, r.as_ref().err());
         r
     }
@@ -330,17 +349,5 @@ impl Conn {
     /// Round-trips on this connection so far (including its setup), for tests.
     pub fn wire_roundtrips(&self) -> u64 {
         self.obj.wire.roundtrips()
-    }
-}
-
-fn classify(e: diesel::result::Error, conn: &mut AsyncPgConnection) -> DbError {
-    use diesel::result::{DatabaseErrorKind as K, Error as E};
-    use diesel_async::pooled_connection::PoolableConnection;
-    match &e {
-        E::DatabaseError(K::ClosedConnection | K::UnableToSendCommand, _) => {
-            DbError::Unavailable(e.to_string())
-        }
-        _ if conn.is_broken() => DbError::Unavailable(e.to_string()),
-        _ => DbError::Query(e),
     }
 }

@@ -120,6 +120,8 @@ async fn counted(url: String) {
             error_code: (n == 1).then(|| "FetchTimeout".into()),
             error: None,
             retry_in: 30.0,
+            owner: "test".into(),
+            needs_lease: true,
         });
     }
     conn.run_tx("write", move |c: &AsyncPgConnection| {

@@ -79,6 +79,7 @@ async fn followers_are_grouped_per_instance_and_inboxes_per_host() {
             ]),
         },
     ];
+    let replay = items.clone();
     let mut conn = t.db.get().await.unwrap();
     let appended = conn
         .run_tx("append", move |c| {
@@ -86,6 +87,18 @@ async fn followers_are_grouped_per_instance_and_inboxes_per_host() {
         })
         .await
         .unwrap();
+    // The same write again (a batch replayed after its lease was lost): nothing appended,
+    // nothing targeted twice.
+    let again = conn
+        .run_tx("append_again", move |c| {
+            async move { append(c, &replay).await }.boxed()
+        })
+        .await
+        .unwrap();
+    assert!(
+        again.is_empty(),
+        "a replayed append appends nothing: {again:?}"
+    );
     assert_eq!(appended.len(), 2);
     assert!(
         appended[0].id < appended[1].id,
@@ -112,6 +125,7 @@ async fn followers_are_grouped_per_instance_and_inboxes_per_host() {
         })
         .await
         .unwrap();
+    assert_eq!(targets.len(), 3, "each target once: {targets:?}");
     let got: Vec<(String, String)> = targets.into_iter().map(|t| (t.domain, t.inboxes)).collect();
     assert_eq!(
         got,

@@ -6,6 +6,8 @@
 //! address we connect to, so `verify-ca` (chain only) must pass where `verify-full` (chain
 //! and name) must fail; an unrelated authority fails both.
 
+#![allow(clippy::bool_assert_comparison)] // `assert_eq!` prints both sides
+
 use diesel::sql_types::Bool;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures::future::BoxFuture;

@@ -40,23 +40,30 @@ pub struct JournalStats {
 }
 
 /// Why an activity could not be journaled.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum JournalError {
-    /// The database cannot be reached (or the writer stopped): retry later (503).
+    /// The writer stopped: retry later (503).
     #[error("database unavailable: {0}")]
     Unavailable(String),
-    /// The insert failed for this activity (logged): 500.
+    /// The insert failed (shared by every request of its batch).
     #[error("journal insert failed: {0}")]
-    Failed(String),
+    Database(#[source] Arc<DbError>),
+}
+
+impl JournalError {
+    /// True when the sender should retry later (503): the database's trouble, as
+    /// [`DbError::is_transient`] classifies it.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            JournalError::Unavailable(_) => true,
+            JournalError::Database(e) => e.is_transient(),
+        }
+    }
 }
 
 impl From<DbError> for JournalError {
     fn from(e: DbError) -> Self {
-        if e.is_transient() {
-            JournalError::Unavailable(e.to_string())
-        } else {
-            JournalError::Failed(e.to_string())
-        }
+        JournalError::Database(Arc::new(e))
     }
 }
 

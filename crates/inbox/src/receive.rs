@@ -226,9 +226,10 @@ async fn journal(
     let r = inbox.shared.journal.append(row).await;
     // Waiting for the group commit is database time, though the insert runs on the writer task.
     spend::add_db(wait.elapsed());
-    let j = r.map_err(|e| match e {
-        crate::journal::JournalError::Unavailable(_) => Refusal::database_unavailable(),
-        crate::journal::JournalError::Failed(_) => {
+    let j = r.map_err(|e| {
+        if e.is_transient() {
+            Refusal::database_unavailable()
+        } else {
             Refusal::new(Rc::Internal, "internal error; retry later")
         }
     })?;

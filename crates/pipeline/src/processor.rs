@@ -4,8 +4,13 @@
 //! The processor keeps one connection and prepares every statement on it when it takes it
 //! (`sluice_db::ingest::warm_up`), so no batch pays a prepare round-trip. A write that fails
 //! with a query error is retried on halves of the batch, down to the one activity that
-//! fails, which is marked `failed`: one bad activity never blocks the rest. A database that
-//! is unavailable puts the batch back with backoff.
+//! fails, which is marked `failed`: one bad activity never blocks the rest. Database trouble
+//! (`DbError::is_transient`) puts the batch back with backoff.
+//!
+//! **Leases.** A batch renews its rows' leases while it runs ([`Renewal`]), and every mark
+//! it writes is fenced by its lease owner: if another process took the rows (the lease ran
+//! out while the database was away, or a restart freed them), the write transaction aborts
+//! and nothing of the batch is applied twice.
 
 use crate::batch::{self, Item};
 use crate::ctx::{Env, Fetched};
@@ -80,9 +85,9 @@ impl Processor {
         Ok(())
     }
 
-    /// The processor's connection, warmed.
-    async fn conn(&mut self) -> Result<&mut Conn, DbError> {
-        self.warm_up().await?;
+    /// The processor's connection, warmed. (Not an async fn of its own: in debug builds
+    /// every nested poll frame counts, and the pipeline's deepest path runs through here.)
+    fn held(&mut self) -> Result<&mut Conn, DbError> {
         self.conn
             .as_mut()
             .ok_or_else(|| DbError::Unavailable("no connection".into()))
@@ -117,7 +122,8 @@ impl Processor {
         let with_backlog = self
             .last_backlog
             .is_none_or(|t| t.elapsed() >= BACKLOG_EVERY);
-        let conn = self.conn().await?;
+        self.warm_up().await?;
+        let conn = self.held()?;
         let before = conn.wire_roundtrips();
         let (rows, backlog) = conn
             .run("ingest_claim", move |c| {
@@ -148,6 +154,13 @@ impl Processor {
             return Ok((report, Vec::new()));
         }
         self.batches += 1;
+        // Kept until the batch ends, however it ends.
+        let _renewal = Renewal::start(
+            self.db.clone(),
+            rows.iter().map(|r| r.id).collect(),
+            self.env.settings.node_id.clone(),
+            self.env.settings.lease,
+        );
         let max = self.env.settings.max_attempts as i32;
         let (exhausted, live): (Vec<Claimed>, Vec<Claimed>) =
             rows.into_iter().partition(|r| r.attempts > max);
@@ -174,8 +187,10 @@ impl Processor {
                         done.push((item.row, o.step));
                     }
                 }
-                Err(e) if e.is_transient() || !matches!(e, DbError::Query(_)) => {
-                    // Put everything not yet written back, and let the loop back off.
+                Err(e) if !matches!(e, DbError::Query(_)) => {
+                    // The database's trouble, or rows now leased to another process: put
+                    // back everything not yet written that is still ours, and let the loop
+                    // back off.
                     let mut rest: Vec<Claimed> = chunk.into_iter().map(|i| i.row).collect();
                     rest.extend(queue.into_iter().flatten().map(|i| i.row));
                     self.release(&rest, &e).await;
@@ -233,7 +248,8 @@ impl Processor {
     ) -> Result<Vec<Outcome>, DbError> {
         let env = self.env.clone();
         let fetcher = self.fetcher.clone();
-        let conn = self.conn().await?;
+        self.warm_up().await?;
+        let conn = self.held()?;
         let (steps, view) = batch::run(conn, &env, &*fetcher, fetched, items).await?;
         let mut changes = view.changes();
         self.batches_gc(&mut changes);
@@ -251,7 +267,8 @@ impl Processor {
     }
 
     async fn write(&mut self, changes: Changes) -> Result<(), DbError> {
-        let conn = self.conn().await?;
+        self.warm_up().await?;
+        let conn = self.held()?;
         // The statements are built in the closure, before `BEGIN` leaves (see `write`).
         conn.run_tx("ingest_write", move |c| {
             ingest::write::write(c, &changes, false)
@@ -259,18 +276,29 @@ impl Processor {
         .await
     }
 
-    /// Puts rows back to `pending` after trouble on our side (best effort: when the
-    /// database is gone too, their leases run out instead).
+    /// Puts the rows still leased to us back to `pending` after trouble on our side (best
+    /// effort: when the database is gone too, their leases run out instead, or the next
+    /// start of this process frees them). Rows whose lease was lost are left to their new
+    /// owner, and come back at once: it was not their fault.
     async fn release(&mut self, rows: &[Claimed], e: &DbError) {
         self.conn = None;
-        let rc = if e.is_transient() || matches!(e, DbError::Unavailable(_)) {
+        let rc = if e.is_transient() {
             Rc::DatabaseUnavailable
         } else {
             Rc::Internal
         };
+        let lost = matches!(e, DbError::LeaseLost(_));
         let marks: Vec<Mark> = rows
             .iter()
-            .map(|r| self.mark(r, &Step::Retry(rc, e.to_string())))
+            .map(|r| {
+                let mut m = self.mark(r, &Step::Retry(rc, e.to_string()));
+                m.needs_lease = false;
+                if lost {
+                    m.verdict = Verdict::Retry;
+                    m.retry_in = 0.0;
+                }
+                m
+            })
             .collect();
         if let Err(e2) = self
             .write(Changes {
@@ -309,6 +337,44 @@ impl Processor {
             error_code: rc.map(|r| r.code().to_string()),
             error: msg,
             retry_in: s.backoff(row.attempts.max(1) as u32).as_secs_f64(),
+            owner: s.node_id.clone(),
+            needs_lease: true,
         }
+    }
+}
+
+/// Renews a batch's leases every third of the lease while the batch runs, on a connection
+/// of its own (the batch's stays with the batch, and its round-trips stay the batch's).
+/// Stops when dropped. A renewal that fails is retried at the next tick; should the lease
+/// run out meanwhile and the rows go to another process, the batch's marks are fenced by
+/// the owner and its write aborts ([`DbError::LeaseLost`]).
+struct Renewal(tokio::task::JoinHandle<()>);
+
+impl Renewal {
+    fn start(db: Db, ids: Vec<i64>, owner: String, lease: Duration) -> Renewal {
+        let every = (lease / 3).max(Duration::from_millis(100));
+        Renewal(tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                tick.tick().await;
+                match journal::renew(&db, &ids, &owner, lease.as_secs_f64()).await {
+                    Ok(n) if n < ids.len() => {
+                        tracing::debug!(
+                            renewed = n,
+                            of = ids.len(),
+                            "batch leases renewed in part"
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "renewing the batch's leases failed"),
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Renewal {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

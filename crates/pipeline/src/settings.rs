@@ -28,7 +28,9 @@ pub struct Settings {
     pub keep_all_announced: bool,
     /// Sleep between polls of an empty journal (a wake-up from the receiver cuts it short).
     pub idle_poll: Duration,
-    /// Lease owner name (unique per process).
+    /// Lease owner name, unique per processor (a processor takes back rows still leased to
+    /// this name at its next claim). `sluice serve` starts it with a part that the next run
+    /// of the same process shares, so that run can free its leases at start.
     pub node_id: String,
 }
 

@@ -11,6 +11,10 @@ use sluice_apub::Rc;
 use sluice_db::DbError;
 use std::time::Duration;
 
+/// What a 503 for database trouble asks the sender to wait: a restart or failover takes
+/// seconds.
+pub const DATABASE_RETRY_AFTER: Duration = Duration::from_secs(10);
+
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
@@ -38,12 +42,14 @@ impl Refusal {
         self
     }
 
-    /// Our database cannot be reached: 503, the sender retries later.
+    /// Our database is in trouble (unreachable, restarting, overloaded): 503 with
+    /// `Retry-After`, the sender retries later and nothing is lost.
     pub fn database_unavailable() -> Self {
         Refusal::new(
             Rc::DatabaseUnavailable,
             "the database is unavailable; retry later",
         )
+        .retry_after(DATABASE_RETRY_AFTER)
     }
 
     /// The HTTP status of its code (500 for a code that is never an answer).
@@ -91,11 +97,13 @@ impl ResponseError for Refusal {
     }
 }
 
-/// Transient database trouble is 503 (the sender retries; nothing is lost); anything else
-/// is an internal error, logged, with no detail leaked to the caller.
+/// Transient database trouble ([`DbError::is_transient`], decided once where the error
+/// arose) is 503 (the sender retries; nothing is lost); anything else is an internal error,
+/// logged, with no detail leaked to the caller.
 impl From<DbError> for Refusal {
     fn from(e: DbError) -> Self {
         if e.is_transient() {
+            tracing::warn!(error = %e, "database trouble; answering 503");
             Refusal::database_unavailable()
         } else {
             tracing::error!(error = %e, "database error");
@@ -107,6 +115,7 @@ impl From<DbError> for Refusal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_db::diesel;
 
     #[test]
     fn status_body_and_retry_after_follow_the_code() {
@@ -116,10 +125,29 @@ mod tests {
         assert_eq!(resp.headers().get("retry-after").unwrap(), "30");
         assert_eq!(r.result_label(), "throttled");
         assert_eq!(Refusal::new(Rc::NotFound, "x").status(), 404);
-        assert_eq!(
-            Refusal::from(DbError::Unavailable("down".into())).rc,
-            Rc::DatabaseUnavailable
+        let down = Refusal::from(DbError::Unavailable("down".into()));
+        assert_eq!(down.rc, Rc::DatabaseUnavailable);
+        let resp = down.response();
+        assert_eq!(resp.status(), 503);
+        assert_eq!(resp.headers().get("retry-after").unwrap(), "10");
+        // A server shutting down mid-statement: 503, whether or not the connection is
+        // known to be closed yet.
+        let shutdown = DbError::classify(
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::Unknown,
+                Box::new("terminating connection due to administrator command".to_string()),
+            ),
+            sluice_db::SqlState::new("57P01"),
         );
+        assert_eq!(Refusal::from(shutdown).status(), 503);
+        let duplicate = DbError::classify(
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                Box::new("duplicate key".to_string()),
+            ),
+            sluice_db::SqlState::new("23505"),
+        );
+        assert_eq!(Refusal::from(duplicate).status(), 500);
         assert_eq!(
             Refusal::from(DbError::Config("bad".into())).rc,
             Rc::Internal

@@ -123,6 +123,10 @@ pub struct Config {
     /// Keep content announced by remote communities nobody here follows.
     #[serde(deserialize_with = "flexible")]
     pub pipeline_keep_all_announced: bool,
+    /// Days a done or ignored journal row is kept (failed rows are kept until replayed).
+    /// Within this window a re-delivered activity is recognised as a duplicate.
+    #[serde(deserialize_with = "flexible")]
+    pub journal_retention_days: f64,
 }
 
 /// Log output format.
@@ -174,6 +178,7 @@ impl Default for Config {
             pipeline_fetch_timeout_seconds: 10.0,
             pipeline_fetch_concurrency: 16,
             pipeline_keep_all_announced: false,
+            journal_retention_days: 14.0,
         }
     }
 }
@@ -280,6 +285,7 @@ impl Config {
             "pipeline_fetch_timeout_seconds",
             "pipeline_fetch_concurrency",
             "pipeline_keep_all_announced",
+            "journal_retention_days",
         ]
     }
 
@@ -364,7 +370,25 @@ impl Config {
                 });
             }
         }
+        let days = self.journal_retention_days;
+        if !(days.is_finite() && days > 0.0 && days <= 36500.0) {
+            return Err(ConfigError {
+                source_name: src("journal_retention_days"),
+                message: "must be a positive number of days (at most 36500)".into(),
+            });
+        }
         Ok(())
+    }
+
+    /// What this process's pipeline leases carry before its run id: the host name and the
+    /// data directory, which a restart of the same process keeps (see
+    /// [`Config::pipeline`]).
+    pub fn lease_group(&self) -> String {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "unknown-host".into());
+        let dir = std::fs::canonicalize(&self.data_dir).unwrap_or_else(|_| self.data_dir.clone());
+        format!("{host}:{}#", dir.display())
     }
 
     /// Journal inserts in flight at once: `inbox_journal_inflight`, but never more than
@@ -410,6 +434,16 @@ impl Config {
             fetch_timeout: Duration::from_secs_f64(self.pipeline_fetch_timeout_seconds),
             fetch_concurrency: self.pipeline_fetch_concurrency,
             keep_all_announced: self.pipeline_keep_all_announced,
+            // Stable part + a new id per run: the next run of this process knows which
+            // leases were its own (and are dead), see `sluice_db::ingest::journal`.
+            node_id: format!(
+                "{}{}-{:x}",
+                self.lease_group(),
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos())
+            ),
             ..sluice_pipeline::Settings::default()
         }
     }

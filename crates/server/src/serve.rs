@@ -37,10 +37,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     // The pipeline turns journal rows into threadiverse rows; the receiver wakes it after
     // each journal insert.
     let stop_pipeline = tokio_util::sync::CancellationToken::new();
+    let pipeline_settings = cfg.pipeline();
+    if cfg.pipeline_enabled {
+        release_stale_leases(&database.db, &cfg.lease_group(), &pipeline_settings.node_id).await;
+    }
     let pipeline = cfg.pipeline_enabled.then(|| {
         sluice_pipeline::Pipeline::spawn(
             database.db.clone(),
-            cfg.pipeline(),
+            pipeline_settings,
             cfg.pipeline_workers,
             std::sync::Arc::new(sluice_pipeline::NetFetcher::new(
                 net.clone(),
@@ -51,6 +55,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         )
     });
     let journaled = pipeline.as_ref().map(|p| p.waker());
+    let stop_pruning = tokio_util::sync::CancellationToken::new();
+    let pruning = crate::prune::spawn(
+        database.db.clone(),
+        cfg.journal_retention_days,
+        stop_pruning.clone(),
+    );
     let inbox = start_inbox(&cfg, &database.db, net.clone(), instance_signer, journaled).await?;
     let queue = sluice_queue::Queue::spawn(database.db.clone(), net.clone(), cfg.queue());
     if cfg.publish_token.is_none() {
@@ -87,6 +97,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     handle.stop(true).await;
     let _ = server_task.await;
     // The batch in progress finishes (and commits) before the database goes.
+    stop_pruning.cancel();
+    let _ = pruning.await;
     stop_pipeline.cancel();
     if let Some(p) = pipeline {
         p.join().await;
@@ -119,6 +131,25 @@ async fn start_inbox(
     sluice_inbox::Inbox::start(deps, cfg.inbox())
         .await
         .context("starting the inbox")
+}
+
+/// Frees the journal leases a previous run of this process left (it was killed, or lost
+/// the database, mid-batch): without this its rows would wait out the whole lease. Only
+/// this process's own earlier runs are concerned (same host and data directory), so a
+/// live process elsewhere keeps its rows; should two live processes share that identity
+/// anyway, the fencing of every mark by lease owner still keeps a row from being applied
+/// twice. Best effort: if it fails, the leases run out.
+async fn release_stale_leases(db: &sluice_db::Db, group: &str, me: &str) {
+    match sluice_db::ingest::journal::release_stale(db, group, me).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            rows = n,
+            "freed the journal leases of this process's previous run"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not free stale journal leases; they will expire")
+        }
+    }
 }
 
 async fn wait_for_shutdown() {

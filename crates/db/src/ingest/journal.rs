@@ -5,10 +5,15 @@
 //! several processes share one journal, each row leased by at most one of them, in journal
 //! order. A lease that runs out (its process died) makes the row claimable again; `attempts`
 //! counts claims, so a row that keeps killing its process still ends `failed`.
+//!
+//! Leases are kept honest three ways: a running batch renews its rows' leases ([`renew`]);
+//! every mark is fenced by the lease owner ([`mark`]), so a batch whose rows went to another
+//! process writes nothing; and a process starting again frees the leases its previous run
+//! left ([`release_stale`]), so a crash does not make those rows wait out the lease.
 
 use crate::{Db, DbError};
 use chrono::{DateTime, Utc};
-use diesel::sql_types::{Array, BigInt, Double, Integer, Jsonb, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Bool, Double, Integer, Jsonb, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures::FutureExt;
 
@@ -42,17 +47,21 @@ const CLAIM: &str = "\
 WITH c AS (
     SELECT id FROM received_activity
     WHERE state = 'pending' AND next_attempt_at <= now()
-      AND (lease_until IS NULL OR lease_until < now())
-    ORDER BY id LIMIT $1
+      AND (lease_until IS NULL OR lease_until < now() OR lease_owner = $1)
+    ORDER BY id LIMIT $2
     FOR UPDATE SKIP LOCKED
 )
 UPDATE received_activity r
-SET lease_owner = $2, lease_until = now() + make_interval(secs => $3), attempts = r.attempts + 1
+SET lease_owner = $3, lease_until = now() + make_interval(secs => $4), attempts = r.attempts + 1
 FROM c WHERE r.id = c.id
 RETURNING r.id, r.activity_id, r.actor, r.kind, r.raw, r.received_at, r.attempts";
 
 /// Claims up to `limit` due rows for `owner` for `lease_secs` seconds; returned in journal
 /// order. One statement: pipeline it with others when possible.
+///
+/// Rows still leased to `owner` itself are due too: an owner runs one batch at a time, so
+/// at its next claim they are leftovers of a batch that could not put them back (the
+/// database went away mid-batch), and need not wait out their lease.
 pub async fn claim(
     c: &AsyncPgConnection,
     limit: i64,
@@ -60,6 +69,7 @@ pub async fn claim(
     lease_secs: f64,
 ) -> diesel::QueryResult<Vec<Claimed>> {
     let mut rows: Vec<Claimed> = crate::sql(CLAIM)
+        .bind::<Text, _>(owner)
         .bind::<BigInt, _>(limit)
         .bind::<Text, _>(owner)
         .bind::<Double, _>(lease_secs)
@@ -127,21 +137,36 @@ pub struct Mark {
     pub error: Option<String>,
     /// Seconds until the next attempt (`Retry` only).
     pub retry_in: f64,
+    /// The lease owner marking it: a row leased to anyone else is not marked.
+    pub owner: String,
+    /// The mark is part of work done under the lease (a batch's write): if the row is no
+    /// longer leased to `owner`, the whole transaction aborts ([`crate::DbError::LeaseLost`]).
+    /// Without it (putting rows back), a row leased to someone else is just skipped.
+    pub needs_lease: bool,
 }
 
 const MARK: &str = "\
-UPDATE received_activity r
-SET state = t.state, error_code = t.error_code, error = t.error,
-    processed_at = CASE WHEN t.state = 'pending' THEN NULL ELSE now() END,
-    next_attempt_at = CASE WHEN t.state = 'pending'
-        THEN now() + make_interval(secs => t.retry_in) ELSE r.next_attempt_at END,
-    lease_owner = NULL, lease_until = NULL
-FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::float8[])
-    AS t(id, state, error_code, error, retry_in)
-WHERE r.id = t.id";
+WITH t AS (
+    SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::float8[],
+                         $6::text[], $7::bool[])
+        AS t(id, state, error_code, error, retry_in, owner, needs_lease)
+), m AS (
+    UPDATE received_activity r
+    SET state = t.state, error_code = t.error_code, error = t.error,
+        processed_at = CASE WHEN t.state = 'pending' THEN NULL ELSE now() END,
+        next_attempt_at = CASE WHEN t.state = 'pending'
+            THEN now() + make_interval(secs => t.retry_in) ELSE r.next_attempt_at END,
+        lease_owner = NULL, lease_until = NULL
+    FROM t WHERE r.id = t.id AND r.lease_owner = t.owner
+    RETURNING r.id
+)
+SELECT sluice_journal_fence(count(*)) FROM t
+WHERE t.needs_lease AND t.id NOT IN (SELECT id FROM m)";
 
-/// Marks rows (one statement; part of the pipeline's write transaction). Built when
-/// called, sent when first polled.
+/// Marks rows (one statement; part of the pipeline's write transaction), each only while
+/// its lease is still `owner`'s; a lost lease on a row that [`Mark::needs_lease`] fails the
+/// statement with SQLSTATE `SL001`, so the transaction writes nothing. Built when called,
+/// sent when first polled.
 pub fn mark<'a>(
     c: &'a AsyncPgConnection,
     marks: &[Mark],
@@ -157,7 +182,67 @@ pub fn mark<'a>(
         )
         .bind::<Array<Nullable<Text>>, _>(marks.iter().map(|m| m.error.clone()).collect::<Vec<_>>())
         .bind::<Array<Double>, _>(marks.iter().map(|m| m.retry_in).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(marks.iter().map(|m| m.owner.clone()).collect::<Vec<_>>())
+        .bind::<Array<Bool>, _>(marks.iter().map(|m| m.needs_lease).collect::<Vec<_>>())
         .execute(&mut &*c)
+}
+
+/// Extends the lease of those of `ids` still leased to `owner` by `lease_secs` from now
+/// (a batch renews while it runs, so a slow batch keeps its rows). Returns how many.
+pub async fn renew(db: &Db, ids: &[i64], owner: &str, lease_secs: f64) -> Result<usize, DbError> {
+    let (ids, owner) = (ids.to_vec(), owner.to_string());
+    db.run("journal_renew", move |c| {
+        crate::sql(
+            "UPDATE received_activity SET lease_until = now() + make_interval(secs => $1) \
+             WHERE id = ANY($2::bigint[]) AND lease_owner = $3",
+        )
+        .bind::<Double, _>(lease_secs)
+        .bind::<Array<BigInt>, _>(ids)
+        .bind::<Text, _>(owner)
+        .execute(c)
+        .boxed()
+    })
+    .await
+}
+
+/// Frees the leases a previous run of this process left behind: owners starting with
+/// `group` (this process's stable identity) that are not `me` (this run). Their batches
+/// died with that run; without this they would wait out the lease. Returns how many rows.
+pub async fn release_stale(db: &Db, group: &str, me: &str) -> Result<usize, DbError> {
+    let (group, me) = (group.to_string(), me.to_string());
+    db.run("journal_release_stale", move |c| {
+        crate::sql(
+            "UPDATE received_activity SET lease_owner = NULL, lease_until = NULL \
+             WHERE state = 'pending' AND lease_owner IS NOT NULL \
+               AND starts_with(lease_owner, $1) AND NOT starts_with(lease_owner, $2)",
+        )
+        .bind::<Text, _>(group)
+        .bind::<Text, _>(me)
+        .execute(c)
+        .boxed()
+    })
+    .await
+}
+
+/// Deletes up to `limit` done or ignored rows received more than `older_than_secs` ago,
+/// oldest first (failed rows are kept for `sluice journal replay`). Rows another pruner
+/// holds are skipped. Returns how many were deleted.
+pub async fn prune(db: &Db, older_than_secs: f64, limit: i64) -> Result<usize, DbError> {
+    db.run("journal_prune", move |c| {
+        crate::sql(
+            "WITH old AS ( \
+                 SELECT id FROM received_activity \
+                 WHERE state IN ('done', 'ignored') \
+                   AND received_at < now() - make_interval(secs => $1) \
+                 ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+             DELETE FROM received_activity r USING old WHERE r.id = old.id",
+        )
+        .bind::<Double, _>(older_than_secs)
+        .bind::<BigInt, _>(limit)
+        .execute(c)
+        .boxed()
+    })
+    .await
 }
 
 /// A row of the dead-letter list.
