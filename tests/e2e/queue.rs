@@ -13,7 +13,7 @@ use sluice_testkit::{Sluice, SluiceOptions, http_client};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-const TOKEN: &str = "e2e-publish-token";
+pub(crate) const TOKEN: &str = "e2e-publish-token";
 const LIMIT: Duration = Duration::from_secs(60);
 
 fn queue_env() -> Vec<(&'static str, &'static str)> {
@@ -35,7 +35,7 @@ fn like(base: &str, actor: &str, n: usize) -> Value {
     })
 }
 
-async fn publish(base: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+pub(crate) async fn publish(base: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
     let mut r = http_client()
         .post(format!("{base}/api/v1/publish"))
         .json(body);
@@ -351,7 +351,7 @@ async fn retry_after_is_honoured_and_a_400_is_dropped_with_its_rc() {
 
 /// Waits until `GET /api/v1/federation` shows `domain`'s cursor at `outbound_id`; returns
 /// that instance's row.
-async fn wait_cursor(base: &str, domain: &str, outbound_id: i64) -> Value {
+pub(crate) async fn wait_cursor(base: &str, domain: &str, outbound_id: i64) -> Value {
     let deadline = Instant::now() + LIMIT;
     loop {
         let v = federation(base).await;

@@ -158,6 +158,9 @@ codes! {
     ActorKeyMissing => None,
     /// A delivery target is not a URL, or the SSRF guard refused it; dropped.
     InboxRefused => None,
+    /// A remote actor's inbox or shared inbox is not on the actor's own host; never stored,
+    /// never delivered to.
+    InboxForeignHost => None,
 }
 
 impl std::fmt::Display for Rc {

@@ -107,26 +107,25 @@ pub struct Pending {
     /// When it was appended.
     #[diesel(sql_type = Timestamptz)]
     pub created_at: DateTime<Utc>,
-    /// The instance's policy refuses it now (blocked, or not allowed in allow-list mode).
-    #[diesel(sql_type = Bool)]
-    pub refused: bool,
+    /// `policy_generation` as of this fetch: the worker decides with a policy table at
+    /// least this new (`sluice_trust::instances`, the inbox's and the pipeline's decision).
+    #[diesel(sql_type = BigInt)]
+    pub policy_generation: i64,
 }
 
 const FETCH: &str = "\
 WITH p AS (SELECT $1::bigint AS inst, $2::bigint AS after, $3::bigint AS upto, $4::bigint AS lim)
 SELECT t.outbound_id AS id, t.inboxes, a.activity_id, a.actor_ap_id, a.raw::text AS raw,
-       a.object_ap_id, a.created_at,
-       (i.policy = 'block' OR (g.mode = 'allowlist' AND i.policy <> 'allow')) AS refused
+       a.object_ap_id, a.created_at, g.generation AS policy_generation
 FROM p
 JOIN outbound_target t ON t.instance_id = p.inst AND t.outbound_id > p.after AND t.outbound_id <= p.upto
 JOIN outbound_activity a ON a.id = t.outbound_id
-JOIN instance i ON i.id = t.instance_id
 CROSS JOIN policy_generation g
 ORDER BY t.outbound_id
 LIMIT (SELECT lim FROM p)";
 
 /// The next activities for one instance: outbound ids in `(after, upto]`, in order, at most
-/// `limit`, with the instance's policy as of now.
+/// `limit`, with the policy generation as of now.
 pub async fn fetch(
     db: &Db,
     instance_id: i64,

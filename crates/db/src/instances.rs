@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures::FutureExt;
+use sluice_trust::host::InstanceHost;
+use sluice_trust::instances::{self as decision, Policies, Rule};
 
 /// Policy for one instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -29,7 +31,17 @@ impl Policy {
         }
     }
 
-    fn parse(s: &str) -> Policy {
+    /// The decision table's rule (`None` is no entry).
+    pub fn rule(&self) -> Option<Rule> {
+        match self {
+            Policy::None => None,
+            Policy::Allow => Some(Rule::Allow),
+            Policy::Block => Some(Rule::Block),
+        }
+    }
+
+    /// From the column value.
+    pub fn parse(s: &str) -> Policy {
         match s {
             "allow" => Policy::Allow,
             "block" => Policy::Block,
@@ -49,6 +61,15 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// From the column value (anything but `allowlist` is open).
+    pub fn parse(s: &str) -> Mode {
+        if s == "allowlist" {
+            Mode::Allowlist
+        } else {
+            Mode::Open
+        }
+    }
+
     /// The column value.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -102,6 +123,38 @@ pub struct PolicySnapshot {
     pub entries: Vec<(String, Policy)>,
 }
 
+impl PolicySnapshot {
+    /// The decision table every stage decides with (see [`decision_table`]).
+    pub fn policies(&self) -> Policies {
+        decision_table(
+            self.mode.unwrap_or(Mode::Open),
+            self.entries.iter().map(|(d, p)| (d.as_str(), *p)),
+        )
+    }
+}
+
+/// The one way stored policy rows become the in-memory decision table
+/// (`sluice_trust::instances::Policies`): the inbox, the pipeline and the send queue all
+/// build theirs here, from the same rows, so they decide alike. A row whose domain has no
+/// normal form (stored before hosts were normalised) is skipped with a warning.
+pub fn decision_table<'a>(
+    mode: Mode,
+    entries: impl IntoIterator<Item = (&'a str, Policy)>,
+) -> Policies {
+    let mode = match mode {
+        Mode::Open => decision::Mode::Open,
+        Mode::Allowlist => decision::Mode::Allowlist,
+    };
+    let rules = entries
+        .into_iter()
+        .filter_map(|(d, p)| p.rule().map(|r| (d, r)));
+    let (table, skipped) = Policies::from_entries(mode, rules);
+    for e in skipped {
+        tracing::warn!(error = %e, "instance policy entry ignored");
+    }
+    table
+}
+
 /// Returns the id of the instance `domain`, creating its row if needed (inside an
 /// operation the caller runs).
 pub async fn upsert_id(conn: &mut AsyncPgConnection, domain: &str) -> QueryResult<i64> {
@@ -128,13 +181,15 @@ pub async fn list(db: &Db) -> Result<Vec<Instance>, DbError> {
 }
 
 /// Sets an instance's policy and bumps the policy generation so running processes reload.
+/// The host is stored in its normal form (`sluice instance block X.Example.` stores
+/// `x.example`), the form every stage compares.
 pub async fn set_policy(
     db: &Db,
-    domain: &str,
+    domain: &InstanceHost,
     policy: Policy,
     reason: Option<&str>,
 ) -> Result<(), DbError> {
-    let (domain, reason) = (domain.to_string(), reason.map(str::to_string));
+    let (domain, reason) = (domain.as_str().to_string(), reason.map(str::to_string));
     db.get()
         .await?
         .run("instance_set_policy", move |c| {
@@ -200,11 +255,7 @@ pub async fn load_policy(db: &Db) -> Result<PolicySnapshot, DbError> {
             )?;
             Ok(PolicySnapshot {
                 generation: gen_mode.0,
-                mode: Some(if gen_mode.1 == "allowlist" {
-                    Mode::Allowlist
-                } else {
-                    Mode::Open
-                }),
+                mode: Some(Mode::parse(&gen_mode.1)),
                 entries: entries
                     .into_iter()
                     .map(|(d, p)| (d, Policy::parse(&p)))

@@ -3,14 +3,13 @@
 //! `sluice instance ...` change) and reloads the whole table when it moves, so a change
 //! reaches every sluice process within one refresh interval, without a restart.
 //!
-//! Matching: the actor's host[:port] exactly, then the host without port, then each parent
-//! domain (`a.b.example` → `b.example` → `example`): a block on a domain covers its
-//! subdomains, as admins expect; the most specific entry wins.
+//! The decision is `sluice_trust::instances` (normal forms, subdomains, allow-list), the
+//! same the pipeline and the send queue make.
 
 use crate::Refusal;
 use sluice_apub::Rc;
-use sluice_db::instances::{Mode, Policy, PolicySnapshot};
-use std::collections::HashMap;
+use sluice_db::instances::PolicySnapshot;
+use sluice_trust::instances::{Decision, Policies};
 use std::sync::{Arc, RwLock};
 
 /// The policy table in memory.
@@ -22,8 +21,7 @@ pub struct PolicyCache {
 #[derive(Debug, Default)]
 struct Loaded {
     generation: i64,
-    allowlist: bool,
-    entries: HashMap<String, Policy>,
+    policies: Policies,
 }
 
 impl PolicyCache {
@@ -31,8 +29,7 @@ impl PolicyCache {
     pub fn replace(&self, snap: PolicySnapshot) {
         let loaded = Loaded {
             generation: snap.generation,
-            allowlist: snap.mode == Some(Mode::Allowlist),
-            entries: snap.entries.into_iter().collect(),
+            policies: snap.policies(),
         };
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(loaded);
     }
@@ -49,46 +46,29 @@ impl PolicyCache {
             .clone()
     }
 
-    /// The entry that applies to `authority` (host[:port], lower case), if any.
-    fn lookup(loaded: &Loaded, authority: &str) -> Option<Policy> {
-        if let Some(p) = loaded.entries.get(authority) {
-            return Some(*p);
-        }
-        let host = match authority.rsplit_once(':') {
-            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-            _ => authority,
-        };
-        if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') {
-            return loaded.entries.get(host).copied();
-        }
-        let mut rest = host;
-        loop {
-            if let Some(p) = loaded.entries.get(rest) {
-                return Some(*p);
-            }
-            match rest.split_once('.') {
-                Some((_, parent)) if !parent.is_empty() => rest = parent,
-                _ => return None,
-            }
-        }
+    /// The decision for an instance (`host[:port]`).
+    pub fn decide(&self, authority: &str) -> Decision {
+        self.snapshot().policies.decide_str(authority)
     }
 
     /// Accepts or refuses an activity whose actor lives on `authority`.
     pub fn check(&self, authority: &str) -> Result<(), Refusal> {
-        let loaded = self.snapshot();
-        match Self::lookup(&loaded, authority) {
-            Some(Policy::Block) => Err(Refusal::new(
+        match self.decide(authority) {
+            Decision::Admitted => Ok(()),
+            Decision::Blocked => Err(Refusal::new(
                 Rc::InstanceBlocked,
                 format!("{authority} is blocked by this instance"),
             )),
-            Some(Policy::Allow) => Ok(()),
-            _ if loaded.allowlist => Err(Refusal::new(
+            Decision::NotAllowed => Err(Refusal::new(
                 Rc::InstanceNotAllowed,
                 format!(
                     "this instance federates only with allowed instances; {authority} is not one"
                 ),
             )),
-            _ => Ok(()),
+            Decision::Unidentifiable => Err(Refusal::new(
+                Rc::InstanceNotAllowed,
+                format!("{authority:?} is not an instance host name"),
+            )),
         }
     }
 }
@@ -96,6 +76,7 @@ impl PolicyCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_db::instances::{Mode, Policy};
 
     fn cache(mode: Mode, entries: &[(&str, Policy)]) -> PolicyCache {
         let c = PolicyCache::default();
@@ -108,7 +89,7 @@ mod tests {
     }
 
     #[test]
-    fn blocks_cover_subdomains_and_the_most_specific_entry_wins() {
+    fn blocks_cover_subdomains_and_win_over_allows() {
         let c = cache(
             Mode::Open,
             &[
@@ -117,29 +98,35 @@ mod tests {
                 ("127.0.0.1:9", Policy::Block),
             ],
         );
-        assert_eq!(c.check("bad.example").unwrap_err().rc, Rc::InstanceBlocked);
-        assert_eq!(
-            c.check("x.bad.example").unwrap_err().rc,
-            Rc::InstanceBlocked
-        );
-        assert_eq!(
-            c.check("bad.example:8443").unwrap_err().rc,
-            Rc::InstanceBlocked
-        );
-        assert!(c.check("ok.bad.example").is_ok());
+        for blocked in [
+            "bad.example",
+            "x.bad.example",
+            "bad.example:8443",
+            "bad.example.",
+            "ok.bad.example",
+            "127.0.0.1:9",
+        ] {
+            assert_eq!(
+                c.check(blocked).unwrap_err().rc,
+                Rc::InstanceBlocked,
+                "{blocked}"
+            );
+        }
         assert!(c.check("notbad.example").is_ok());
-        assert_eq!(c.check("127.0.0.1:9").unwrap_err().rc, Rc::InstanceBlocked);
         assert!(c.check("127.0.0.1:10").is_ok());
     }
 
     #[test]
-    fn allowlist_mode_refuses_everything_not_allowed() {
+    fn allowlist_mode_refuses_everything_not_listed() {
         let c = cache(Mode::Allowlist, &[("good.example", Policy::Allow)]);
         assert!(c.check("good.example").is_ok());
-        assert!(c.check("sub.good.example").is_ok());
-        assert_eq!(
-            c.check("other.example").unwrap_err().rc,
-            Rc::InstanceNotAllowed
-        );
+        assert!(c.check("GOOD.example.").is_ok());
+        for refused in ["sub.good.example", "other.example", "exa$mple.com"] {
+            assert_eq!(
+                c.check(refused).unwrap_err().rc,
+                Rc::InstanceNotAllowed,
+                "{refused}"
+            );
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The guarded HTTP client: signed fetches and deliveries.
 
 use crate::NetError;
-use crate::guard::{Blocked, GuardedResolver, check_url};
+use crate::guard::{Blocked, GuardedResolver, check_port, check_url};
 use bytes::Bytes;
 use sluice_apub::signature::Signer;
 use sluice_metrics::{global, spend};
@@ -26,6 +26,12 @@ pub struct NetConfig {
     pub per_host_fetches: usize,
     /// `User-Agent`.
     pub user_agent: String,
+    /// An explicitly configured proxy for every request. Unset (the default): no proxy,
+    /// whatever `HTTP_PROXY`/`HTTPS_PROXY`/`ALL_PROXY` say, because a proxy resolves names
+    /// itself and so would bypass the guard's address check.
+    pub proxy: Option<Url>,
+    /// Ports requests may go to outside `dev_mode` (default 80 and 443).
+    pub outgoing_ports: Vec<u16>,
 }
 
 impl Default for NetConfig {
@@ -37,6 +43,8 @@ impl Default for NetConfig {
             max_response_bytes: 1024 * 1024,
             per_host_fetches: 8,
             user_agent: format!("sluice/{}", env!("CARGO_PKG_VERSION")),
+            proxy: None,
+            outgoing_ports: vec![80, 443],
         }
     }
 }
@@ -65,11 +73,13 @@ const AP_ACCEPT: &str = r#"application/activity+json, application/ld+json; profi
 impl Client {
     /// Builds the client. Needs a rustls crypto provider installed (the binary does it).
     pub fn new(cfg: NetConfig) -> Result<Client, NetError> {
-        let dev = cfg.dev_mode;
+        let (dev, ports) = (cfg.dev_mode, cfg.outgoing_ports.clone());
         let redirect = reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() >= 5 {
                 attempt.error("too many redirects")
-            } else if let Err(e) = check_url(attempt.url(), dev) {
+            } else if let Err(e) =
+                check_url(attempt.url(), dev).and_then(|()| check_port(attempt.url(), &ports, dev))
+            {
                 attempt.error(e)
             } else {
                 attempt.follow()
@@ -85,6 +95,13 @@ impl Client {
         if !dev {
             b = b.dns_resolver(Arc::new(GuardedResolver));
         }
+        b = match &cfg.proxy {
+            Some(p) => b.proxy(
+                reqwest::Proxy::all(p.as_str())
+                    .map_err(|e| NetError::Refused(format!("proxy {p}: {e}")))?,
+            ),
+            None => b.no_proxy(),
+        };
         let http = b
             .build()
             .map_err(|e| NetError::Connect(format!("building the HTTP client: {e}")))?;
@@ -100,6 +117,12 @@ impl Client {
         &self.cfg
     }
 
+    /// The checks every request passes before any connection: scheme, host form, port.
+    fn check(&self, url: &Url) -> Result<(), NetError> {
+        check_url(url, self.cfg.dev_mode)?;
+        check_port(url, &self.cfg.outgoing_ports, self.cfg.dev_mode)
+    }
+
     fn host_slot(&self, host: &str) -> Arc<Semaphore> {
         let mut map = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(host.to_string())
@@ -113,7 +136,7 @@ impl Client {
         url: &Url,
         signer: &Signer,
     ) -> Result<serde_json::Value, NetError> {
-        check_url(url, self.cfg.dev_mode)?;
+        self.check(url)?;
         let host = sluice_apub::urls::authority(url);
         let slot = self.host_slot(&host);
         let _permit = slot
@@ -162,7 +185,7 @@ impl Client {
         body: Bytes,
         signer: &Signer,
     ) -> Result<Delivered, NetError> {
-        check_url(inbox, self.cfg.dev_mode)?;
+        self.check(inbox)?;
         let start = Instant::now();
         let signed = signer.sign("POST", inbox, Some(&body), SystemTime::now());
         let result = self

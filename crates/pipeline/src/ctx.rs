@@ -14,6 +14,8 @@ use sluice_apub::vocab::{
     ActorDoc, ActorKind, Content, Object, Role, collection_items, host, is_activity_type,
 };
 use sluice_db::ingest::changes::{CommunityUpsert, KeyUpsert, PersonUpsert};
+use sluice_trust::host::InstanceHost;
+use sluice_trust::instances::inbox_belongs_to;
 use std::collections::HashMap;
 use url::Url;
 
@@ -414,11 +416,7 @@ impl<'a> Ctx<'a> {
         if id != url.as_str() {
             self.view.aliases.insert(url.to_string(), id.clone());
         }
-        let inbox = a
-            .inbox
-            .as_ref()
-            .map(Url::to_string)
-            .unwrap_or_else(|| LocalUrls::sub(&id, "inbox"));
+        let (inbox, shared_inbox) = own_inboxes(a);
         let to_s = |u: &Option<Url>| u.as_ref().map(Url::to_string);
         if let Some(k) = &a.public_key
             && k.owner == a.id
@@ -445,7 +443,7 @@ impl<'a> Ctx<'a> {
                 icon: to_s(&a.icon),
                 banner: to_s(&a.banner),
                 inbox,
-                shared_inbox: to_s(&a.shared_inbox),
+                shared_inbox,
                 followers_url: to_s(&a.followers),
                 moderators_url: to_s(&a.moderators),
                 featured_url: to_s(&a.featured),
@@ -482,7 +480,7 @@ impl<'a> Ctx<'a> {
                 avatar: to_s(&a.icon),
                 banner: to_s(&a.banner),
                 inbox: inbox.clone(),
-                shared_inbox: to_s(&a.shared_inbox),
+                shared_inbox,
                 public_key_pem: pem,
                 bot: matches!(a.kind, ActorKind::Service | ActorKind::Application),
                 banned: old.is_some_and(|p| p.banned),
@@ -565,4 +563,39 @@ pub(crate) fn comment_content(c: &Content) -> CommentContent {
         language: c.language.clone(),
         distinguished: c.distinguished,
     }
+}
+
+/// The inbox and shared inbox of a remote actor, as stored: only on the actor's own host
+/// (`sluice_trust::instances::inbox_belongs_to`). A foreign inbox is replaced by the
+/// actor's id + `/inbox` (what a missing one defaults to: on the actor's host, so at worst
+/// undeliverable), a foreign shared inbox is dropped; either is logged with its rc.
+fn own_inboxes(a: &ActorDoc) -> (String, Option<String>) {
+    let id = a.id.as_str();
+    let inbox = own_inbox(id, a.inbox.as_ref().map(Url::as_str));
+    let shared = a
+        .shared_inbox
+        .as_ref()
+        .filter(|u| on_actor_host(id, u.as_str()))
+        .map(Url::to_string);
+    (inbox, shared)
+}
+
+/// `inbox` when it is on the actor's host, else the actor's id + `/inbox`.
+pub(crate) fn own_inbox(actor: &str, inbox: Option<&str>) -> String {
+    match inbox {
+        Some(i) if on_actor_host(actor, i) => i.to_string(),
+        _ => LocalUrls::sub(actor, "inbox"),
+    }
+}
+
+fn on_actor_host(actor: &str, inbox: &str) -> bool {
+    let ok = Url::parse(actor)
+        .ok()
+        .and_then(|u| InstanceHost::from_url(&u).ok())
+        .is_some_and(|h| inbox_belongs_to(&h, inbox));
+    if !ok {
+        tracing::info!(rc = %sluice_apub::Rc::InboxForeignHost, actor, inbox,
+            "inbox not on the actor's host: not used");
+    }
+    ok
 }

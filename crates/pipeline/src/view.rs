@@ -6,7 +6,9 @@
 use chrono::{DateTime, Utc};
 use sluice_db::ingest::changes::*;
 use sluice_db::ingest::lookup::{Keys, Snapshot};
+use sluice_db::instances;
 use sluice_db::outbound::NewOutbound;
+use sluice_trust::instances::Policies;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// A person.
@@ -138,14 +140,6 @@ pub(crate) struct ReportState {
     pub new: Option<NewReport>,
 }
 
-/// Instance policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Policy {
-    None,
-    Allow,
-    Block,
-}
-
 /// Everything a batch knows and changes. `Clone` so the planning pass can run on a copy.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct View {
@@ -161,8 +155,9 @@ pub(crate) struct View {
     /// (person, community or None for instance-wide).
     pub bans: HashMap<(String, Option<String>), BanState>,
     pub reports: HashMap<String, ReportState>,
-    pub policies: HashMap<String, Policy>,
-    pub allowlist: bool,
+    /// The instance-policy table (`sluice_trust::instances`), as the inbox and the queue
+    /// hold it.
+    pub policies: Policies,
     /// `ingest_memory`: key → journal id.
     pub memory: HashMap<String, i64>,
     /// Ids already looked up in the database (found or not).
@@ -186,22 +181,18 @@ impl View {
     /// win.
     pub(crate) fn absorb(&mut self, keys: &Keys, s: Snapshot) {
         self.looked_up.extend(keys.ids.iter().cloned());
-        self.allowlist = s.mode == "allowlist";
-        for d in &keys.domains {
-            self.policies.entry(d.clone()).or_insert(Policy::None);
-        }
-        for i in s.instances {
-            let p = match i.policy.as_str() {
-                "allow" => Policy::Allow,
-                "block" => Policy::Block,
-                _ => Policy::None,
-            };
-            self.policies.insert(i.domain, p);
-        }
+        self.policies = instances::decision_table(
+            instances::Mode::parse(&s.mode),
+            s.instances
+                .iter()
+                .map(|i| (i.domain.as_str(), instances::Policy::parse(&i.policy))),
+        );
         for p in s.persons {
+            // Rows stored before foreign inboxes were refused are checked again.
+            let inbox = crate::ctx::own_inbox(&p.ap_id, Some(&p.inbox));
             self.persons.entry(p.ap_id).or_insert(PersonState {
                 local: p.local,
-                inbox: p.inbox,
+                inbox,
                 banned: p.banned,
                 deleted: p.deleted,
                 updated: p.updated,
@@ -312,18 +303,10 @@ impl View {
         self.aliases.get(id).map(String::as_str).unwrap_or(id)
     }
 
-    /// The policy of an instance (`None` when never seen).
-    pub(crate) fn policy(&self, domain: &str) -> Policy {
-        self.policies.get(domain).copied().unwrap_or(Policy::None)
-    }
-
-    /// Whether content from `domain` may be stored.
+    /// Whether content from `domain` (`host[:port]`) may be stored: the decision the inbox
+    /// and the send queue make too.
     pub(crate) fn allowed(&self, domain: &str) -> bool {
-        match self.policy(domain) {
-            Policy::Block => false,
-            Policy::Allow => true,
-            Policy::None => !self.allowlist,
-        }
+        self.policies.decide_str(domain).admits()
     }
 
     /// Sets a memory entry (keeping the largest journal id).

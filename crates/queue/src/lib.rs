@@ -33,6 +33,7 @@ mod flush;
 mod horizon;
 pub mod http;
 mod lease;
+mod policy;
 pub mod publish;
 mod queue;
 mod shared;

@@ -11,6 +11,7 @@ use sluice_apub::{LocalUrls, Rc};
 use sluice_db::Db;
 use sluice_db::outbound::{AppendOnce, Audience, NewOutbound, append_once};
 pub use sluice_refusal::Refusal;
+use sluice_trust::host::InstanceHost;
 use url::Url;
 
 /// Most inboxes in one publish.
@@ -123,11 +124,15 @@ fn check_inboxes(
             format!("inboxes must list 1 to {MAX_INBOXES} URLs"),
         ));
     }
+    let ours = InstanceHost::parse(urls.domain()).ok();
     for inbox in &list {
+        // Userinfo is refused: targets are grouped per instance by the inbox's host, and
+        // `user@host` must not read as an instance called `user`.
         let ok = Url::parse(inbox).is_ok_and(|u| {
             (u.scheme() == "https" || (dev_mode && u.scheme() == "http"))
-                && u.host_str().is_some()
-                && sluice_apub::urls::authority(&u) != urls.domain()
+                && u.username().is_empty()
+                && u.password().is_none()
+                && InstanceHost::from_url(&u).is_ok_and(|h| Some(&h) != ours.as_ref())
         });
         if !ok {
             return Err(refuse(
@@ -239,8 +244,16 @@ mod tests {
             "http is fine in dev mode"
         );
 
-        let mut ourselves = req(good);
-        ourselves.inboxes = Some(vec!["https://local.example/inbox".into()]);
-        assert_eq!(rc(check(ourselves, &urls(), false)), Rc::AudienceInvalid);
+        for bad in [
+            "https://local.example/inbox",
+            "https://LOCAL.example./inbox",
+            "https://user@peer.example/inbox",
+            "https://a:b@peer.example/inbox",
+            "https://exa$mple.com/inbox",
+        ] {
+            let mut r = req(good.clone());
+            r.inboxes = Some(vec![bad.into()]);
+            assert_eq!(rc(check(r, &urls(), false)), Rc::AudienceInvalid, "{bad}");
+        }
     }
 }

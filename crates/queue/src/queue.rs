@@ -60,6 +60,7 @@ impl Queue {
             poll_now: Notify::new(),
             claim_now: Notify::new(),
             shutdown: watch::Sender::new(false),
+            policies: Default::default(),
         });
         tracing::info!(
             node = %shared.node.id,

@@ -184,6 +184,8 @@ pub struct Shared {
     pub claim_now: Notify,
     /// Set when the queue shuts down.
     pub shutdown: watch::Sender<bool>,
+    /// The instance-policy table, as of the newest fetch.
+    pub policies: crate::policy::PolicyTable,
 }
 
 impl Shared {

@@ -10,6 +10,7 @@
 
 use crate::backoff::{Outcome, wait_after};
 use crate::deliver::{Attempt, attempt};
+use crate::policy;
 use crate::shared::{Shared, Slot, Stop, Written};
 use crate::window::{Item, Step, Window};
 use bytes::Bytes;
@@ -17,6 +18,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
+use sluice_apub::Rc;
 use sluice_db::delivery::{self, FailureRow, StateRow};
 use sluice_db::leases::Claimed;
 use std::sync::Arc;
@@ -193,21 +195,61 @@ impl Worker {
             batch as i64,
         )
         .await?;
+        let refused = match rows.first() {
+            Some(p) => {
+                let table = self
+                    .shared
+                    .policies
+                    .at_least(&self.shared.db, p.policy_generation)
+                    .await?;
+                !policy::decide(&table, &self.domain).admits()
+            }
+            None => false,
+        };
         self.more = rows.len() == batch;
         self.fetched_to = match (self.more, rows.last()) {
             (true, Some(last)) => last.id,
             _ => upto,
         };
-        self.window.extend(rows.into_iter().map(|p| Item {
-            id: p.id,
-            activity_id: p.activity_id,
-            actor: p.actor_ap_id,
-            object: p.object_ap_id,
-            body: Bytes::from(p.raw),
-            inboxes: p.inboxes,
-            refused: p.refused,
-        }));
+        let items: Vec<Item> = rows
+            .into_iter()
+            .map(|p| {
+                let (inboxes, foreign) = policy::own_inboxes(&self.domain, p.inboxes);
+                self.refuse_foreign(p.id, foreign);
+                Item {
+                    id: p.id,
+                    activity_id: p.activity_id,
+                    actor: p.actor_ap_id,
+                    object: p.object_ap_id,
+                    body: Bytes::from(p.raw),
+                    refused: refused || inboxes.is_empty(),
+                    inboxes,
+                }
+            })
+            .collect();
+        self.window.extend(items);
         Ok(())
+    }
+
+    /// Records inboxes of another host as given up (never sent to), with their rc.
+    fn refuse_foreign(&mut self, outbound_id: i64, foreign: Vec<String>) {
+        for inbox in foreign {
+            tracing::info!(instance = %self.domain, outbound = outbound_id, inbox,
+                rc = %Rc::InboxForeignHost, "not sent: inbox not on the instance's host");
+            sluice_metrics::global()
+                .delivery_failures_total
+                .with_label_values(&[&self.label, "foreign_inbox"])
+                .inc();
+            self.failures.push(FailureRow {
+                outbound_id,
+                instance_id: self.id,
+                error: format!("{inbox} is not on {}", self.domain),
+                inbox,
+                status: None,
+                error_code: Rc::InboxForeignHost.code().to_string(),
+            });
+            self.dirty = true;
+        }
     }
 
     fn launch(&mut self) {

@@ -256,7 +256,7 @@ async fn a_blocked_instance_receives_nothing() {
     // Blocked after the activities were queued: checked again at send time.
     sluice_db::instances::set_policy(
         &t.db,
-        &peer.domain,
+        &sluice_trust::host::InstanceHost::parse(&peer.domain).unwrap(),
         sluice_db::instances::Policy::Block,
         Some("test"),
     )

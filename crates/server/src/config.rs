@@ -127,6 +127,12 @@ pub struct Config {
     /// Within this window a re-delivered activity is recognised as a duplicate.
     #[serde(deserialize_with = "flexible")]
     pub journal_retention_days: f64,
+
+    // --- outgoing HTTP (docs/security.md, "Outgoing HTTP") ---
+    /// A proxy for every outgoing request. Unset: none, whatever `HTTP_PROXY` says.
+    pub http_proxy: Option<String>,
+    /// Ports outgoing requests may use outside dev_mode, comma-separated.
+    pub outgoing_ports: String,
 }
 
 /// Log output format.
@@ -179,6 +185,8 @@ impl Default for Config {
             pipeline_fetch_concurrency: 16,
             pipeline_keep_all_announced: false,
             journal_retention_days: 14.0,
+            http_proxy: None,
+            outgoing_ports: "80,443".into(),
         }
     }
 }
@@ -286,6 +294,8 @@ impl Config {
             "pipeline_fetch_concurrency",
             "pipeline_keep_all_announced",
             "journal_retention_days",
+            "http_proxy",
+            "outgoing_ports",
         ]
     }
 
@@ -307,6 +317,14 @@ impl Config {
                 message: e.to_string(),
             })?;
         }
+        self.proxy().map_err(|message| ConfigError {
+            source_name: src("http_proxy"),
+            message,
+        })?;
+        self.ports().map_err(|message| ConfigError {
+            source_name: src("outgoing_ports"),
+            message,
+        })?;
         for (key, value) in [
             ("pool_size", self.pool_size as u64),
             ("inbox_max_body_bytes", self.inbox_max_body_bytes as u64),
@@ -458,6 +476,46 @@ impl Config {
             poll_interval: Duration::from_millis(self.delivery_poll_ms),
             flush_interval: Duration::from_millis(self.delivery_flush_ms),
             ..sluice_queue::QueueConfig::default()
+        }
+    }
+
+    /// `http_proxy`, parsed.
+    fn proxy(&self) -> Result<Option<url::Url>, String> {
+        let Some(p) = self.http_proxy.as_deref().filter(|p| !p.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let u = url::Url::parse(p.trim()).map_err(|e| format!("not a URL: {e}"))?;
+        match u.scheme() {
+            "http" | "https" => Ok(Some(u)),
+            other => Err(format!("unsupported proxy scheme {other:?}")),
+        }
+    }
+
+    /// `outgoing_ports`, parsed: 1 to 65535 each, at least one.
+    fn ports(&self) -> Result<Vec<u16>, String> {
+        let ports = self
+            .outgoing_ports
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| match p.parse::<u16>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(format!("{p:?} is not a port (1 to 65535)")),
+            })
+            .collect::<Result<Vec<u16>, String>>()?;
+        if ports.is_empty() {
+            return Err("list at least one port".into());
+        }
+        Ok(ports)
+    }
+
+    /// Outgoing HTTP settings.
+    pub fn net(&self) -> sluice_net::NetConfig {
+        sluice_net::NetConfig {
+            dev_mode: self.dev_mode,
+            proxy: self.proxy().expect("validated at load"),
+            outgoing_ports: self.ports().expect("validated at load"),
+            ..Default::default()
         }
     }
 

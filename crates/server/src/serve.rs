@@ -26,10 +26,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     }
     let instance_key = crate::actors::ensure_instance_actor(&database.db, &urls).await?;
     // One guarded client for every outgoing request; fetches are signed as the instance actor.
-    let net = sluice_net::Client::new(sluice_net::NetConfig {
-        dev_mode: cfg.dev_mode,
-        ..Default::default()
-    })?;
+    let net = sluice_net::Client::new(cfg.net())?;
     let instance_signer = sluice_apub::signature::Signer::from_pem(
         &instance_key.key_id,
         &instance_key.private_key_pem,

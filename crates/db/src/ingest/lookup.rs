@@ -20,7 +20,7 @@ pub struct Keys {
     pub follows: Vec<(String, String)>,
     /// Follow activity ids (Accept/Reject naming a follow by id).
     pub follow_activities: Vec<String>,
-    /// Instance domains whose policy matters.
+    /// Instance domains the batch names.
     pub domains: Vec<String>,
     /// `ingest_memory` keys.
     pub memory: Vec<String>,
@@ -298,7 +298,7 @@ pub struct Snapshot {
     pub follows: Vec<FollowRow>,
     /// Bans of referenced persons.
     pub bans: Vec<BanRow>,
-    /// Instance policies (domains without a row have none).
+    /// Every instance policy entry (rows with a policy other than `none`).
     pub instances: Vec<InstanceRow>,
     /// `open` or `allowlist`.
     pub mode: String,
@@ -374,7 +374,10 @@ SELECT pe.ap_id AS person, c.ap_id AS community, b.expires
 FROM ban b JOIN person pe ON pe.id = b.person_id LEFT JOIN community c ON c.id = b.community_id
 WHERE pe.ap_id = ANY($1::text[])";
 
-const INSTANCES: &str = "SELECT domain, policy FROM instance WHERE domain = ANY($1::text[])";
+// Every policy row, not only the batch's domains: a block on a parent domain must reach
+// its subdomains, and the decision (`sluice_trust::instances`) reads the same rows the inbox
+// and the send queue read. A few hundred rows in the batch's one flight.
+const INSTANCES: &str = "SELECT domain, policy FROM instance WHERE policy <> 'none'";
 
 const MODE: &str = "SELECT mode FROM policy_generation";
 
@@ -422,9 +425,7 @@ pub async fn lookup(c: &AsyncPgConnection, k: &Keys) -> diesel::QueryResult<Snap
             .bind::<Array<Text>, _>(k.follow_activities.clone())
             .load::<FollowRow>(&mut &*c),
         by_ids(BANS).load::<BanRow>(&mut &*c),
-        crate::sql(INSTANCES)
-            .bind::<Array<Text>, _>(k.domains.clone())
-            .load::<InstanceRow>(&mut &*c),
+        crate::sql(INSTANCES).load::<InstanceRow>(&mut &*c),
         crate::sql(MODE).load::<ModeRow>(&mut &*c),
         crate::sql(MEMORY)
             .bind::<Array<Text>, _>(k.memory.clone())

@@ -6,6 +6,10 @@ use sluice_db::instances::{self, Mode, Policy};
 use sluice_testkit::peer::TestPeer;
 use std::time::{Duration, Instant};
 
+fn host(domain: &str) -> sluice_trust::host::InstanceHost {
+    sluice_trust::host::InstanceHost::parse(domain).unwrap()
+}
+
 /// Delivers fresh Likes until the answer's status is `want` (the background probe runs
 /// every 100 ms here), or panics after 10 s. Counts the accepted ones in `accepted`.
 async fn eventually(
@@ -41,13 +45,13 @@ async fn policy_changes_apply_without_a_restart() {
     let mut accepted = 1;
     let db = &h.t.db;
 
-    instances::set_policy(db, peer.domain(), Policy::Block, Some("spam"))
+    instances::set_policy(db, &host(peer.domain()), Policy::Block, Some("spam"))
         .await
         .unwrap();
     let a = eventually(&h, &peer, &alice, 403, &mut accepted).await;
     assert_eq!(a.rc(), "InstanceBlocked");
 
-    instances::set_policy(db, peer.domain(), Policy::None, None)
+    instances::set_policy(db, &host(peer.domain()), Policy::None, None)
         .await
         .unwrap();
     eventually(&h, &peer, &alice, 202, &mut accepted).await;
@@ -56,7 +60,7 @@ async fn policy_changes_apply_without_a_restart() {
     instances::set_mode(db, Mode::Allowlist).await.unwrap();
     let a = eventually(&h, &peer, &alice, 403, &mut accepted).await;
     assert_eq!(a.rc(), "InstanceNotAllowed");
-    instances::set_policy(db, peer.domain(), Policy::Allow, None)
+    instances::set_policy(db, &host(peer.domain()), Policy::Allow, None)
         .await
         .unwrap();
     eventually(&h, &peer, &alice, 202, &mut accepted).await;

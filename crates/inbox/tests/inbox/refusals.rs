@@ -92,7 +92,7 @@ async fn spoiled_deliveries_from_a_lemmy_like_peer_are_refused_and_not_journaled
     // Blocked instance.
     sluice_db::instances::set_policy(
         &h.t.db,
-        peer.domain(),
+        &sluice_trust::host::InstanceHost::parse(peer.domain()).unwrap(),
         sluice_db::instances::Policy::Block,
         None,
     )

@@ -4,24 +4,13 @@
 use crate::cli::InstanceAction;
 use crate::config::Config;
 use crate::database::{Database, Purpose};
-use anyhow::bail;
 use sluice_db::instances::{self, Mode, Policy};
+use sluice_trust::host::InstanceHost;
 
-/// `host[:port]`, lower case, from what an admin types (`Example.ORG`, `https://example.org/`).
-pub fn normalize_domain(input: &str) -> anyhow::Result<String> {
-    let trimmed = input.trim();
-    let with_scheme = if trimmed.contains("://") {
-        trimmed.to_string()
-    } else {
-        format!("https://{trimmed}")
-    };
-    let url = url::Url::parse(&with_scheme)
-        .map_err(|_| anyhow::anyhow!("{input:?} is not a domain (host or host:port)"))?;
-    let authority = sluice_apub::urls::authority(&url);
-    if authority.is_empty() || !url.username().is_empty() {
-        bail!("{input:?} is not a domain (host or host:port)");
-    }
-    Ok(authority)
+/// The normal form (`sluice_trust::host`) of what an admin types (`Example.ORG.`,
+/// `https://example.org/`, `bücher.example`).
+pub fn normalize_domain(input: &str) -> anyhow::Result<InstanceHost> {
+    Ok(InstanceHost::parse(input)?)
 }
 
 /// Runs one `instance` subcommand.
@@ -50,7 +39,7 @@ async fn act(db: &sluice_db::Db, action: &InstanceAction) -> anyhow::Result<()> 
             println!("{d}: no policy");
         }
         InstanceAction::Revive { domain } => {
-            super::federation::revive(db, &normalize_domain(domain)?).await?
+            super::federation::revive(db, normalize_domain(domain)?.as_str()).await?
         }
         InstanceAction::Mode { mode } => {
             let m = if mode == "allowlist" {
@@ -92,15 +81,10 @@ mod tests {
 
     #[test]
     fn domains_are_normalized() {
-        assert_eq!(normalize_domain("Example.ORG").unwrap(), "example.org");
-        assert_eq!(
-            normalize_domain("https://example.org/u/x").unwrap(),
-            "example.org"
-        );
-        assert_eq!(
-            normalize_domain("127.0.0.1:8700").unwrap(),
-            "127.0.0.1:8700"
-        );
+        let n = |s: &str| normalize_domain(s).unwrap().as_str().to_string();
+        assert_eq!(n("Example.ORG."), "example.org");
+        assert_eq!(n("https://example.org/u/x"), "example.org");
+        assert_eq!(n("127.0.0.1:8700"), "127.0.0.1:8700");
         assert!(normalize_domain("not a domain").is_err());
     }
 }

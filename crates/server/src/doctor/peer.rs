@@ -207,6 +207,8 @@ async fn nodeinfo(base: &url::Url) -> Result<String, String> {
     let client = reqwest::Client::builder()
         .timeout(STEP_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
+        // Direct, as the server's own client goes (HTTP_PROXY is never used: docs/security.md).
+        .no_proxy()
         .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION"), " (doctor)"))
         .build()
         .map_err(|e| format!("building the HTTP client: {e}"))?;

@@ -1,0 +1,87 @@
+//! What the send queue checks before sending, in memory: the instance policy (the same
+//! decision the inbox and the pipeline make, `sluice_trust::instances`, over the same rows)
+//! and that every inbox is on the instance it is delivered for.
+//!
+//! Every outbound fetch returns the current `policy_generation`; the table is reloaded only
+//! when that moved, so a block reaches the activities already queued at their next fetch,
+//! at one extra query per policy change (not per fetch).
+
+use sluice_db::{Db, DbError, instances};
+use sluice_trust::host::InstanceHost;
+use sluice_trust::instances::{Decision, Policies, inbox_belongs_to};
+use std::sync::Arc;
+
+/// The policy table, shared by the process's workers.
+pub struct PolicyTable {
+    current: tokio::sync::Mutex<(i64, Arc<Policies>)>,
+}
+
+impl Default for PolicyTable {
+    fn default() -> Self {
+        PolicyTable {
+            current: tokio::sync::Mutex::new((i64::MIN, Arc::default())),
+        }
+    }
+}
+
+impl PolicyTable {
+    /// The table as of `generation` or newer (one load when it is older).
+    pub async fn at_least(&self, db: &Db, generation: i64) -> Result<Arc<Policies>, DbError> {
+        let mut cur = self.current.lock().await;
+        if cur.0 < generation {
+            let snap = instances::load_policy(db).await?;
+            *cur = (snap.generation, Arc::new(snap.policies()));
+        }
+        Ok(cur.1.clone())
+    }
+}
+
+/// The decision for the instance `domain` (as stored in `instance.domain`).
+pub fn decide(table: &Policies, domain: &str) -> Decision {
+    table.decide_str(domain)
+}
+
+/// Splits `inboxes` into those on the instance `domain` and those elsewhere. A row can name
+/// a foreign inbox when it was stored before the pipeline refused them, or came from a
+/// follower's shared inbox on another host: sending there would aim our signed stream at
+/// a third party.
+pub fn own_inboxes(domain: &str, inboxes: Vec<String>) -> (Vec<String>, Vec<String>) {
+    match InstanceHost::parse(domain) {
+        Ok(h) => inboxes.into_iter().partition(|i| inbox_belongs_to(&h, i)),
+        Err(_) => (Vec::new(), inboxes),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inboxes_elsewhere_are_split_off() {
+        let (own, foreign) = own_inboxes(
+            "Peer.Example.",
+            vec![
+                "https://peer.example/inbox".into(),
+                "https://victim.example/inbox".into(),
+                "https://peer.example/u/a/inbox".into(),
+                "https://x.peer.example/inbox".into(),
+            ],
+        );
+        assert_eq!(
+            own,
+            [
+                "https://peer.example/inbox",
+                "https://peer.example/u/a/inbox"
+            ]
+        );
+        assert_eq!(
+            foreign,
+            [
+                "https://victim.example/inbox",
+                "https://x.peer.example/inbox"
+            ]
+        );
+        let (own, foreign) = own_inboxes("not a host", vec!["https://a.example/i".into()]);
+        assert!(own.is_empty() && foreign.len() == 1);
+    }
+}
