@@ -158,6 +158,12 @@ codes! {
     ActorKeyMissing => None,
     /// A delivery target is not a URL, or the SSRF guard refused it; dropped.
     InboxRefused => None,
+    /// An Announce carried an activity no community vouches for (account-level verbs,
+    /// follows, reports, site bans, private messages) or one by an actor of our domain.
+    NotAnnounceable => None,
+    /// An activity needed more remote fetches than its budget (`pipeline_fetch_per_activity`,
+    /// `pipeline_fetch_per_batch`); deferred to the slow lane.
+    FetchBudget => None,
 }
 
 impl std::fmt::Display for Rc {
