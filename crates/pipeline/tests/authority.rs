@@ -318,3 +318,58 @@ async fn announced_moderation_belongs_to_the_announcing_community() {
         Some("hijacked")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writes_themselves_never_change_local_rows() {
+    use sluice_db::ingest::changes::{Changes, CommunityFlags, KeyUpsert, PersonFlags};
+    let mut h = harness().await;
+    let ours = h.local_community("main").await;
+    let bob = h.local_person("bob").await;
+    h.exec(format!(
+        "INSERT INTO local_key (actor_ap_id, key_id, public_key_pem, private_key_pem) \
+         VALUES ('{bob}', '{bob}#main-key', 'REAL', 'PRIVATE')"
+    ))
+    .await;
+    // What a rule missed upstream could hand the write: our community deleted, our user
+    // banned, keys for both.
+    let changes = Changes {
+        community_flags: vec![CommunityFlags {
+            ap_id: ours.clone(),
+            deleted: true,
+            removed: true,
+        }],
+        person_flags: vec![PersonFlags {
+            ap_id: bob.clone(),
+            banned: true,
+            deleted: true,
+        }],
+        keys: [&ours, &bob]
+            .iter()
+            .map(|o| KeyUpsert {
+                key_id: format!("{o}#main-key"),
+                owner: o.to_string(),
+                pem: ATTACKER_PEM.into(),
+            })
+            .collect(),
+        ..Changes::default()
+    };
+    let mut conn = h.t.db.get().await.unwrap();
+    conn.run_tx("test_write", move |c| {
+        sluice_db::ingest::write::write(c, &changes, false)
+    })
+    .await
+    .unwrap();
+    assert!(
+        !h.flag(&format!(
+            "SELECT deleted OR removed AS v FROM community WHERE ap_id = '{ours}'"
+        ))
+        .await
+    );
+    assert!(
+        !h.flag(&format!(
+            "SELECT banned OR deleted AS v FROM person WHERE ap_id = '{bob}'"
+        ))
+        .await
+    );
+    assert_eq!(h.count("SELECT count(*) AS v FROM remote_key").await, 0);
+}
