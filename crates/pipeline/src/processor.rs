@@ -62,8 +62,12 @@ const SLOW_LANE_CHUNK: usize = 4;
 fn lanes(rows: Vec<Claimed>) -> VecDeque<Vec<Item>> {
     let (slow, fresh): (Vec<Claimed>, Vec<Claimed>) =
         rows.into_iter().partition(|r| r.attempts > 1);
-    // The first chunk runs even when empty: the marks of rows already decided ride on it.
-    let mut queue = VecDeque::from([fresh.into_iter().map(Item::new).collect()]);
+    let mut queue = VecDeque::new();
+    // With nothing else to run, an empty chunk still runs: the marks of rows already
+    // decided ride on the first write.
+    if !fresh.is_empty() || slow.is_empty() {
+        queue.push_back(fresh.into_iter().map(Item::new).collect());
+    }
     let mut slow = slow.into_iter().map(Item::new).peekable();
     while slow.peek().is_some() {
         queue.push_back(slow.by_ref().take(SLOW_LANE_CHUNK).collect());
