@@ -373,3 +373,13 @@ async fn the_writes_themselves_never_change_local_rows() {
     );
     assert_eq!(h.count("SELECT count(*) AS v FROM remote_key").await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_not_addressed_to_the_public_is_not_stored_as_community_content() {
+    let mut h = harness().await;
+    let mut page = docs::page("http://r.example/post/private", A, R);
+    page["to"] = json!([R]);
+    page["cc"] = json!([format!("{A}/followers")]);
+    h.ignored(&docs::wrap("Create", A, page), "NotForUs").await;
+    assert_eq!(h.count("SELECT count(*) AS v FROM post").await, 0);
+}

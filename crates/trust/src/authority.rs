@@ -198,6 +198,19 @@ pub fn author(actor: &Url, object: &Url, author: Option<&Url>) -> Result<(), Den
     Ok(())
 }
 
+/// Posts and comments of a community are public (Lemmy's `verify_is_public`): content a
+/// sender addressed to a narrower audience (followers only, a list of people) is not made
+/// visible to everyone by storing it as community content.
+pub fn public(is_public: bool, object: &Url) -> Result<(), Denied> {
+    if !is_public {
+        return deny(
+            Rc::NotForUs,
+            format!("{object} is not public: not stored as community content"),
+        );
+    }
+    Ok(())
+}
+
 /// Changing stored content (an edit, a private message's deletion): only its creator.
 pub fn creator(actor: &str, creator: &str, object: &str) -> Result<(), Denied> {
     if actor != creator {
@@ -455,6 +468,13 @@ mod tests {
         );
         assert!(creator("a", "a", "p").is_ok());
         assert!(creator("b", "a", "p").is_err());
+    }
+
+    #[test]
+    fn community_content_is_public() {
+        let p = u("https://r.example/post/1");
+        assert_eq!(public(true, &p), Ok(()));
+        assert_eq!(public(false, &p).unwrap_err().rc, Rc::NotForUs);
     }
 
     #[test]

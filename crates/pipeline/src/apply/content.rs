@@ -105,6 +105,11 @@ pub(super) fn upsert(ctx: &mut Ctx<'_>, a: &Activity, c: &Content, via: &Via) ->
     {
         role = Role::PrivateMessage;
     }
+    if role != Role::PrivateMessage
+        && let Err(d) = authority::public(c.is_public(), &c.id)
+    {
+        return refused(d);
+    }
     match role {
         Role::Post => post(ctx, a, c, via),
         Role::Comment => comment(ctx, a, c, via),
