@@ -383,3 +383,17 @@ async fn content_not_addressed_to_the_public_is_not_stored_as_community_content(
     h.ignored(&docs::wrap("Create", A, page), "NotForUs").await;
     assert_eq!(h.count("SELECT count(*) AS v FROM post").await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_announced_activity_is_judged_before_anything_is_fetched_for_it() {
+    let mut h = harness().await;
+    // Its id is not on its actor's host, so it would be fetched from its origin: a Follow
+    // is refused by its shape first, and nothing is fetched.
+    let follow = json!({
+        "id": "http://elsewhere.example/activities/follow/1", "type": "Follow",
+        "actor": A, "object": R,
+    });
+    let before = h.peer.hits().len();
+    h.ignored(&announce(R, follow), "NotAnnounceable").await;
+    assert_eq!(h.peer.hits().len(), before);
+}

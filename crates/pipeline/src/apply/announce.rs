@@ -9,7 +9,7 @@
 //! moderation, never account-level verbs, follows, reports or our own actors.
 
 use super::content::{fetched_object, upsert};
-use super::{Via, apply, refused};
+use super::{Via, apply, gate, refused};
 use crate::ctx::{Ctx, Known};
 use crate::outcome::{Miss, Step};
 use sluice_apub::Rc;
@@ -40,6 +40,13 @@ pub(super) fn announce(ctx: &mut Ctx<'_>, a: &Activity, inner: &AnnounceObject, 
         );
     }
     let via = Via::Announced(community);
+    // Judged by its embedded shape before anything is fetched for it (the origin's copy
+    // must be the same activity, and is judged again).
+    if let AnnounceObject::Activity(i) = inner
+        && let Some(s) = gate(ctx, i, &via)
+    {
+        return s;
+    }
     match inner {
         AnnounceObject::Activity(i) if host(&i.id) == host(&i.actor) => apply(ctx, i, &via),
         AnnounceObject::Activity(i) => match fetched_activity(ctx, &i.id) {

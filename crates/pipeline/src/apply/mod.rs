@@ -73,7 +73,7 @@ pub(crate) fn apply(ctx: &mut Ctx<'_>, a: &Activity, via: &Via) -> Step {
 /// What a community's Announce may carry (`authority::carried`), judged by the inner
 /// activity's shape before anything is fetched for it. Handlers whose verb only its object
 /// decides (an Update naming an actor by id, a Block's target) check again.
-fn gate(ctx: &Ctx<'_>, a: &Activity, via: &Via) -> Option<Step> {
+pub(super) fn gate(ctx: &Ctx<'_>, a: &Activity, via: &Via) -> Option<Step> {
     let local = ctx.env.urls.is_local(&a.actor);
     match act_of(ctx, a) {
         Some(act) => authority::carried(act, via, local).err().map(refused),
