@@ -3,6 +3,7 @@
 //! One test binary (so the test PostgreSQL is started once); one module per concern.
 
 mod adversarial_policy;
+mod adversarial_pipeline;
 mod doctor;
 mod faults;
 mod federation;

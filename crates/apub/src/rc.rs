@@ -161,6 +161,12 @@ codes! {
     /// A remote actor's inbox or shared inbox is not on the actor's own host; never stored,
     /// never delivered to.
     InboxForeignHost => None,
+    /// An Announce carried an activity no community vouches for (account-level verbs,
+    /// follows, reports, site bans, private messages) or one by an actor of our domain.
+    NotAnnounceable => None,
+    /// An activity needed more remote fetches than its budget (`pipeline_fetch_per_activity`,
+    /// `pipeline_fetch_per_batch`); deferred to the slow lane.
+    FetchBudget => None,
 }
 
 impl std::fmt::Display for Rc {

@@ -6,7 +6,8 @@
 //! what is still missing is fetched, concurrently and once per URL. Fetched documents can
 //! refer to more unknown things (a reply's parent, a post's community), so planning repeats,
 //! up to `fetch_rounds` times. A batch whose references are all known plans once and needs
-//! no round-trip beyond the first lookup.
+//! no round-trip beyond the first lookup. Fetches are budgeted per activity and per batch
+//! (`Budget`): a hostile document cannot make one activity cost thousands of requests.
 
 use crate::apply::{Via, apply};
 use crate::ctx::{Ctx, Env, Fetched};
@@ -116,21 +117,75 @@ async fn fetch_all(env: &Env, fetcher: &dyn Fetch, urls: Vec<Url>, fetched: &mut
     fetched.extend(results);
 }
 
-/// What the activities still miss, by a pass over a copy of the view.
-fn plan(view: &View, fetched: &Fetched, env: &Env, items: &[Item]) -> BTreeSet<String> {
+/// What each activity still misses (by its index), by a pass over a copy of the view.
+/// Deferred activities are left out: nothing more is fetched for them in this batch.
+fn plan(
+    view: &View,
+    fetched: &Fetched,
+    env: &Env,
+    items: &[Item],
+    budget: &Budget,
+) -> Vec<(usize, BTreeSet<String>)> {
     let provided = provided(items);
     let mut scratch = view.clone();
-    let mut needs = BTreeSet::new();
-    for item in items {
+    let mut needs = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        if budget.deferred(i) {
+            continue;
+        }
         if let Step::Need(urls) = apply_item(&mut scratch, fetched, env, item) {
-            needs.extend(
-                urls.into_iter()
-                    .map(|u| u.to_string())
-                    .filter(|u| !provided.contains(u)),
-            );
+            let urls: BTreeSet<String> = urls
+                .into_iter()
+                .map(|u| u.to_string())
+                .filter(|u| !provided.contains(u))
+                .collect();
+            if !urls.is_empty() {
+                needs.push((i, urls));
+            }
         }
     }
     needs
+}
+
+/// Remote fetches one activity and one batch may cause. An activity whose next fetches
+/// would pass its own budget, or the batch's, gets none of them: it is deferred, ends
+/// `FetchBudget` and is retried in the slow lane, while the rest of the batch goes on.
+struct Budget {
+    per_activity: usize,
+    left: usize,
+    spent: Vec<usize>,
+    deferred: Vec<bool>,
+}
+
+impl Budget {
+    fn new(env: &Env, items: usize) -> Budget {
+        Budget {
+            per_activity: env.settings.fetch_per_activity,
+            left: env.settings.fetch_per_batch,
+            spent: vec![0; items],
+            deferred: vec![false; items],
+        }
+    }
+
+    fn deferred(&self, i: usize) -> bool {
+        self.deferred.get(i).copied().unwrap_or(false)
+    }
+
+    /// Grants activity `i` `n` more fetches, or defers it.
+    fn take(&mut self, i: usize, n: usize) -> bool {
+        let Some(spent) = self.spent.get_mut(i) else {
+            return false;
+        };
+        if *spent + n > self.per_activity || n > self.left {
+            if let Some(d) = self.deferred.get_mut(i) {
+                *d = true;
+            }
+            return false;
+        }
+        *spent += n;
+        self.left -= n;
+        true
+    }
 }
 
 /// Runs the stages for `items`; returns one step per item (in order) and the view to
@@ -150,26 +205,40 @@ pub(crate) async fn run(
     }
     look_up(conn, &mut view, keys.finish()).await?;
 
+    let mut budget = Budget::new(env, items.len());
     for _ in 0..env.settings.fetch_rounds {
-        let needs = plan(&view, fetched, env, items);
+        let needs = plan(&view, fetched, env, items, &budget);
         if needs.is_empty() {
             break;
         }
         let mut more = Collector::default();
-        for n in needs.iter().filter(|n| !view.looked_up.contains(*n)) {
-            if let Ok(u) = Url::parse(n) {
+        for n in needs.iter().flat_map(|(_, n)| n) {
+            if !view.looked_up.contains(n)
+                && let Ok(u) = Url::parse(n)
+            {
                 more.url(&u);
             }
         }
         let more = more.finish();
         let looked = !more.is_empty();
         look_up(conn, &mut view, more).await?;
-        let to_fetch: Vec<Url> = needs
-            .iter()
-            .filter(|n| !fetched.contains_key(*n) && !knows(&view, n))
-            .filter_map(|n| Url::parse(n).ok())
-            .filter(|u| !env.urls.is_local(u) && view.allowed(&host(u)))
-            .collect();
+        // Fetches are granted in journal order; a URL two activities need counts once.
+        let mut to_fetch: Vec<Url> = Vec::new();
+        let mut granted: HashSet<String> = HashSet::new();
+        for (i, urls) in &needs {
+            let new: Vec<Url> = urls
+                .iter()
+                .filter(|n| !fetched.contains_key(*n) && !knows(&view, n))
+                .filter(|n| !granted.contains(*n))
+                .filter_map(|n| Url::parse(n).ok())
+                .filter(|u| !env.urls.is_local(u) && view.allowed(&host(u)))
+                .collect();
+            if new.is_empty() || !budget.take(*i, new.len()) {
+                continue;
+            }
+            granted.extend(new.iter().map(Url::to_string));
+            to_fetch.extend(new);
+        }
         if to_fetch.is_empty() && !looked {
             break;
         }
@@ -177,8 +246,15 @@ pub(crate) async fn run(
     }
 
     let mut steps = Vec::with_capacity(items.len());
-    for item in items {
+    for (i, item) in items.iter().enumerate() {
         let step = match apply_item(&mut view, fetched, env, item) {
+            Step::Need(_) if budget.deferred(i) => Step::Retry(
+                Rc::FetchBudget,
+                format!(
+                    "needs more than {} remote fetches (or its batch's {}); deferred",
+                    env.settings.fetch_per_activity, env.settings.fetch_per_batch
+                ),
+            ),
             Step::Need(urls) => unresolved(&urls, fetched),
             s => s,
         };

@@ -16,6 +16,7 @@ use sluice_apub::vocab::{
 use sluice_db::ingest::changes::{CommunityUpsert, KeyUpsert, PersonUpsert};
 use sluice_trust::host::InstanceHost;
 use sluice_trust::instances::inbox_belongs_to;
+use sluice_trust::authority::{self, Moderation};
 use std::collections::HashMap;
 use url::Url;
 
@@ -192,7 +193,7 @@ impl<'a> Ctx<'a> {
     /// The community of content, from its `audience`, `to` and `cc`: a known community
     /// first; else the candidates are fetched (the audience alone when sent).
     pub(crate) fn community_for(&mut self, c: &Content) -> Option<String> {
-        let cands = c.community_candidates();
+        let cands = community_candidates(c);
         for u in &cands {
             let id = self.id(u);
             if self.view.communities.contains_key(&id) {
@@ -243,10 +244,9 @@ impl<'a> Ctx<'a> {
         None
     }
 
-    /// Whether `actor` may moderate `community`: the community itself, a listed moderator,
-    /// or (remote communities) an actor of the community's own instance, which Lemmy
-    /// presumes to be one of its admins. An actor from elsewhere that is not listed makes us
-    /// fetch the moderators collection once. `None`: that fetch is pending.
+    /// Whether `actor` may moderate `community` (`authority::moderates`). An actor the
+    /// rules cannot decide on makes us fetch the community's moderators collection once.
+    /// `None`: that fetch is pending.
     pub(crate) fn may_moderate(&mut self, actor: &str, community: &str) -> Option<bool> {
         if actor == community {
             return Some(true);
@@ -254,23 +254,19 @@ impl<'a> Ctx<'a> {
         let Some(c) = self.view.communities.get(community) else {
             return Some(false);
         };
-        if c.moderators.contains(actor) {
-            return Some(true);
-        }
-        let same_host = match (Url::parse(actor), Url::parse(community)) {
-            (Ok(a), Ok(b)) => host(&a) == host(&b),
-            _ => false,
+        let moderators_url = c.moderators_url.as_deref().and_then(|m| Url::parse(m).ok());
+        let facts = authority::Community {
+            id: community,
+            local: c.local,
+            listed: c.moderators.contains(actor),
+            moderators_url: moderators_url.as_ref(),
         };
-        if c.local {
-            return Some(false);
-        }
-        if same_host {
-            return Some(true);
-        }
-        let Some(m) = c.moderators_url.clone().and_then(|m| Url::parse(&m).ok()) else {
-            return Some(false);
+        let m = match authority::moderates(actor, &facts) {
+            Moderation::Yes => return Some(true),
+            Moderation::No => return Some(false),
+            Moderation::AskCollection(m) => m,
         };
-        if host(&m) != host(&Url::parse(community).ok()?) || !self.view.allowed(&host(&m)) {
+        if !self.view.allowed(&host(&m)) {
             return Some(false);
         }
         match self.fetched.get(m.as_str()) {
@@ -281,7 +277,7 @@ impl<'a> Ctx<'a> {
                 None
             }
             Some(Ok(doc)) => {
-                let listed = collection_items(doc).iter().any(|u| u.as_str() == actor);
+                let listed = authority::listed(actor, &collection_items(doc));
                 if listed && self.view.persons.contains_key(actor) {
                     let key = (community.to_string(), actor.to_string());
                     self.view.moderator_changes.insert(key, true);
@@ -410,7 +406,8 @@ impl<'a> Ctx<'a> {
                 .is_some_and(|c| c.local || c.has_local_follower)
     }
 
-    /// Adds (or refreshes) an actor from its document; returns its id.
+    /// Adds (or refreshes) an actor from its document (fetched by `url`, or embedded in an
+    /// Update by itself, then without its key); returns its id.
     pub(crate) fn add_actor(&mut self, url: &Url, a: &ActorDoc) -> String {
         let id = a.id.to_string();
         if id != url.as_str() {
@@ -418,10 +415,13 @@ impl<'a> Ctx<'a> {
         }
         let (inbox, shared_inbox) = own_inboxes(a);
         let to_s = |u: &Option<Url>| u.as_ref().map(Url::to_string);
-        if let Some(k) = &a.public_key
-            && k.owner == a.id
-            && Url::parse(&k.id).is_ok_and(|kid| host(&kid) == host(&a.id))
-        {
+        // Key material only from the owner's own document, fetched by its id; never for
+        // an actor of ours.
+        let key = a.public_key.as_ref().filter(|k| {
+            !self.env.urls.is_local(&a.id)
+                && authority::key_from_document(url, &a.id, &k.owner, &k.id)
+        });
+        if let Some(k) = key {
             self.view.keys.insert(
                 k.id.clone(),
                 KeyUpsert {
@@ -431,7 +431,7 @@ impl<'a> Ctx<'a> {
                 },
             );
         }
-        let pem = a.public_key.as_ref().map(|k| k.pem.clone());
+        let pem = key.map(|k| k.pem.clone());
         if a.kind == ActorKind::Group {
             let old = self.view.communities.get(&id);
             let profile = CommunityUpsert {
@@ -541,6 +541,18 @@ impl<'a> Ctx<'a> {
         };
         self.view.comments.insert(c.id.to_string(), state);
     }
+}
+
+/// Candidates for the community of content considered at most (`audience` first, then
+/// `to`, then `cc`): Lemmy addresses a community in the first few, and a document with
+/// thousands of addressees must not cost thousands of lookups and fetches.
+const COMMUNITY_CANDIDATES: usize = 4;
+
+/// The community candidates of content, bounded (`COMMUNITY_CANDIDATES`).
+pub(crate) fn community_candidates(c: &Content) -> Vec<Url> {
+    let mut cands = c.community_candidates();
+    cands.truncate(COMMUNITY_CANDIDATES);
+    cands
 }
 
 /// A post's stored fields from its document.

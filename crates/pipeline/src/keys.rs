@@ -24,10 +24,16 @@ pub(crate) fn ban_key(person: &str, community: Option<&str>) -> String {
     format!("ban {person} {}", community.unwrap_or("site"))
 }
 
+/// Prefix of the `ingest_memory` keys of deleted objects.
+pub(crate) const DELETE_PREFIX: &str = "delete ";
+
 /// `ingest_memory` key of a deleted object.
 pub(crate) fn delete_key(object: &str) -> String {
-    format!("delete {object}")
+    format!("{DELETE_PREFIX}{object}")
 }
+
+/// Addressees (`to` and `cc`) of one activity looked up at most.
+const ADDRESSEES: usize = 16;
 
 /// Collects keys, deduplicated.
 #[derive(Default)]
@@ -59,7 +65,7 @@ impl Collector {
         self.url(o.id());
         if let Object::Content(c) = o {
             self.urls(&c.attributed_to);
-            self.urls(c.community_candidates().iter());
+            self.urls(crate::ctx::community_candidates(c).iter());
             if let Some(p) = &c.in_reply_to {
                 self.url(p);
             }
@@ -81,7 +87,9 @@ impl Collector {
         if let Some(u) = &a.audience {
             self.url(u);
         }
-        self.urls(a.to.iter().chain(&a.cc));
+        // Addressees matter for private messages and reports, which name a handful; the
+        // rest of a long list is not looked up.
+        self.urls(a.to.iter().chain(&a.cc).take(ADDRESSEES));
         match &a.verb {
             Verb::Create(o) | Verb::Update(o) => self.object_ref(o),
             Verb::Delete { object, .. } => {

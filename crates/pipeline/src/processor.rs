@@ -57,6 +57,29 @@ pub struct Processor {
     batches: u64,
 }
 
+/// Retried rows (fetch timeouts, budgets, unresolved references, trouble) run in chunks of
+/// this many, after the batch's fresh rows.
+const SLOW_LANE_CHUNK: usize = 4;
+
+/// The chunks a batch runs in: its fresh rows first, together, then the rows claimed again
+/// (the slow lane), a few at a time. A poisoned activity costs its own chunk a fetch
+/// timeout, never the fresh rows, which are written before it runs.
+fn lanes(rows: Vec<Claimed>) -> VecDeque<Vec<Item>> {
+    let (slow, fresh): (Vec<Claimed>, Vec<Claimed>) =
+        rows.into_iter().partition(|r| r.attempts > 1);
+    let mut queue = VecDeque::new();
+    // With nothing else to run, an empty chunk still runs: the marks of rows already
+    // decided ride on the first write.
+    if !fresh.is_empty() || slow.is_empty() {
+        queue.push_back(fresh.into_iter().map(Item::new).collect());
+    }
+    let mut slow = slow.into_iter().map(Item::new).peekable();
+    while slow.peek().is_some() {
+        queue.push_back(slow.by_ref().take(SLOW_LANE_CHUNK).collect());
+    }
+    queue
+}
+
 /// One row's end, before it becomes a `Mark`.
 struct Outcome {
     step: Step,
@@ -176,9 +199,8 @@ impl Processor {
             .collect();
         // Rows already decided ride along with the first write.
         let mut pending_marks: Vec<Mark> = done.iter().map(|(r, s)| self.mark(r, s)).collect();
-        let items: Vec<Item> = live.into_iter().map(Item::new).collect();
         let mut fetched = Fetched::new();
-        let mut queue: VecDeque<Vec<Item>> = VecDeque::from([items]);
+        let mut queue = lanes(live);
         while let Some(chunk) = queue.pop_front() {
             match self.chunk(&chunk, &mut fetched, &pending_marks).await {
                 Ok(outcomes) => {

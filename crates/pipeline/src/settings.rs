@@ -23,6 +23,11 @@ pub struct Settings {
     /// Rounds of "look up, then fetch what is missing" per batch (a reply to a reply to an
     /// unknown post needs one per level).
     pub fetch_rounds: usize,
+    /// Remote fetches one activity may cause in one batch; past it, the activity is
+    /// deferred to the slow lane (`FetchBudget`).
+    pub fetch_per_activity: usize,
+    /// Remote fetches one batch may cause; activities whose fetches do not fit are deferred.
+    pub fetch_per_batch: usize,
     /// Keep content announced by remote communities nobody here follows (archives,
     /// relays). Off: Lemmy's rule.
     pub keep_all_announced: bool,
@@ -45,6 +50,8 @@ impl Default for Settings {
             fetch_timeout: Duration::from_secs(10),
             fetch_concurrency: 16,
             fetch_rounds: 8,
+            fetch_per_activity: 32,
+            fetch_per_batch: 1000,
             keep_all_announced: false,
             idle_poll: Duration::from_millis(500),
             node_id: format!(

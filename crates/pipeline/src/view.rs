@@ -9,6 +9,7 @@ use sluice_db::ingest::lookup::{Keys, Snapshot};
 use sluice_db::instances;
 use sluice_db::outbound::NewOutbound;
 use sluice_trust::instances::Policies;
+use sluice_trust::authority;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// A person.
@@ -287,6 +288,13 @@ impl View {
                 });
         }
         for m in s.memory {
+            // A remembered Delete counts only against its origin's own content (rows from
+            // before that rule may name another host's objects).
+            if let Some(object) = m.key.strip_prefix(crate::keys::DELETE_PREFIX)
+                && !authority::honour_remembered_delete(&m.activity_id, object)
+            {
+                continue;
+            }
             self.memory.entry(m.key).or_insert(m.journal_id);
         }
         for r in s.reports {

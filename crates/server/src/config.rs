@@ -120,6 +120,12 @@ pub struct Config {
     /// Remote fetches in flight at once per batch.
     #[serde(deserialize_with = "flexible")]
     pub pipeline_fetch_concurrency: usize,
+    /// Remote fetches one activity may cause per batch (past it: deferred, `FetchBudget`).
+    #[serde(deserialize_with = "flexible")]
+    pub pipeline_fetch_per_activity: usize,
+    /// Remote fetches one batch may cause.
+    #[serde(deserialize_with = "flexible")]
+    pub pipeline_fetch_per_batch: usize,
     /// Keep content announced by remote communities nobody here follows.
     #[serde(deserialize_with = "flexible")]
     pub pipeline_keep_all_announced: bool,
@@ -183,6 +189,8 @@ impl Default for Config {
             pipeline_lease_seconds: 120.0,
             pipeline_fetch_timeout_seconds: 10.0,
             pipeline_fetch_concurrency: 16,
+            pipeline_fetch_per_activity: 32,
+            pipeline_fetch_per_batch: 1000,
             pipeline_keep_all_announced: false,
             journal_retention_days: 14.0,
             http_proxy: None,
@@ -292,6 +300,8 @@ impl Config {
             "pipeline_lease_seconds",
             "pipeline_fetch_timeout_seconds",
             "pipeline_fetch_concurrency",
+            "pipeline_fetch_per_activity",
+            "pipeline_fetch_per_batch",
             "pipeline_keep_all_announced",
             "journal_retention_days",
             "http_proxy",
@@ -358,6 +368,11 @@ impl Config {
                 "pipeline_fetch_concurrency",
                 self.pipeline_fetch_concurrency,
             ),
+            (
+                "pipeline_fetch_per_activity",
+                self.pipeline_fetch_per_activity,
+            ),
+            ("pipeline_fetch_per_batch", self.pipeline_fetch_per_batch),
         ] {
             if n == 0 {
                 return Err(ConfigError {
@@ -451,6 +466,8 @@ impl Config {
             lease: Duration::from_secs_f64(self.pipeline_lease_seconds),
             fetch_timeout: Duration::from_secs_f64(self.pipeline_fetch_timeout_seconds),
             fetch_concurrency: self.pipeline_fetch_concurrency,
+            fetch_per_activity: self.pipeline_fetch_per_activity,
+            fetch_per_batch: self.pipeline_fetch_per_batch,
             keep_all_announced: self.pipeline_keep_all_announced,
             // Stable part + a new id per run: the next run of this process knows which
             // leases were its own (and are dead), see `sluice_db::ingest::journal`.

@@ -257,6 +257,9 @@ pub struct MemoryRow {
     /// The journal id that set it.
     #[diesel(sql_type = BigInt)]
     pub journal_id: i64,
+    /// The activity that set it.
+    #[diesel(sql_type = Text)]
+    pub activity_id: String,
 }
 
 /// A report.
@@ -381,7 +384,8 @@ const INSTANCES: &str = "SELECT domain, policy FROM instance WHERE policy <> 'no
 
 const MODE: &str = "SELECT mode FROM policy_generation";
 
-const MEMORY: &str = "SELECT key, journal_id FROM ingest_memory WHERE key = ANY($1::text[])";
+const MEMORY: &str =
+    "SELECT key, journal_id, activity_id FROM ingest_memory WHERE key = ANY($1::text[])";
 
 const REPORTS: &str = "\
 SELECT r.ap_id, c.ap_id AS community, r.resolved

@@ -6,6 +6,10 @@
 //! journal marks. References are ActivityPub ids joined in SQL; a reference that does not
 //! resolve drops that row instead of failing the batch. Inputs are sorted by key so two
 //! processes writing the same rows lock them in the same order.
+//!
+//! Remote input never changes a local actor, community or key: the pipeline refuses it, and
+//! every actor statement here says so again (`NOT local`, no `remote_key` row for a local
+//! owner), so a rule missed upstream cannot reach our own rows.
 
 use super::changes::Changes;
 use chrono::{DateTime, Utc};
@@ -54,11 +58,18 @@ UPDATE person p SET banned = t.banned, deleted = t.deleted
 FROM UNNEST($1::text[], $2::bool[], $3::bool[]) AS t(ap_id, banned, deleted)
 WHERE p.ap_id = t.ap_id AND NOT p.local";
 
+/// Keys of local actors are never written from remote input (their keys are `local_key`'s),
+/// and a stored key keeps its owner.
 const KEYS: &str = "\
 INSERT INTO remote_key (key_id, owner_ap_id, public_key_pem)
-SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]) AS t(key_id, owner, pem) ORDER BY 1
-ON CONFLICT (key_id) DO UPDATE SET owner_ap_id = excluded.owner_ap_id,
-    public_key_pem = excluded.public_key_pem, fetched_at = now()";
+SELECT t.key_id, t.owner, t.pem
+FROM UNNEST($1::text[], $2::text[], $3::text[]) AS t(key_id, owner, pem)
+WHERE NOT EXISTS (SELECT 1 FROM local_key l WHERE l.actor_ap_id = t.owner OR l.key_id = t.key_id)
+    AND NOT EXISTS (SELECT 1 FROM person p WHERE p.ap_id = t.owner AND p.local)
+    AND NOT EXISTS (SELECT 1 FROM community c WHERE c.ap_id = t.owner AND c.local)
+ORDER BY 1
+ON CONFLICT (key_id) DO UPDATE SET public_key_pem = excluded.public_key_pem, fetched_at = now()
+WHERE remote_key.owner_ap_id = excluded.owner_ap_id";
 
 const COMMUNITIES: &str = "\
 INSERT INTO community (ap_id, instance_id, name, title, summary, icon, banner, inbox,
@@ -90,7 +101,7 @@ WHERE NOT community.local";
 const COMMUNITY_FLAGS: &str = "\
 UPDATE community c SET deleted = t.deleted, removed = t.removed
 FROM UNNEST($1::text[], $2::bool[], $3::bool[]) AS t(ap_id, deleted, removed)
-WHERE c.ap_id = t.ap_id";
+WHERE c.ap_id = t.ap_id AND NOT c.local";
 
 const MODERATORS: &str = "\
 WITH r AS (

@@ -1,50 +1,45 @@
-//! Update of a Person or Group: profile and key rotation.
+//! Update of a Person or Group: profile fields only. Keys are never taken from an activity:
+//! they come only from the owner's own actor document, fetched (`Ctx::add_actor`).
 
-use super::not_permitted;
+use super::{Via, not_permitted, refused};
 use crate::ctx::Ctx;
 use crate::outcome::Step;
 use sluice_apub::Rc;
-use sluice_apub::vocab::{Activity, ActorDoc, ActorKind, host};
+use sluice_apub::vocab::{Activity, ActorDoc, ActorKind};
+use sluice_trust::authority;
 use std::cmp::Ordering;
 
-pub(super) fn update(ctx: &mut Ctx<'_>, a: &Activity, doc: &ActorDoc) -> Step {
+pub(super) fn update(ctx: &mut Ctx<'_>, a: &Activity, doc: &ActorDoc, via: &Via) -> Step {
     let id = doc.id.to_string();
     let by_itself = a.actor == doc.id;
-    let mut doc = doc.clone();
-    let stored = if doc.kind == ActorKind::Group {
-        match ctx.view.communities.get(&id) {
-            Some(c) if c.local => {
-                return not_permitted(a.actor.as_str(), "update a local community");
-            }
-            Some(c) => Some(c.updated),
-            None => None,
-        }
+    let is_community = doc.kind == ActorKind::Group;
+    let known = if is_community {
+        ctx.view.communities.get(&id).map(|c| (c.local, c.updated))
     } else {
-        ctx.view.persons.get(&id).map(|p| p.updated)
+        ctx.view.persons.get(&id).map(|p| (p.local, p.updated))
     };
-    if !by_itself {
-        if doc.kind != ActorKind::Group {
-            return not_permitted(a.actor.as_str(), &format!("update {id}"));
-        }
+    let local = known.is_some_and(|(l, _)| l) || ctx.env.urls.is_local(&doc.id);
+    if let Err(d) = authority::profile_update(&a.actor, &doc.id, is_community, local, via) {
+        return refused(d);
+    }
+    if is_community && !by_itself {
         match ctx.may_moderate(a.actor.as_str(), &id) {
             None => return ctx.missing(),
             Some(false) => return not_permitted(a.actor.as_str(), &format!("update {id}")),
             Some(true) => {}
         }
-        // A moderator edits the profile; only the community itself may rotate its key.
-        doc.public_key = None;
-    } else if host(&doc.id) != host(&a.actor) {
-        return Step::failed(Rc::HostMismatch, "actor document of another host");
     }
-    if let Some(Some(stored)) = stored
+    if let Some((_, Some(stored))) = known
         && let Some(incoming) = doc.updated
         && incoming.timestamp_micros().cmp(&stored.timestamp_micros()) == Ordering::Less
     {
         return Step::ignored(Rc::StaleUpdate, "older than the stored profile");
     }
-    if stored.is_none() && !by_itself {
+    if known.is_none() && !by_itself {
         return Step::ignored(Rc::UnknownObject, format!("{id} is not known here"));
     }
+    let mut doc = doc.clone();
+    doc.public_key = None;
     ctx.add_actor(&doc.id, &doc);
     Step::done(None)
 }

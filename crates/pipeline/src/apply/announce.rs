@@ -4,13 +4,17 @@
 //! Verification follows Lemmy: an embedded inner activity is trusted when its id is on its
 //! actor's host (the community vouches for the rest, as it does for Lemmy); otherwise it is
 //! fetched by id from its origin and used only if the origin serves the same activity.
+//! What a community vouches for at all is the authority table's (`authority::carried`,
+//! checked by `apply` for every activity relayed): its own community's content, votes and
+//! moderation, never account-level verbs, follows, reports or our own actors.
 
 use super::content::{fetched_object, upsert};
-use super::{Via, apply};
+use super::{Via, apply, gate, refused};
 use crate::ctx::{Ctx, Known};
 use crate::outcome::{Miss, Step};
 use sluice_apub::Rc;
 use sluice_apub::vocab::{Activity, AnnounceObject, Object, Verb, host, is_activity_type};
+use sluice_trust::authority::{self, Act};
 use url::Url;
 
 pub(super) fn announce(ctx: &mut Ctx<'_>, a: &Activity, inner: &AnnounceObject, via: &Via) -> Step {
@@ -36,6 +40,13 @@ pub(super) fn announce(ctx: &mut Ctx<'_>, a: &Activity, inner: &AnnounceObject, 
         );
     }
     let via = Via::Announced(community);
+    // Judged by its embedded shape before anything is fetched for it (the origin's copy
+    // must be the same activity, and is judged again).
+    if let AnnounceObject::Activity(i) = inner
+        && let Some(s) = gate(ctx, i, &via)
+    {
+        return s;
+    }
     match inner {
         AnnounceObject::Activity(i) if host(&i.id) == host(&i.actor) => apply(ctx, i, &via),
         AnnounceObject::Activity(i) => match fetched_activity(ctx, &i.id) {
@@ -99,6 +110,10 @@ fn announced_object(ctx: &mut Ctx<'_>, o: &Object, via: &Via) -> Step {
     let Some(author) = c.author().cloned() else {
         return Step::failed(Rc::MalformedActivity, "content without an author");
     };
+    let local = ctx.env.urls.is_local(&author);
+    if let Err(d) = authority::carried(Act::WriteContent, via, local) {
+        return refused(d);
+    }
     let as_author = Activity {
         id: c.id.clone(),
         kind: "Announce".into(),

@@ -2,7 +2,7 @@
 //! Lemmy's moderator removal (a Delete with a `summary`, or by someone other than the
 //! author).
 
-use super::{Via, banned, check_via, not_permitted, relay_for};
+use super::{Via, banned, carried, check_via, not_permitted, refused, relay_for};
 use crate::ctx::{Ctx, Known, comment_content, post_content};
 use crate::keys::delete_key;
 use crate::outcome::{Miss, Step};
@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use sluice_apub::Rc;
 use sluice_apub::vocab::{Activity, Content, Object, ObjectRef, Role, host};
 use sluice_db::ingest::changes::ModAction;
+use sluice_trust::authority::{self, Act, Deletion};
 use std::cmp::Ordering;
 use url::Url;
 
@@ -56,7 +57,7 @@ pub(super) fn create_or_update(
     };
     match obj {
         Object::Content(c) => upsert(ctx, a, &c, via),
-        Object::Actor(doc) if is_update => super::actors::update(ctx, a, &doc),
+        Object::Actor(doc) if is_update => super::actors::update(ctx, a, &doc, via),
         Object::Tombstone(t) => Step::ignored(Rc::ObjectDeleted, format!("{} is deleted", t.id)),
         other => Step::ignored(
             Rc::UnsupportedObject,
@@ -87,14 +88,10 @@ pub(super) fn fetched_object(ctx: &mut Ctx<'_>, u: &Url) -> Result<Object, Step>
 
 /// Create or Update of content (also an announced object, with its author as actor).
 pub(super) fn upsert(ctx: &mut Ctx<'_>, a: &Activity, c: &Content, via: &Via) -> Step {
-    if host(&c.id) != host(&a.actor) {
-        return Step::failed(
-            Rc::HostMismatch,
-            format!("{} sent {} of another host", a.actor, c.id),
-        );
-    }
-    if c.author() != Some(&a.actor) {
-        return not_permitted(a.actor.as_str(), &format!("write {} as its author", c.id));
+    match authority::author(&a.actor, &c.id, c.author()) {
+        Err(d) if d.rc == Rc::HostMismatch => return Step::Failed(d.rc, d.reason),
+        Err(d) => return refused(d),
+        Ok(()) => {}
     }
     if ctx.remembered_deleted(c.id.as_str()) {
         return Step::ignored(Rc::ObjectDeleted, format!("{} was deleted", c.id));
@@ -108,18 +105,26 @@ pub(super) fn upsert(ctx: &mut Ctx<'_>, a: &Activity, c: &Content, via: &Via) ->
     {
         role = Role::PrivateMessage;
     }
+    if role != Role::PrivateMessage
+        && let Err(d) = authority::public(c.is_public(), &c.id)
+    {
+        return refused(d);
+    }
     match role {
         Role::Post => post(ctx, a, c, via),
         Role::Comment => comment(ctx, a, c, via),
-        Role::PrivateMessage => message(ctx, a, c),
+        Role::PrivateMessage => match carried(Act::WriteMessage, via) {
+            Some(s) => s,
+            None => message(ctx, a, c),
+        },
     }
 }
 
 fn post(ctx: &mut Ctx<'_>, a: &Activity, c: &Content, via: &Via) -> Step {
     let id = c.id.to_string();
     if let Some(p) = ctx.view.posts.get(&id) {
-        if p.creator != a.actor.as_str() {
-            return not_permitted(a.actor.as_str(), &format!("edit {id}"));
+        if let Err(d) = authority::creator(a.actor.as_str(), &p.creator, &id) {
+            return refused(d);
         }
         if p.deleted {
             return Step::ignored(Rc::ObjectDeleted, format!("{id} is deleted"));
@@ -187,8 +192,8 @@ fn community_open(ctx: &Ctx<'_>, community: &str, creator: &str) -> Option<Step>
 fn comment(ctx: &mut Ctx<'_>, a: &Activity, c: &Content, via: &Via) -> Step {
     let id = c.id.to_string();
     if let Some(k) = ctx.view.comments.get(&id) {
-        if k.creator != a.actor.as_str() {
-            return not_permitted(a.actor.as_str(), &format!("edit {id}"));
+        if let Err(d) = authority::creator(a.actor.as_str(), &k.creator, &id) {
+            return refused(d);
         }
         if k.deleted {
             return Step::ignored(Rc::ObjectDeleted, format!("{id} is deleted"));
@@ -234,8 +239,8 @@ fn comment(ctx: &mut Ctx<'_>, a: &Activity, c: &Content, via: &Via) -> Step {
 fn message(ctx: &mut Ctx<'_>, a: &Activity, c: &Content) -> Step {
     let id = c.id.to_string();
     if let Some(m) = ctx.view.messages.get(&id) {
-        if m.creator != a.actor.as_str() {
-            return not_permitted(a.actor.as_str(), &format!("edit {id}"));
+        if let Err(d) = authority::creator(a.actor.as_str(), &m.creator, &id) {
+            return refused(d);
         }
         if m.deleted {
             return Step::ignored(Rc::ObjectDeleted, format!("{id} is deleted"));
@@ -275,10 +280,8 @@ fn message(ctx: &mut Ctx<'_>, a: &Activity, c: &Content) -> Step {
     Step::done(None)
 }
 
-/// Lemmy marks a moderator's removal with a `summary` (the reason); a Delete by anyone but
-/// the author is a removal too.
 fn is_removal(a: &Activity, creator: &str) -> bool {
-    a.summary.is_some() || a.actor.as_str() != creator
+    authority::deletion(a.actor.as_str(), creator, a.summary.is_some()) == Deletion::Removal
 }
 
 pub(super) fn delete(
@@ -291,18 +294,21 @@ pub(super) fn delete(
     let id = ctx.id(object);
     let actor = a.actor.to_string();
     if id == actor {
-        return delete_actor(ctx, &id, remove_data);
+        return delete_actor(ctx, &id, remove_data, via);
     }
     match ctx.kind_of(&id) {
         Some(k @ (Known::Post | Known::Comment)) => {
             set_content_state(ctx, a, &a.id, &id, k, true, via)
         }
         Some(Known::Message) => {
+            if let Some(s) = carried(Act::WriteMessage, via) {
+                return s;
+            }
             let Some(m) = ctx.view.messages.get_mut(&id) else {
                 return Step::unchanged();
             };
-            if m.creator != actor {
-                return not_permitted(&actor, &format!("delete {id}"));
+            if let Err(d) = authority::creator(&actor, &m.creator, &id) {
+                return refused(d);
             }
             if m.deleted {
                 return Step::unchanged();
@@ -311,9 +317,9 @@ pub(super) fn delete(
             m.flags_dirty = true;
             Step::done(None)
         }
-        Some(Known::Community) => set_community_state(ctx, a, &id, true),
+        Some(Known::Community) => set_community_state(ctx, a, &id, true, via),
         Some(Known::Person) => not_permitted(&actor, &format!("delete the account {id}")),
-        None => {
+        None if authority::remember_delete(&a.actor, object) => {
             // Remembered: a late Create of it, or a vote on it, will not bring it back.
             ctx.view
                 .remember(delete_key(&id), ctx.journal_id, a.id.as_str());
@@ -322,10 +328,29 @@ pub(super) fn delete(
                 format!("{id} is not known here; its deletion is remembered"),
             )
         }
+        None => Step::ignored(
+            Rc::UnknownObject,
+            format!("{id} is not known here; a Delete from another host is not remembered"),
+        ),
     }
 }
 
-fn delete_actor(ctx: &mut Ctx<'_>, id: &str, remove_data: bool) -> Step {
+/// An actor deleting itself (Lemmy's account deletion; a community deleting itself).
+fn delete_actor(ctx: &mut Ctx<'_>, id: &str, remove_data: bool, via: &Via) -> Step {
+    let local = ctx.view.persons.get(id).map(|p| p.local);
+    let local = local.or_else(|| ctx.view.communities.get(id).map(|c| c.local));
+    if let Err(d) = authority::local_unchanged(local == Some(true), id, id) {
+        return refused(d);
+    }
+    let is_person = ctx.view.persons.contains_key(id);
+    let refusal = if is_person {
+        carried(Act::DeletePerson, via)
+    } else {
+        check_via(id, via)
+    };
+    if let Some(s) = refusal {
+        return s;
+    }
     if let Some(p) = ctx.view.persons.get_mut(id) {
         if p.deleted && !remove_data {
             return Step::unchanged();
@@ -371,11 +396,14 @@ pub(super) fn undelete(
             step
         }
         Some(Known::Message) => {
+            if let Some(s) = carried(Act::WriteMessage, via) {
+                return s;
+            }
             let Some(m) = ctx.view.messages.get_mut(&id) else {
                 return Step::unchanged();
             };
-            if m.creator != a.actor.as_str() {
-                return not_permitted(a.actor.as_str(), &format!("restore {id}"));
+            if let Err(d) = authority::creator(a.actor.as_str(), &m.creator, &id) {
+                return refused(d);
             }
             if !m.deleted {
                 return Step::unchanged();
@@ -384,13 +412,16 @@ pub(super) fn undelete(
             m.flags_dirty = true;
             Step::done(None)
         }
-        Some(Known::Community) => set_community_state(ctx, inner, &id, false),
+        Some(Known::Community) => set_community_state(ctx, inner, &id, false, via),
         Some(Known::Person) => Step::ignored(
             Rc::UnsupportedActivity,
             "restoring a deleted account is not acted on",
         ),
         None => {
-            ctx.view.forget(&delete_key(&id));
+            // Only whoever may have had it remembered may make it forgotten.
+            if authority::remember_delete(&a.actor, object) {
+                ctx.view.forget(&delete_key(&id));
+            }
             Step::ignored(Rc::NothingToUndo, format!("{id} is not known here"))
         }
     }
@@ -469,8 +500,15 @@ fn set_content_state(
 }
 
 /// Deletes or restores a community (by itself or a moderator).
-fn set_community_state(ctx: &mut Ctx<'_>, a: &Activity, id: &str, on: bool) -> Step {
+fn set_community_state(ctx: &mut Ctx<'_>, a: &Activity, id: &str, on: bool, via: &Via) -> Step {
     let actor = a.actor.to_string();
+    let local = ctx.view.communities.get(id).is_some_and(|c| c.local);
+    if let Err(d) = authority::local_unchanged(local, &actor, id) {
+        return refused(d);
+    }
+    if let Some(s) = check_via(id, via) {
+        return s;
+    }
     match ctx.may_moderate(&actor, id) {
         None => return ctx.missing(),
         Some(false) => return not_permitted(&actor, &format!("delete {id}")),
@@ -479,9 +517,6 @@ fn set_community_state(ctx: &mut Ctx<'_>, a: &Activity, id: &str, on: bool) -> S
     let Some(c) = ctx.view.communities.get_mut(id) else {
         return Step::unchanged();
     };
-    if c.local {
-        return not_permitted(&actor, &format!("delete the local community {id}"));
-    }
     let removal = a.summary.is_some() && actor != id;
     let flag = if removal {
         &mut c.removed

@@ -1,7 +1,7 @@
 //! Follow / Undo(Follow) of local communities (answered with an Accept through the send
 //! queue), and Accept / Reject of our own follows of remote communities.
 
-use super::{Via, banned, not_permitted};
+use super::{Via, banned, carried, refused};
 use crate::ctx::Ctx;
 use crate::keys::follow_key;
 use crate::outcome::Step;
@@ -9,13 +9,14 @@ use crate::relay;
 use crate::view::FollowState;
 use sluice_apub::Rc;
 use sluice_apub::vocab::{Activity, ActivityRef, Verb};
+use sluice_trust::authority::{self, Act};
 use url::Url;
 
 const ACCEPTED: &str = "accepted";
 
 pub(super) fn follow(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, via: &Via) -> Step {
-    if *via != Via::Direct {
-        return Step::ignored(Rc::UnsupportedActivity, "a relayed Follow is not acted on");
+    if let Some(s) = carried(Act::Follow, via) {
+        return s;
     }
     let community = ctx.id(object);
     match ctx.view.communities.get(&community) {
@@ -72,7 +73,10 @@ pub(super) fn follow(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, via: &Via) -
     Step::done(None)
 }
 
-pub(super) fn unfollow(ctx: &mut Ctx<'_>, a: &Activity, object: &Url) -> Step {
+pub(super) fn unfollow(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, via: &Via) -> Step {
+    if let Some(s) = carried(Act::Follow, via) {
+        return s;
+    }
     let community = ctx.id(object);
     let person = ctx.id(&a.actor);
     let key = (community.clone(), person.clone());
@@ -97,7 +101,16 @@ pub(super) fn unfollow(ctx: &mut Ctx<'_>, a: &Activity, object: &Url) -> Step {
 }
 
 /// Accept (`accept`) or Reject of one of our follows.
-pub(super) fn answer(ctx: &mut Ctx<'_>, a: &Activity, f: &ActivityRef, accept: bool) -> Step {
+pub(super) fn answer(
+    ctx: &mut Ctx<'_>,
+    a: &Activity,
+    f: &ActivityRef,
+    accept: bool,
+    via: &Via,
+) -> Step {
+    if let Some(s) = carried(Act::AnswerFollow, via) {
+        return s;
+    }
     let key = match f {
         ActivityRef::Embedded(i) => match &i.verb {
             Verb::Follow(c) => (ctx.id(c), ctx.id(&i.actor)),
@@ -123,8 +136,8 @@ pub(super) fn answer(ctx: &mut Ctx<'_>, a: &Activity, f: &ActivityRef, accept: b
             }
         }
     };
-    if key.0 != a.actor.as_str() {
-        return not_permitted(a.actor.as_str(), &format!("answer a follow of {}", key.0));
+    if let Err(d) = authority::answer_follow(a.actor.as_str(), &key.0) {
+        return refused(d);
     }
     let Some(f) = ctx.view.follows.get_mut(&key).filter(|f| f.state.is_some()) else {
         return Step::ignored(

@@ -13,19 +13,13 @@ mod follows;
 mod moderation;
 mod votes;
 
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Known};
 use crate::outcome::Step;
 use sluice_apub::Rc;
-use sluice_apub::vocab::{Activity, ActivityRef, Verb, host};
+use sluice_apub::vocab::{Activity, ActivityRef, ActorKind, Object, ObjectRef, Verb, host};
+use sluice_trust::authority::{self, Act, Denied};
 
-/// How an activity reached us.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Via {
-    /// Sent by its actor.
-    Direct,
-    /// Relayed by this (remote) community's Announce.
-    Announced(String),
-}
+pub(crate) use sluice_trust::authority::Via;
 
 /// Applies one activity.
 pub(crate) fn apply(ctx: &mut Ctx<'_>, a: &Activity, via: &Via) -> Step {
@@ -34,6 +28,11 @@ pub(crate) fn apply(ctx: &mut Ctx<'_>, a: &Activity, via: &Via) -> Step {
             Rc::PolicyBlocked,
             format!("{} is on an instance our policy refuses", a.actor),
         );
+    }
+    if let Via::Announced(_) = via
+        && let Some(s) = gate(ctx, a, via)
+    {
+        return s;
     }
     match &a.verb {
         Verb::Create(o) => content::create_or_update(ctx, a, o, false, via),
@@ -45,8 +44,8 @@ pub(crate) fn apply(ctx: &mut Ctx<'_>, a: &Activity, via: &Via) -> Step {
         Verb::Like(o) => votes::vote(ctx, a, o, 1, via),
         Verb::Dislike(o) => votes::vote(ctx, a, o, -1, via),
         Verb::Follow(o) => follows::follow(ctx, a, o, via),
-        Verb::Accept(f) => follows::answer(ctx, a, f, true),
-        Verb::Reject(f) => follows::answer(ctx, a, f, false),
+        Verb::Accept(f) => follows::answer(ctx, a, f, true, via),
+        Verb::Reject(f) => follows::answer(ctx, a, f, false, via),
         Verb::Announce(inner) => announce::announce(ctx, a, inner, via),
         Verb::Block {
             object,
@@ -55,20 +54,80 @@ pub(crate) fn apply(ctx: &mut Ctx<'_>, a: &Activity, via: &Via) -> Step {
             remove_data,
         } => moderation::block(ctx, a, object, target.as_ref(), *expires, *remove_data, via),
         Verb::Lock(o) => moderation::lock(ctx, a, o, true, via),
-        Verb::Flag { objects } => moderation::flag(ctx, a, objects),
+        Verb::Flag { objects } => moderation::flag(ctx, a, objects, via),
         Verb::Add { object, target } => {
             moderation::collection(ctx, a, object, target.as_ref(), true, via)
         }
         Verb::Remove { object, target } => {
             moderation::collection(ctx, a, object, target.as_ref(), false, via)
         }
-        Verb::Resolve(r) => moderation::resolve(ctx, a, r),
+        Verb::Resolve(r) => moderation::resolve(ctx, a, r, via),
         Verb::Undo(inner) => undo(ctx, a, inner, via),
         Verb::Other => Step::ignored(
             Rc::UnsupportedActivity,
             format!("{} activities are not acted on", a.kind),
         ),
     }
+}
+
+/// What a community's Announce may carry (`authority::carried`), judged by the inner
+/// activity's shape before anything is fetched for it. Handlers whose verb only its object
+/// decides (an Update naming an actor by id, a Block's target) check again.
+pub(super) fn gate(ctx: &Ctx<'_>, a: &Activity, via: &Via) -> Option<Step> {
+    let local = ctx.env.urls.is_local(&a.actor);
+    match act_of(ctx, a) {
+        Some(act) => authority::carried(act, via, local).err().map(refused),
+        None if local => authority::carried(Act::Announce, via, true)
+            .err()
+            .map(refused),
+        None => None,
+    }
+}
+
+/// The authority table's verb for an activity, as far as its shape and the view tell.
+fn act_of(ctx: &Ctx<'_>, a: &Activity) -> Option<Act> {
+    let by_kind = |k: Option<Known>, default: Act| match k {
+        Some(Known::Person) => Act::UpdatePerson,
+        Some(Known::Community) => Act::UpdateCommunity,
+        Some(Known::Message) => Act::WriteMessage,
+        _ => default,
+    };
+    Some(match &a.verb {
+        Verb::Create(o) | Verb::Update(o) => match o {
+            ObjectRef::Embedded(obj) => match &**obj {
+                Object::Actor(d) if d.kind == ActorKind::Group => Act::UpdateCommunity,
+                Object::Actor(_) => Act::UpdatePerson,
+                _ => by_kind(ctx.kind_of(obj.id().as_str()), Act::WriteContent),
+            },
+            ObjectRef::Id(u) => by_kind(ctx.kind_of(u.as_str()), Act::WriteContent),
+        },
+        Verb::Delete { object, .. } => {
+            let id = object.id();
+            match ctx.kind_of(id.as_str()) {
+                Some(Known::Person) => Act::DeletePerson,
+                Some(Known::Community) => Act::DeleteCommunity,
+                Some(Known::Message) => Act::WriteMessage,
+                _ if *id == a.actor => Act::DeletePerson,
+                _ => Act::DeleteContent,
+            }
+        }
+        Verb::Like(_) | Verb::Dislike(_) => Act::Vote,
+        Verb::Follow(_) => Act::Follow,
+        Verb::Accept(_) | Verb::Reject(_) => Act::AnswerFollow,
+        Verb::Announce(_) => Act::Announce,
+        Verb::Block { target, .. } => match target {
+            Some(t) if !moderation::names_instance(t) => match ctx.kind_of(t.as_str()) {
+                Some(Known::Community) | None => Act::Moderate,
+                Some(_) => Act::SiteBan,
+            },
+            _ => Act::SiteBan,
+        },
+        Verb::Lock(_) | Verb::Add { .. } | Verb::Remove { .. } => Act::Moderate,
+        Verb::Flag { .. } => Act::Flag,
+        Verb::Resolve(_) => Act::Resolve,
+        Verb::Undo(ActivityRef::Embedded(inner)) => return act_of(ctx, inner),
+        Verb::Undo(ActivityRef::Id(_)) | Verb::Other => return None,
+    })
 }
 
 fn undo(ctx: &mut Ctx<'_>, a: &Activity, inner: &ActivityRef, via: &Via) -> Step {
@@ -84,15 +143,12 @@ fn undo(ctx: &mut Ctx<'_>, a: &Activity, inner: &ActivityRef, via: &Via) -> Step
         inner.verb,
         Verb::Like(_) | Verb::Dislike(_) | Verb::Follow(_) | Verb::Delete { .. }
     );
-    if own && inner.actor != a.actor {
-        return not_permitted(
-            a.actor.as_str(),
-            &format!("undo {}'s {}", inner.actor, inner.kind),
-        );
+    if own && let Err(d) = authority::undo_own(&a.actor, &inner.actor, &inner.kind) {
+        return refused(d);
     }
     match &inner.verb {
         Verb::Like(o) | Verb::Dislike(o) => votes::undo(ctx, a, o, via),
-        Verb::Follow(o) => follows::unfollow(ctx, a, o),
+        Verb::Follow(o) => follows::unfollow(ctx, a, o, via),
         Verb::Delete { object, .. } => content::undelete(ctx, a, inner, object.id(), via),
         Verb::Block { object, target, .. } => {
             moderation::unblock(ctx, a, object, target.as_ref(), via)
@@ -105,15 +161,19 @@ fn undo(ctx: &mut Ctx<'_>, a: &Activity, inner: &ActivityRef, via: &Via) -> Step
     }
 }
 
-/// An activity relayed by a community must concern that community's content.
+/// The step for a refusal of the authority rules.
+pub(crate) fn refused(d: Denied) -> Step {
+    Step::Ignored(d.rc, d.reason)
+}
+
+/// An activity relayed by a community must concern that community (`authority::check_via`).
 pub(crate) fn check_via(community: &str, via: &Via) -> Option<Step> {
-    match via {
-        Via::Announced(c) if c != community => Some(Step::ignored(
-            Rc::CommunityMismatch,
-            format!("{c} announced an activity of {community}"),
-        )),
-        _ => None,
-    }
+    authority::check_via(community, via).err().map(refused)
+}
+
+/// Whether an activity that reached us `via` may do `act` (`authority::carried`).
+pub(crate) fn carried(act: authority::Act, via: &Via) -> Option<Step> {
+    authority::carried(act, via, false).err().map(refused)
 }
 
 /// The local community that relays a directly received activity about its content.
@@ -136,7 +196,7 @@ pub(crate) fn banned(ctx: &Ctx<'_>, person: &str, community: &str) -> bool {
         || active((person.to_string(), None))
 }
 
-/// `Step` for an actor that may not moderate.
+/// `Step` for an actor that may not do something.
 pub(crate) fn not_permitted(actor: &str, what: &str) -> Step {
     Step::ignored(Rc::NotPermitted, format!("{actor} may not {what}"))
 }

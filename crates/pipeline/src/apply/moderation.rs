@@ -1,18 +1,25 @@
 //! Moderation: bans (Block), locks, reports (Flag, Resolve), moderators and featured posts
 //! (Add / Remove to a community's collections).
 //!
-//! Who may moderate is decided in one place (`Ctx::may_moderate`).
+//! Who may moderate is decided in one place (`authority::moderates`, through
+//! `Ctx::may_moderate`).
 
-use super::{Via, check_via, not_permitted, relay_for};
+use super::{Via, carried, check_via, not_permitted, refused, relay_for};
 use crate::ctx::{Ctx, Known};
 use crate::keys::ban_key;
 use crate::outcome::Step;
 use crate::view::{BanState, ReportState};
 use chrono::{DateTime, Utc};
 use sluice_apub::Rc;
-use sluice_apub::vocab::{Activity, ActivityRef, host};
+use sluice_apub::vocab::{Activity, ActivityRef};
 use sluice_db::ingest::changes::{ContentSweep, ModAction, NewReport};
+use sluice_trust::authority::{self, Act};
 use url::Url;
+
+/// Lemmy names the instance actor (`https://host/`) as the target of an instance ban.
+pub(super) fn names_instance(t: &Url) -> bool {
+    t.path() == "/" || t.path().is_empty()
+}
 
 fn log(ctx: &mut Ctx<'_>, a: &Activity, kind: &str, community: Option<&str>, target: &str) {
     ctx.view.mod_actions.push(ModAction {
@@ -40,7 +47,7 @@ fn scope(ctx: &mut Ctx<'_>, target: Option<&Url>) -> Result<Option<Scope>, Step>
             "a Block without a target is a user block, not a ban",
         ));
     };
-    if t.path() == "/" || t.path().is_empty() {
+    if names_instance(t) {
         return Ok(Some(Scope::Site));
     }
     Ok(match ctx.resolve(t) {
@@ -80,9 +87,11 @@ pub(super) fn block(
             }
         }
         Scope::Site => {
-            // An instance bans its own users; its bans of others only apply there.
-            if host(&a.actor) != host(object) || actor == person {
-                return not_permitted(&actor, &format!("ban {person} instance-wide"));
+            if let Some(s) = carried(Act::SiteBan, via) {
+                return s;
+            }
+            if let Err(d) = authority::site_ban(&a.actor, object) {
+                return refused(d);
             }
             None
         }
@@ -142,7 +151,7 @@ pub(super) fn unblock(
 ) -> Step {
     let person = ctx.id(object);
     let community = match target {
-        Some(t) if !(t.path() == "/" || t.path().is_empty()) => {
+        Some(t) if !names_instance(t) => {
             let id = ctx.id(t);
             ctx.view.communities.contains_key(&id).then_some(id)
         }
@@ -160,10 +169,14 @@ pub(super) fn unblock(
                 Some(true) => {}
             }
         }
-        None if host(&a.actor) != host(object) => {
-            return not_permitted(&actor, &format!("unban {person} instance-wide"));
+        None => {
+            if let Some(s) = carried(Act::SiteBan, via) {
+                return s;
+            }
+            if let Err(d) = authority::site_ban(&a.actor, object) {
+                return refused(d);
+            }
         }
-        None => {}
     }
     let key = (person.clone(), community.clone());
     let Some(b) = ctx.view.bans.get_mut(&key).filter(|b| b.present) else {
@@ -236,7 +249,10 @@ pub(super) fn lock(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, on: bool, via:
     Step::done(relay_for(ctx, &community, via))
 }
 
-pub(super) fn flag(ctx: &mut Ctx<'_>, a: &Activity, objects: &[Url]) -> Step {
+pub(super) fn flag(ctx: &mut Ctx<'_>, a: &Activity, objects: &[Url], via: &Via) -> Step {
+    if let Some(s) = carried(Act::Flag, via) {
+        return s;
+    }
     let id = a.id.to_string();
     if ctx.view.reports.contains_key(&id) {
         return Step::unchanged();
@@ -280,11 +296,14 @@ pub(super) fn flag(ctx: &mut Ctx<'_>, a: &Activity, objects: &[Url]) -> Step {
     Step::done(None)
 }
 
-pub(super) fn resolve(ctx: &mut Ctx<'_>, a: &Activity, r: &ActivityRef) -> Step {
+pub(super) fn resolve(ctx: &mut Ctx<'_>, a: &Activity, r: &ActivityRef, via: &Via) -> Step {
     let id = r.id().to_string();
     let Some(community) = ctx.view.reports.get(&id).map(|r| r.community.clone()) else {
         return Step::ignored(Rc::UnknownObject, format!("no report {id} known here"));
     };
+    if let Some(s) = community.as_deref().and_then(|c| check_via(c, via)) {
+        return s;
+    }
     let actor = a.actor.to_string();
     let allowed = match &community {
         Some(c) => ctx.may_moderate(&actor, c),
