@@ -158,6 +158,14 @@ codes! {
     ActorKeyMissing => None,
     /// A delivery target is not a URL, or the SSRF guard refused it; dropped.
     InboxRefused => None,
+    /// A number in the activity is beyond f64's range (overflow, or underflow to zero).
+    NumberOutOfRange => Some(400),
+    /// The instance sent more activities than `inbox_rate_limit_per_instance` allows.
+    RateLimited => Some(429),
+    /// The activity's id is one sluice reserves for activities it derives itself.
+    IdReserved => Some(400),
+    /// The request's headers are larger than the server accepts.
+    HeadersTooLarge => Some(431),
 }
 
 impl std::fmt::Display for Rc {

@@ -73,6 +73,11 @@ impl PolicyCache {
         }
     }
 
+    /// True when the entry that applies to `authority` is `allow`.
+    pub fn is_allowed(&self, authority: &str) -> bool {
+        Self::lookup(&self.snapshot(), authority) == Some(Policy::Allow)
+    }
+
     /// Accepts or refuses an activity whose actor lives on `authority`.
     pub fn check(&self, authority: &str) -> Result<(), Refusal> {
         let loaded = self.snapshot();
