@@ -2,6 +2,7 @@
 //!
 //! One test binary (so the test PostgreSQL is started once); one module per concern.
 
+mod adversarial_inbox;
 mod doctor;
 mod federation;
 mod fixtures;
