@@ -17,8 +17,10 @@
 //! Fetches are budgeted (per host and globally, per minute; over budget: 503 with
 //! `Retry-After`) and their failures are remembered for a while, per document (404, 410,
 //! not an actor document: `failure_ttl`; timeouts and 5xx: `transient_failure_ttl`) or per
-//! keyId (the document has no such key): a stranger's forged signatures cost the named host
-//! at most one GET per document per interval, and never more than the budget.
+//! keyId (the document has no such key); a document fetched less than `refetch_after` ago
+//! is not fetched again for a keyId it does not hold. A stranger's forged signatures cost
+//! the named host at most one GET per document per interval, and never more than the
+//! budget.
 //!
 //! Concurrent requests for the same unknown key share one lookup (moka coalesces loads). A
 //! signature that fails with a stored key refetches it once, if that key is older than
@@ -138,6 +140,9 @@ pub struct KeyStore {
     cache: moka::future::Cache<String, Arc<Key>>,
     /// Failures by `d <document URL>` or `k <keyId>`.
     failures: moka::sync::Cache<String, Failure>,
+    /// Documents fetched in the last `refetch_after`, with the keyIds they hold: a keyId
+    /// they do not hold is not worth another GET yet (forgers inventing fragments).
+    recent: moka::sync::Cache<String, (Instant, Arc<Vec<String>>)>,
     db: Db,
     net: Client,
     signer: Signer,
@@ -158,6 +163,10 @@ impl KeyStore {
             failures: moka::sync::Cache::builder()
                 .max_capacity(settings.cache_size.max(1))
                 .time_to_live(longest.max(Duration::from_millis(1)))
+                .build(),
+            recent: moka::sync::Cache::builder()
+                .max_capacity(settings.cache_size.max(1))
+                .time_to_live(settings.refetch_after.max(Duration::from_millis(1)))
                 .build(),
             db,
             net,
@@ -310,9 +319,19 @@ impl KeyStore {
         }
     }
 
-    /// A failure remembered for this keyId or its document, if still fresh.
+    /// A failure remembered for this keyId or its document, if still fresh; or, for a
+    /// document fetched moments ago that does not hold this keyId, a wait (503, so an
+    /// owner who has just published a new keyId is retried, not dropped).
     fn remembered(&self, key_id: &str, doc: &Url) -> Option<KeyError> {
         let now = Instant::now();
+        if let Some((at, held)) = self.recent.get(doc.as_str())
+            && !held.iter().any(|k| k == key_id)
+        {
+            let wait = (at + self.settings.refetch_after).saturating_duration_since(now);
+            if !wait.is_zero() {
+                return Some(KeyError::Busy(wait));
+            }
+        }
         [format!("k {key_id}"), format!("d {doc}")]
             .into_iter()
             .find_map(|k| self.failures.get(&k).filter(|f| f.until > now))
@@ -382,6 +401,8 @@ impl KeyStore {
             self.remember(format!("d {url}"), &e);
             return Err(e);
         }
+        self.recent
+            .insert(url.to_string(), (Instant::now(), Arc::new(key_ids(&doc))));
         let found = match find_key(&doc, key_id).and_then(|k| {
             let key = parse_public(&k.pem).ok_or_else(|| {
                 KeyError::Unknown(format!("the key {key_id} is not a readable RSA public key"))
@@ -440,6 +461,16 @@ pub fn document_of(key_id: &str) -> Result<Url, KeyError> {
 struct FoundKey {
     owner: String,
     pem: String,
+}
+
+/// Every `publicKey.id` of a document.
+fn key_ids(doc: &serde_json::Value) -> Vec<String> {
+    let id = |k: &serde_json::Value| k.get("id")?.as_str().map(str::to_string);
+    match doc.get("publicKey") {
+        Some(serde_json::Value::Array(keys)) => keys.iter().filter_map(id).take(16).collect(),
+        Some(k) => id(k).into_iter().collect(),
+        None => Vec::new(),
+    }
 }
 
 /// The key `key_id` in its owner's actor document (whose `id` the caller has checked):

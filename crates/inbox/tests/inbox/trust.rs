@@ -185,6 +185,33 @@ async fn key_fetches_are_budgeted_per_host_and_failures_remembered() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invented_key_fragments_of_a_real_actor_cost_one_get() {
+    let (h, peer, alice) = with_alice(|_| {}).await;
+    for i in 0..10 {
+        let f = forger(&alice, &format!("{alice}#key-{i}"));
+        let body = like(&peer, &alice).to_string();
+        let a = h.deliver_raw(&f, "/inbox", body.as_bytes()).await;
+        assert!(
+            matches!(
+                (a.status, a.rc()),
+                (401, "KeyUnknown") | (503, "KeyFetchFailed")
+            ),
+            "{}",
+            a.body
+        );
+    }
+    assert_eq!(
+        peer.fetch_count("/u/alice"),
+        1,
+        "one GET of alice's document"
+    );
+    // alice's real keyId, which the document holds, is fetched and accepted as usual.
+    assert_eq!(h.like(&peer, &alice).await, 202);
+    assert_eq!(peer.fetch_count("/u/alice"), 2);
+    assert_eq!(h.journal().await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transient_key_failure_is_remembered_briefly() {
     let (h, peer, alice) = with_alice(|_| {}).await;
     peer.set_route_behaviour(
