@@ -126,6 +126,18 @@ fn rewrite(buf: &[u8]) -> Option<(usize, Vec<u8>)> {
     Some((end, out.into_bytes()))
 }
 
+/// Where a bodiless error response head that ends `buf` starts, when something precedes it
+/// (an earlier pipelined response written in the same buffer): the codec's refusal is the
+/// last thing written on its connection.
+fn error_head_at_end(buf: &[u8]) -> Option<usize> {
+    let p = buf.windows(7).rposition(|w| w == b"HTTP/1.")?;
+    if p == 0 {
+        return None;
+    }
+    let (consumed, _) = rewrite(&buf[p..])?;
+    (p + consumed == buf.len()).then_some(p)
+}
+
 impl<T: AsyncWrite + Unpin> JsonRefusals<T> {
     /// Writes what is pending; ready when nothing is.
     fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -167,6 +179,11 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for JsonRefusals<T> {
             let _ = this.poll_pending(cx)?;
             return Poll::Ready(Ok(consumed));
         }
+        // Write what precedes such a head; the next write starts with it.
+        let buf = match error_head_at_end(buf) {
+            Some(p) => &buf[..p],
+            None => buf,
+        };
         Pin::new(&mut this.io).poll_write(cx, buf)
     }
 
@@ -223,6 +240,31 @@ mod tests {
         ] {
             assert!(rewrite(untouched).is_none(), "{}", String::from_utf8_lossy(untouched));
         }
+    }
+
+    #[tokio::test]
+    async fn a_refusal_behind_a_pipelined_response_is_rewritten_too() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (a, mut b) = tokio::io::duplex(4096);
+        let mut w = JsonRefusals::new(a);
+        let first = "HTTP/1.1 200 OK\r\ncontent-length: 15\r\n\r\n{\"status\":\"ok\"}";
+        let both = format!(
+            "{first}HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n\r\n"
+        );
+        let writer = tokio::spawn(async move {
+            w.write_all(both.as_bytes()).await.unwrap();
+            w.shutdown().await.unwrap();
+        });
+        let mut got = String::new();
+        b.read_to_string(&mut got).await.unwrap();
+        writer.await.unwrap();
+        let rest = got
+            .strip_prefix(first)
+            .expect("the first response unchanged");
+        assert!(rest.starts_with("HTTP/1.1 431 "), "{rest}");
+        assert!(rest.contains(r#""rc":"HeadersTooLarge""#), "{rest}");
+        // A head followed by a body is not a refusal to rewrite.
+        assert_eq!(error_head_at_end(first.as_bytes()), None);
     }
 
     #[tokio::test]
