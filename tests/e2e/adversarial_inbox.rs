@@ -240,6 +240,18 @@ async fn a_gone_actors_delete_is_journaled_under_an_id_sluice_derives() {
     let (s, t) = sluice_on_test_db(&[]).await;
     let peer = TestPeer::start_on("127.0.0.44").await;
     let frank = peer.add_person("frank").await;
+    // frank is a person we know.
+    let domain = peer.domain().to_string();
+    let known = format!(
+        "WITH i AS (INSERT INTO instance (domain) VALUES ('{domain}') RETURNING id) \
+         INSERT INTO person (ap_id, instance_id, name, inbox) SELECT '{frank}', id, 'frank', \
+         '{frank}/inbox' FROM i"
+    );
+    t.db.run("test_known_person", move |c| {
+        Box::pin(async move { diesel::sql_query(known).execute(c).await.map(|_| ()) })
+    })
+    .await
+    .unwrap();
     peer.gone("frank");
     // The sender chooses an id it wants to squat, and removeData.
     let squatted = peer.url("/post/12345");
@@ -260,6 +272,22 @@ async fn a_gone_actors_delete_is_journaled_under_an_id_sluice_derives() {
         (raw["actor"].as_str(), raw["object"].as_str()),
         (Some(frank.as_str()), Some(frank.as_str()))
     );
+
+    // The pipeline applies it: frank's account is deleted.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let deleted = column(&t, "SELECT deleted::text AS v FROM person").await;
+        if deleted == ["true"] {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "frank not deleted: {deleted:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let state = column(&t, "SELECT state AS v FROM received_activity").await;
+    assert_eq!(state, ["done"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
