@@ -255,7 +255,12 @@ impl KeyStore {
         if authority(&doc) == self.settings.local_domain {
             return self.local(key_id, &doc, trips).await;
         }
-        if let Some(e) = self.remembered(key_id, &doc) {
+        // A permanent failure (the document is gone or is not the owner's, or lacks this
+        // keyId) makes any stored copy stale: refused without a round-trip. A transient one
+        // does not: the stored key may be good, so the database is asked first.
+        if let Some(e) = self.remembered(key_id, &doc)
+            && !matches!(e, KeyError::Transient(_))
+        {
             return Err(e);
         }
         let id = key_id.to_string();
