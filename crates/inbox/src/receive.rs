@@ -11,8 +11,8 @@
 //! 6. the HTTP signature ([`crate::verify`]: key-less checks, the signer is the actor,
 //!    then the key, cheapest tier first) → 401 (503 when the key's server or our database
 //!    is unreachable, or the key fetch budget is spent)
-//! 7. the instance's acceptance rate, in memory (429), counted only for authenticated
-//!    activities so nobody can spend another instance's rate
+//! 7. the instance's acceptance rate, in memory (429), counted only for signed activities
+//!    so nobody can spend another instance's rate
 //! 8. the journal ([`crate::journal`], group commit) → 202 once the row is committed
 //!
 //! All of it under one deadline (`inbox_deadline_ms`, 9 s: senders give up at 10 s); past
@@ -210,8 +210,11 @@ pub async fn receive(
     global().signature_verify_seconds.observe(cpu.as_secs_f64());
     let verified = verified?;
 
-    // 7: what may this instance cost us.
-    s.check_rate(&actor_host)?;
+    // 7: what may this instance cost us. Only signed activities count: the unsigned 410
+    // Delete proves nothing about who sent it, and its derived id makes repeats free.
+    if verified != Verified::ActorGone {
+        s.check_rate(&actor_host)?;
+    }
 
     // 8: the one durable write.
     let own_trips = trips.load(Ordering::Relaxed) as f64;
