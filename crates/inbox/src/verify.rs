@@ -91,6 +91,9 @@ pub fn precheck(
     r
 }
 
+/// Longest keyId accepted.
+const MAX_KEY_ID_LEN: usize = 1024;
+
 /// Resolves the key and verifies; see the module doc for the rules.
 /// `cpu` collects the time of the RSA verifications (not of key lookups).
 pub async fn authenticate(
@@ -100,6 +103,14 @@ pub async fn authenticate(
     trips: &AtomicU64,
     cpu: &mut Duration,
 ) -> Result<Verified, Refusal> {
+    // Every keyId may end up a key of an in-memory cache: bounded like a URL, not like
+    // the 128 KiB of headers a sender may send.
+    if checked.key_id.len() > MAX_KEY_ID_LEN {
+        return Err(Refusal::new(
+            Rc::KeyUnknown,
+            format!("the keyId is longer than {MAX_KEY_ID_LEN} bytes"),
+        ));
+    }
     let key_doc = document_of(&checked.key_id).map_err(key_refusal)?;
     if key_doc != env.actor {
         return Err(Refusal::new(

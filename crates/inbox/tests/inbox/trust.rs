@@ -205,6 +205,11 @@ async fn invented_key_fragments_of_a_real_actor_cost_one_get() {
         1,
         "one GET of alice's document"
     );
+    // A keyId longer than a URL should be is refused before anything is looked up.
+    let long = forger(&alice, &format!("{alice}#{}", "k".repeat(5000)));
+    let body = like(&peer, &alice).to_string();
+    let a = h.deliver_raw(&long, "/inbox", body.as_bytes()).await;
+    assert_eq!((a.status, a.rc()), (401, "KeyUnknown"), "{}", a.body);
     // alice's real keyId, which the document holds, is fetched and accepted as usual.
     assert_eq!(h.like(&peer, &alice).await, 202);
     assert_eq!(peer.fetch_count("/u/alice"), 2);
