@@ -4,6 +4,7 @@
 
 mod adversarial_policy;
 mod adversarial_pipeline;
+mod adversarial_inbox;
 mod doctor;
 mod faults;
 mod federation;

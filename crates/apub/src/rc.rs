@@ -167,6 +167,14 @@ codes! {
     /// An activity needed more remote fetches than its budget (`pipeline_fetch_per_activity`,
     /// `pipeline_fetch_per_batch`); deferred to the slow lane.
     FetchBudget => None,
+    /// A number in the activity is beyond f64's range (overflow, or underflow to zero).
+    NumberOutOfRange => Some(400),
+    /// The instance sent more activities than `inbox_rate_limit_per_instance` allows.
+    RateLimited => Some(429),
+    /// The activity's id is one sluice reserves for activities it derives itself.
+    IdReserved => Some(400),
+    /// The request's headers are larger than the server accepts.
+    HeadersTooLarge => Some(431),
 }
 
 impl std::fmt::Display for Rc {

@@ -130,9 +130,11 @@ pub fn check(
     if !headers.contains_key("signature") && !headers.contains_key("authorization") {
         return Err(SignatureError::Missing);
     }
+    // The library turns `created=`/`expires=` into times with unchecked arithmetic (a
+    // huge value panics): bound them before it sees the header.
     for name in ["authorization", "signature"] {
-        if let Some(header) = headers.get(name) {
-            refuse_unbounded_times(header)?;
+        if let Some(h) = headers.get(name) {
+            check_header_times(h)?;
         }
     }
 
@@ -197,26 +199,48 @@ pub fn check(
     })
 }
 
-/// The last second an HTTP date can name (9999-12-31T23:59:59Z); later `created`/`expires`
-/// values are refused.
+/// The latest Unix time accepted anywhere in a signature (9999-12-31T23:59:59Z, the end of
+/// HTTP dates' range): times beyond cannot be added to, compared or formatted safely.
 const MAX_UNIX_TIME: u64 = 253_402_300_799;
 
-/// http-signature-normalization adds the header's `created`/`expires` seconds to the epoch,
-/// and `created` to our window, without checking for overflow: a huge value panics inside
-/// it. So they are read here first, the way it reads them (comma-separated `key=value`,
-/// quotes trimmed, every occurrence), and refused beyond [`MAX_UNIX_TIME`].
-fn refuse_unbounded_times(header: &str) -> Result<(), SignatureError> {
-    for part in header.trim_start_matches("Signature").trim().split(',') {
+/// A Unix time as signatures carry it: decimal digits only (no sign, no fraction, no
+/// exponent), at most [`MAX_UNIX_TIME`].
+fn unix_time(field: &str, value: &str) -> Result<SystemTime, SignatureError> {
+    let v = value.trim();
+    if v.is_empty() || v.len() > 20 || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(SignatureError::Malformed(format!(
+            "{field} is not a Unix time: {:?}",
+            truncate(v, 40)
+        )));
+    }
+    match v.parse::<u64>() {
+        Ok(secs) if secs <= MAX_UNIX_TIME => Ok(SystemTime::UNIX_EPOCH + Duration::from_secs(secs)),
+        _ => Err(SignatureError::Malformed(format!(
+            "{field} is out of range: {:?}",
+            truncate(v, 40)
+        ))),
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// Every `created=`/`expires=` parameter of a `Signature` (or `Authorization: Signature`)
+/// header, split as http-signature-normalization splits it (on `,`, then the first `=`),
+/// must be a bounded Unix time; any other parameter is left to the library.
+fn check_header_times(header: &str) -> Result<(), SignatureError> {
+    let params = header.trim().trim_start_matches("Signature").trim();
+    for part in params.split(',') {
         let Some((key, value)) = part.split_once('=') else {
             continue;
         };
-        if matches!(key, "created" | "expires")
-            && let Ok(secs) = value.trim_matches('"').parse::<u64>()
-            && secs > MAX_UNIX_TIME
-        {
-            return Err(SignatureError::Malformed(format!(
-                "{key}={secs} is beyond the year 9999"
-            )));
+        let key = key.trim();
+        if key.eq_ignore_ascii_case("created") || key.eq_ignore_ascii_case("expires") {
+            unix_time(key, value.trim().trim_matches('"'))?;
         }
     }
     Ok(())
@@ -235,11 +259,7 @@ fn check_time(
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(": ").map(str::to_string))
     };
     let when = if let Some(created) = signed("(created)") {
-        let secs: u64 = created
-            .trim()
-            .parse()
-            .map_err(|_| SignatureError::Malformed("bad (created)".into()))?;
-        unix_time(secs).ok_or_else(|| SignatureError::Malformed("bad (created)".into()))?
+        unix_time("(created)", &created)?
     } else if signed("date").is_some() {
         let d = date.ok_or_else(|| SignatureError::HeaderNotSigned("date".into()))?;
         httpdate::parse_http_date(d)
@@ -247,21 +267,16 @@ fn check_time(
     } else {
         return Err(SignatureError::HeaderNotSigned("date or (created)".into()));
     };
+    // Compared as distances from `now` (no addition to a time a sender chose can overflow).
     if let Some(expires) = signed("(expires)") {
-        let secs: u64 = expires
-            .trim()
-            .parse()
-            .map_err(|_| SignatureError::Malformed("bad (expires)".into()))?;
-        let expires =
-            unix_time(secs).ok_or_else(|| SignatureError::Malformed("bad (expires)".into()))?;
+        let expires = unix_time("(expires)", &expires)?;
         if now
             .duration_since(expires)
-            .is_ok_and(|past| past > policy.max_skew)
+            .is_ok_and(|late| late > policy.max_skew)
         {
             return Err(SignatureError::Expired("(expires) has passed".into()));
         }
     }
-    // Differences, not sums: no addition to a time the sender chose can overflow.
     if let Ok(age) = now.duration_since(when)
         && age > policy.max_age
     {
@@ -274,19 +289,12 @@ fn check_time(
     if let Ok(ahead) = when.duration_since(now)
         && ahead > policy.max_skew
     {
+        let ahead = ahead.as_secs();
         return Err(SignatureError::Expired(format!(
-            "signed {} s in the future",
-            ahead.as_secs()
+            "signed {ahead} s in the future"
         )));
     }
     Ok(())
-}
-
-/// Seconds since the epoch as a time, `None` beyond [`MAX_UNIX_TIME`].
-fn unix_time(secs: u64) -> Option<SystemTime> {
-    (secs <= MAX_UNIX_TIME)
-        .then(|| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs)))
-        .flatten()
 }
 
 /// `Digest: SHA-256=<base64>` (several comma-separated digests allowed; SHA-256 or SHA-512
@@ -580,6 +588,100 @@ mod tests {
             check(unsigned, &policy, now).unwrap_err(),
             SignatureError::Missing
         );
+    }
+
+    /// `s`'s Signature header with `extra` parameters inserted and `headers=` replaced.
+    fn with_params(s: &SignedHeaders, extra: &str, headers: &str) -> String {
+        let sig = s.signature.replacen(',', &format!(",{extra},"), 1);
+        let start = sig.find("headers=\"").unwrap();
+        let end = start + 9 + sig[start + 9..].find('"').unwrap();
+        format!("{}headers=\"{headers}\"{}", &sig[..start], &sig[end + 1..])
+    }
+
+    #[test]
+    fn hostile_created_and_expires_values_are_refused_without_a_panic() {
+        let kp = keys::generate().unwrap();
+        let signer = Signer::from_pem("https://a.example/u/x#main-key", &kp.private_pem).unwrap();
+        let url = Url::parse("https://b.example/inbox").unwrap();
+        let body = br#"{"type":"Like"}"#;
+        let now = SystemTime::now();
+        let s = signer.sign("POST", &url, Some(body), now);
+        let hostile = [
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999999999999999",
+            "253402300800",
+            "-1",
+            "-18446744073709551615",
+            "abc",
+            "1e10",
+            "1.5",
+            "0x10",
+            "",
+            "+5",
+            "١٢٣",
+        ];
+        for field in ["created", "expires"] {
+            for v in hostile {
+                for covered in [
+                    "(request-target) host date digest",
+                    "(request-target) host (created) (expires) digest",
+                ] {
+                    let mut req = incoming(&s, "/inbox", Some(body));
+                    let header = with_params(&s, &format!("{field}=\"{v}\""), covered);
+                    req.headers.insert("Signature".into(), header.clone());
+                    let r = check(req, &VerifyPolicy::default(), now);
+                    assert!(
+                        matches!(r, Err(SignatureError::Malformed(_))),
+                        "{header}: {r:?}"
+                    );
+                    assert_eq!(r.unwrap_err().rc(), Rc::SignatureMalformed);
+                }
+            }
+            // The same in an `Authorization: Signature ...` header, unquoted.
+            let mut req = incoming(&s, "/inbox", Some(body));
+            let sig = req.headers.remove("Signature").unwrap();
+            let header = format!("Signature {field}=18446744073709551615,{sig}");
+            req.headers.insert("Authorization".into(), header);
+            assert!(matches!(
+                check(req, &VerifyPolicy::default(), now),
+                Err(SignatureError::Malformed(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn in_range_but_far_times_are_outside_the_window() {
+        let kp = keys::generate().unwrap();
+        let signer = Signer::from_pem("https://a.example/u/x#main-key", &kp.private_pem).unwrap();
+        let url = Url::parse("https://b.example/inbox").unwrap();
+        let body = br#"{"type":"Like"}"#;
+        let now = SystemTime::now();
+        let s = signer.sign("POST", &url, Some(body), now);
+        let covered = "(request-target) host (created) digest";
+        for created in ["253402300799", "0", "1"] {
+            let mut req = incoming(&s, "/inbox", Some(body));
+            let header = with_params(&s, &format!("created={created}"), covered);
+            req.headers.insert("Signature".into(), header);
+            let r = check(req, &VerifyPolicy::default(), now);
+            assert!(matches!(r, Err(SignatureError::Expired(_))), "{r:?}");
+        }
+        // A far (expires) is not a problem by itself; a past one is.
+        let secs = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        for (expires, ok) in [("253402300799", true), ("1", false)] {
+            let mut req = incoming(&s, "/inbox", Some(body));
+            let header = with_params(
+                &s,
+                &format!("created={secs},expires={expires}"),
+                "(request-target) host (created) (expires) digest",
+            );
+            req.headers.insert("Signature".into(), header);
+            let r = check(req, &VerifyPolicy::default(), now);
+            assert_eq!(r.is_ok(), ok, "{expires}: {r:?}");
+        }
     }
 
     #[test]

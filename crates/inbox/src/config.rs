@@ -43,6 +43,21 @@ pub struct InboxConfig {
     pub key_refetch_after: Duration,
     /// Signature time window.
     pub verify: VerifyPolicy,
+    /// Key fetches per minute, all hosts together (over it: 503 `KeyFetchFailed` with
+    /// `Retry-After`).
+    pub key_fetch_per_minute: u64,
+    /// Key fetches per minute to one host.
+    pub key_fetch_per_host_per_minute: u64,
+    /// How long a permanent key fetch failure (404, 410, not the owner's document, no such
+    /// key) is remembered: requests naming that document or key are refused without a fetch.
+    pub key_failure_ttl: Duration,
+    /// How long a transient key fetch failure (timeout, network, 5xx) is remembered.
+    pub key_transient_failure_ttl: Duration,
+    /// Activities accepted per second from one instance (0: no limit); beyond it 429
+    /// `RateLimited` with `Retry-After`. Instances with policy `allow` are exempt.
+    pub rate_limit_per_instance: u64,
+    /// Activities one instance may send at once above the rate (0: the rate itself).
+    pub rate_limit_burst: u64,
 }
 
 impl Default for InboxConfig {
@@ -64,6 +79,12 @@ impl Default for InboxConfig {
             key_cache_ttl: Duration::from_secs(3600),
             key_refetch_after: Duration::from_secs(60),
             verify: VerifyPolicy::default(),
+            key_fetch_per_minute: 1200,
+            key_fetch_per_host_per_minute: 120,
+            key_failure_ttl: Duration::from_secs(300),
+            key_transient_failure_ttl: Duration::from_secs(30),
+            rate_limit_per_instance: 0,
+            rate_limit_burst: 0,
         }
     }
 }

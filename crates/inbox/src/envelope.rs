@@ -45,9 +45,19 @@ pub fn acceptable_media_type(content_type: Option<&str>) -> bool {
     )
 }
 
-/// Scans the raw bytes: nesting depth at most `max_depth`, and no `\u0000` escape (PostgreSQL
-/// `jsonb` cannot store it, and one such row would fail a whole group-commit batch). Runs
-/// before parsing, so a deeply nested body costs a linear scan and nothing more.
+/// Longest number literal accepted. Honest numbers are at most ~25 characters (an f64's
+/// shortest form, a u64); the bound keeps every accepted literal far inside what `jsonb`'s
+/// `numeric` stores (16,383 digits after the point).
+const MAX_NUMBER_LEN: usize = 256;
+
+/// Largest decimal exponent accepted: beyond f64's range either way, and PostgreSQL refuses
+/// exponents beyond ±1,000 even on zero.
+const MAX_EXPONENT: i64 = 400;
+
+/// Scans the raw bytes: nesting depth at most `max_depth`, no `\u0000` escape (PostgreSQL
+/// `jsonb` cannot store it, and one such row would fail a whole group-commit batch), and
+/// every number inside f64's range ([`number_in_range`]). Runs before parsing, so a deeply
+/// nested body costs a linear scan and nothing more.
 pub fn scan(body: &[u8], max_depth: usize) -> Result<(), Refusal> {
     let mut depth = 0usize;
     let mut in_string = false;
@@ -81,10 +91,62 @@ pub fn scan(body: &[u8], max_depth: usize) -> Result<(), Refusal> {
                     }
                 }
                 b'}' | b']' => depth = depth.saturating_sub(1),
+                b'-' | b'0'..=b'9' => {
+                    let len = body[i..]
+                        .iter()
+                        .take_while(|b| matches!(b, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'))
+                        .count();
+                    number_in_range(&body[i..i + len])?;
+                    i += len;
+                    continue;
+                }
                 _ => {}
             }
         }
         i += 1;
+    }
+    Ok(())
+}
+
+/// A number literal must be one f64 can hold and `jsonb` can store: not so large that it
+/// overflows (`1e400`), not so small that it underflows to zero while not being zero
+/// (`1e-20000`, which serde reads as 0 and PostgreSQL refuses), with an exponent within
+/// ±[`MAX_EXPONENT`] and at most [`MAX_NUMBER_LEN`] characters. A token that is not a
+/// number at all is left to the parser (400 `JsonMalformed`).
+fn number_in_range(token: &[u8]) -> Result<(), Refusal> {
+    let out_of_range = || {
+        let shown = String::from_utf8_lossy(&token[..token.len().min(40)]).into_owned();
+        Refusal::new(
+            Rc::NumberOutOfRange,
+            format!("the number {shown}... is outside the range sluice stores (f64)"),
+        )
+    };
+    if token.len() > MAX_NUMBER_LEN {
+        return Err(out_of_range());
+    }
+    let Ok(text) = std::str::from_utf8(token) else {
+        return Ok(());
+    };
+    let (mantissa, exponent) = match text.find(['e', 'E']) {
+        Some(at) => (&text[..at], Some(&text[at + 1..])),
+        None => (text, None),
+    };
+    if let Some(exp) = exponent {
+        let digits = exp.trim_start_matches(['+', '-']);
+        let magnitude = digits.trim_start_matches('0');
+        if !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && (magnitude.len() > 4 || magnitude.parse::<i64>().unwrap_or(0) > MAX_EXPONENT)
+        {
+            return Err(out_of_range());
+        }
+    }
+    let Ok(value) = text.parse::<f64>() else {
+        return Ok(());
+    };
+    let nonzero = mantissa.bytes().any(|b| matches!(b, b'1'..=b'9'));
+    if value.is_infinite() || (value == 0.0 && nonzero) {
+        return Err(out_of_range());
     }
     Ok(())
 }
@@ -163,6 +225,52 @@ mod tests {
             Rc::JsonMalformed
         );
         assert!(scan(br#"{"a":"x\\u0000"}"#, 8).is_ok());
+    }
+
+    #[test]
+    fn numbers_beyond_f64_are_refused_and_honest_ones_pass() {
+        let body = |n: &str| format!(r#"{{"id":"https://a.example/1","n":[{n}],"s":"1e400"}}"#);
+        for bad in [
+            "1e400",
+            "-1e400",
+            "1E+400",
+            "1e-20000",
+            "-1e-20000",
+            "0.0000001e-400",
+            "1e-400",
+            "0e1001",
+            "0e-99999999999999999999",
+            "1e99999999999999999999999",
+            &"9".repeat(400),
+            &format!("0.{}1", "0".repeat(400)),
+            &format!("1.{}", "0".repeat(20_000)),
+        ] {
+            let r = scan(body(bad).as_bytes(), 8);
+            assert_eq!(r.map_err(|e| e.rc), Err(Rc::NumberOutOfRange), "{bad}");
+        }
+        for good in [
+            "0",
+            "-0",
+            "0.0",
+            "1",
+            "-1",
+            "1.5",
+            "1e308",
+            "-1.7976931348623157e308",
+            "5e-324",
+            "1e-300",
+            "0e0",
+            "18446744073709551615",
+            "-9223372036854775808",
+            "123.456e-7",
+        ] {
+            assert!(scan(body(good).as_bytes(), 8).is_ok(), "{good}");
+        }
+        // Inside strings nothing is a number; keys and escaped quotes do not confuse it.
+        assert!(scan(br#"{"1e400":"1e-20000\"1e400"}"#, 8).is_ok());
+        // Not numbers: left to the parser.
+        assert!(scan(b"{\"n\":--1}", 8).is_ok());
+        assert_eq!(parse(b"{\"n\":--1}").unwrap_err().rc, Rc::JsonMalformed);
     }
 
     #[test]

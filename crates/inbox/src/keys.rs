@@ -3,15 +3,31 @@
 //! 1. **memory** (`moka`, bounded, entries expire after `key_cache_ttl`): no I/O at all;
 //! 2. **database** (`remote_key`, one round-trip): keys survive restarts and are shared by
 //!    every sluice process;
-//! 3. **fetch**: a GET of the `keyId` URL (fragment removed), signed as our instance actor
-//!    so servers in authorized-fetch mode answer, through `sluice_net` (SSRF guard, size cap,
-//!    timeouts); the key is stored (and the instance row noted) in one pipelined round-trip.
+//! 3. **fetch**: a GET of the `keyId`'s document (the keyId without its fragment, which
+//!    [`crate::verify`] has already required to be the activity's actor), signed as our
+//!    instance actor so servers in authorized-fetch mode answer, through `sluice_net` (SSRF
+//!    guard, size cap, timeouts). The key counts, and is stored (with the instance row, in
+//!    one pipelined round-trip), only when the document is the key owner's own actor
+//!    document: its `id` is the URL we fetched, its `publicKey.id` is the keyId, and the
+//!    key's `owner` (when given) is that `id`.
+//!
+//! A keyId on our own domain is never fetched and never stored: it resolves to a local
+//! actor's key (`local_key`) or to nothing.
+//!
+//! Fetches are budgeted (per host and globally, per minute; over budget: 503 with
+//! `Retry-After`) and their failures are remembered for a while, per document (404, 410,
+//! not an actor document: `failure_ttl`; timeouts and 5xx: `transient_failure_ttl`) or per
+//! keyId (the document has no such key); a document fetched less than `refetch_after` ago
+//! is not fetched again for a keyId it does not hold. A stranger's forged signatures cost
+//! the named host at most one GET per document per interval, and never more than the
+//! budget.
 //!
 //! Concurrent requests for the same unknown key share one lookup (moka coalesces loads). A
 //! signature that fails with a stored key refetches it once, if that key is older than
 //! `key_refetch_after` (the owner may have rotated it); a young key is not refetched, so bad
 //! signatures cannot make us hammer a server.
 
+use crate::budget::{Buckets, Global, Rate};
 use futures::FutureExt;
 use rsa::RsaPublicKey;
 use sluice_apub::keys::parse_public;
@@ -23,7 +39,7 @@ use sluice_metrics::global;
 use sluice_net::{Client, NetError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 use url::Url;
 
 /// A resolved key.
@@ -48,6 +64,8 @@ pub enum Tier {
     Fetch,
     /// Fetched again after a failed verification.
     Refetch,
+    /// A local actor's key (`local_key`).
+    Local,
 }
 
 impl Tier {
@@ -57,6 +75,7 @@ impl Tier {
             Tier::Db => "db",
             Tier::Fetch => "fetch",
             Tier::Refetch => "refetch",
+            Tier::Local => "local",
         }
     }
 }
@@ -73,6 +92,9 @@ pub enum KeyError {
     /// Worth retrying later (timeout, network, 5xx).
     #[error("fetching the key failed: {0}")]
     Transient(String),
+    /// The key fetch budget (per host or global) is spent: retry after this long.
+    #[error("too many key fetches right now; retry in {} s", .0.as_secs().max(1))]
+    Busy(Duration),
     /// Our database.
     #[error("database unavailable: {0}")]
     Database(String),
@@ -84,34 +106,77 @@ impl From<DbError> for KeyError {
     }
 }
 
+/// How the key store behaves.
+#[derive(Debug, Clone)]
+pub struct KeySettings {
+    /// Our domain (host[:port]): keyIds there resolve to local keys only.
+    pub local_domain: String,
+    /// Keys held in memory.
+    pub cache_size: u64,
+    /// How long a key stays in memory.
+    pub cache_ttl: Duration,
+    /// A key older than this is refetched once when a signature fails with it.
+    pub refetch_after: Duration,
+    /// Key fetches per minute, all hosts together.
+    pub fetch_per_minute: u64,
+    /// Key fetches per minute to one host.
+    pub fetch_per_host_per_minute: u64,
+    /// How long a permanent fetch failure (404, 410, not the owner's document, no such
+    /// key) is remembered.
+    pub failure_ttl: Duration,
+    /// How long a transient fetch failure (timeout, network, 5xx) is remembered.
+    pub transient_failure_ttl: Duration,
+}
+
+/// A remembered failure.
+#[derive(Debug, Clone)]
+struct Failure {
+    error: KeyError,
+    until: Instant,
+}
+
 /// The three tiers.
 pub struct KeyStore {
     cache: moka::future::Cache<String, Arc<Key>>,
+    /// Failures by `d <document URL>` or `k <keyId>`.
+    failures: moka::sync::Cache<String, Failure>,
+    /// Documents fetched in the last `refetch_after`, with the keyIds they hold: a keyId
+    /// they do not hold is not worth another GET yet (forgers inventing fragments).
+    recent: moka::sync::Cache<String, (Instant, Arc<Vec<String>>)>,
     db: Db,
     net: Client,
     signer: Signer,
-    refetch_after: Duration,
+    settings: KeySettings,
+    per_host: Buckets,
+    all_hosts: Global,
 }
 
 impl KeyStore {
     /// A store with a bounded, expiring memory tier.
-    pub fn new(
-        db: Db,
-        net: Client,
-        signer: Signer,
-        size: u64,
-        ttl: Duration,
-        refetch_after: Duration,
-    ) -> Self {
+    pub fn new(db: Db, net: Client, signer: Signer, settings: KeySettings) -> Self {
+        let longest = settings.failure_ttl.max(settings.transient_failure_ttl);
         KeyStore {
             cache: moka::future::Cache::builder()
-                .max_capacity(size)
-                .time_to_live(ttl)
+                .max_capacity(settings.cache_size)
+                .time_to_live(settings.cache_ttl)
+                .build(),
+            failures: moka::sync::Cache::builder()
+                .max_capacity(settings.cache_size.max(1))
+                .time_to_live(longest.max(Duration::from_millis(1)))
+                .build(),
+            recent: moka::sync::Cache::builder()
+                .max_capacity(settings.cache_size.max(1))
+                .time_to_live(settings.refetch_after.max(Duration::from_millis(1)))
                 .build(),
             db,
             net,
             signer,
-            refetch_after,
+            per_host: Buckets::new(
+                Rate::per_minute(settings.fetch_per_host_per_minute),
+                100_000,
+            ),
+            all_hosts: Global::new(Rate::per_minute(settings.fetch_per_minute)),
+            settings,
         }
     }
 
@@ -161,7 +226,7 @@ impl KeyStore {
         let age = SystemTime::now()
             .duration_since(used.fetched_at)
             .unwrap_or_default();
-        if age < self.refetch_after {
+        if age < self.settings.refetch_after {
             return None;
         }
         let r = self.fetch(key_id, trips).await.map(Arc::new);
@@ -184,8 +249,20 @@ impl KeyStore {
         Some(r)
     }
 
-    /// Database, then fetch.
+    /// Local keys for our domain; else the database, then a fetch.
     async fn load(&self, key_id: &str, trips: &AtomicU64) -> Result<(Key, Tier), KeyError> {
+        let doc = document_of(key_id)?;
+        if authority(&doc) == self.settings.local_domain {
+            return self.local(key_id, &doc, trips).await;
+        }
+        // A permanent failure (the document is gone or is not the owner's, or lacks this
+        // keyId) makes any stored copy stale: refused without a round-trip. A transient one
+        // does not: the stored key may be good, so the database is asked first.
+        if let Some(e) = self.remembered(key_id, &doc)
+            && !matches!(e, KeyError::Transient(_))
+        {
+            return Err(e);
+        }
         let id = key_id.to_string();
         let mut conn = self.db.get().await?;
         let before = conn.wire_roundtrips();
@@ -214,33 +291,136 @@ impl KeyStore {
         Ok((self.fetch(key_id, trips).await?, Tier::Fetch))
     }
 
-    /// Fetches the key's document and stores the key.
+    /// A keyId on our domain: a local actor's key, or nothing. Never fetched, never stored
+    /// in `remote_key`. Misses are remembered like fetch failures.
+    async fn local(
+        &self,
+        key_id: &str,
+        doc: &Url,
+        trips: &AtomicU64,
+    ) -> Result<(Key, Tier), KeyError> {
+        if let Some(e) = self.remembered(key_id, doc) {
+            return Err(e);
+        }
+        trips.fetch_add(1, Ordering::Relaxed);
+        let row = sluice_db::actors::local_key(&self.db, doc.as_str()).await?;
+        let key = row
+            .filter(|r| r.key_id == key_id)
+            .and_then(|r| Some((parse_public(&r.public_key_pem)?, r.actor_ap_id)));
+        match key {
+            Some((key, owner)) => Ok((
+                Key {
+                    owner,
+                    key,
+                    fetched_at: SystemTime::now(),
+                },
+                Tier::Local,
+            )),
+            None => {
+                let e = KeyError::Unknown(format!("no local actor has the key {key_id}"));
+                self.remember(format!("k {key_id}"), &e);
+                Err(e)
+            }
+        }
+    }
+
+    /// A failure remembered for this keyId or its document, if still fresh; or, for a
+    /// document fetched moments ago that does not hold this keyId, a wait (503, so an
+    /// owner who has just published a new keyId is retried, not dropped).
+    fn remembered(&self, key_id: &str, doc: &Url) -> Option<KeyError> {
+        let now = Instant::now();
+        if let Some((at, held)) = self.recent.get(doc.as_str())
+            && !held.iter().any(|k| k == key_id)
+        {
+            let wait = (at + self.settings.refetch_after).saturating_duration_since(now);
+            if !wait.is_zero() {
+                return Some(KeyError::Busy(wait));
+            }
+        }
+        [format!("k {key_id}"), format!("d {doc}")]
+            .into_iter()
+            .find_map(|k| self.failures.get(&k).filter(|f| f.until > now))
+            .map(|f| match f.error {
+                KeyError::Transient(m) => KeyError::Transient(format!(
+                    "{m} (remembered; retry in {} s)",
+                    f.until.saturating_duration_since(now).as_secs().max(1)
+                )),
+                e => e,
+            })
+    }
+
+    fn remember(&self, what: String, e: &KeyError) {
+        let ttl = match e {
+            KeyError::Transient(_) => self.settings.transient_failure_ttl,
+            KeyError::Unknown(_) | KeyError::Gone => self.settings.failure_ttl,
+            KeyError::Busy(_) | KeyError::Database(_) => return,
+        };
+        self.failures.insert(
+            what,
+            Failure {
+                error: e.clone(),
+                until: Instant::now() + ttl,
+            },
+        );
+    }
+
+    /// Takes a fetch token for `host` (and one of the global budget).
+    fn spend_budget(&self, host: &str) -> Result<(), KeyError> {
+        self.per_host.take(host).map_err(KeyError::Busy)?;
+        if let Err(wait) = self.all_hosts.take() {
+            self.per_host.give_back(host);
+            return Err(KeyError::Busy(wait));
+        }
+        Ok(())
+    }
+
+    /// Fetches the key's document and stores the key, if the document is its owner's.
     async fn fetch(&self, key_id: &str, trips: &AtomicU64) -> Result<Key, KeyError> {
-        let mut url = Url::parse(key_id)
-            .map_err(|_| KeyError::Unknown(format!("keyId {key_id:?} is not a URL")))?;
-        url.set_fragment(None);
-        let doc = self
-            .net
-            .fetch_json(&url, &self.signer)
-            .await
-            .map_err(|e| match e {
-                NetError::Status(410) => KeyError::Gone,
-                e if e.is_transient() => KeyError::Transient(format!("{url}: {e}")),
-                e => KeyError::Unknown(format!("fetching {url}: {e}")),
-            })?;
-        let found = find_key(&doc, key_id)?;
-        let host = authority(&url);
-        let owner_url = Url::parse(&found.owner)
-            .map_err(|_| KeyError::Unknown(format!("key owner {:?} is not a URL", found.owner)))?;
-        if authority(&owner_url) != host {
+        let url = document_of(key_id)?;
+        if authority(&url) == self.settings.local_domain {
             return Err(KeyError::Unknown(format!(
-                "the key {key_id} claims an owner on another host ({})",
-                found.owner
+                "{key_id} is on our own domain and is never fetched"
             )));
         }
-        let key = parse_public(&found.pem).ok_or_else(|| {
-            KeyError::Unknown(format!("the key {key_id} is not a readable RSA public key"))
-        })?;
+        if let Some(e) = self.remembered(key_id, &url) {
+            return Err(e);
+        }
+        let host = authority(&url);
+        self.spend_budget(&host)?;
+        let doc = match self.net.fetch_json(&url, &self.signer).await {
+            Ok(doc) => doc,
+            Err(e) => {
+                let e = match e {
+                    NetError::Status(410) => KeyError::Gone,
+                    e if e.is_transient() => KeyError::Transient(format!("{url}: {e}")),
+                    e => KeyError::Unknown(format!("fetching {url}: {e}")),
+                };
+                self.remember(format!("d {url}"), &e);
+                return Err(e);
+            }
+        };
+        if doc.get("id").and_then(|v| v.as_str()) != Some(url.as_str()) {
+            let e = KeyError::Unknown(format!(
+                "the document at {url} is not the actor {url} (its id differs)"
+            ));
+            self.remember(format!("d {url}"), &e);
+            return Err(e);
+        }
+        self.recent
+            .insert(url.to_string(), (Instant::now(), Arc::new(key_ids(&doc))));
+        let found = match find_key(&doc, key_id).and_then(|k| {
+            let key = parse_public(&k.pem).ok_or_else(|| {
+                KeyError::Unknown(format!("the key {key_id} is not a readable RSA public key"))
+            })?;
+            Ok((k, key))
+        }) {
+            Ok(found) => found,
+            Err(e) => {
+                self.remember(format!("k {key_id}"), &e);
+                return Err(e);
+            }
+        };
+        let (found, key) = found;
         let shared_inbox = doc
             .pointer("/endpoints/sharedInbox")
             .and_then(|v| v.as_str())
@@ -275,34 +455,59 @@ impl KeyStore {
     }
 }
 
+/// The keyId's document: the keyId without its fragment.
+pub fn document_of(key_id: &str) -> Result<Url, KeyError> {
+    let mut u = Url::parse(key_id)
+        .map_err(|_| KeyError::Unknown(format!("keyId {key_id:?} is not a URL")))?;
+    u.set_fragment(None);
+    Ok(u)
+}
+
 struct FoundKey {
     owner: String,
     pem: String,
 }
 
-/// The key `key_id` in a fetched document: an actor whose `publicKey` (object or array)
-/// has that id, or the key object itself (`{id, owner, publicKeyPem}`).
+/// Every `publicKey.id` of a document.
+fn key_ids(doc: &serde_json::Value) -> Vec<String> {
+    let id = |k: &serde_json::Value| k.get("id")?.as_str().map(str::to_string);
+    match doc.get("publicKey") {
+        Some(serde_json::Value::Array(keys)) => keys.iter().filter_map(id).take(16).collect(),
+        Some(k) => id(k).into_iter().collect(),
+        None => Vec::new(),
+    }
+}
+
+/// The key `key_id` in its owner's actor document (whose `id` the caller has checked):
+/// a `publicKey` (object, or array of them) with that `id`, whose `owner`, when given, is
+/// the document itself. A bare key document (`{id, owner, publicKeyPem}` at its own URL)
+/// is not accepted: the key must come from the owner's own actor document.
 fn find_key(doc: &serde_json::Value, key_id: &str) -> Result<FoundKey, KeyError> {
-    let from_key = |k: &serde_json::Value, default_owner: Option<&str>| -> Option<FoundKey> {
+    let actor_id = doc.get("id").and_then(|v| v.as_str());
+    let from_key = |k: &serde_json::Value| -> Option<FoundKey> {
         if k.get("id")?.as_str()? != key_id {
             return None;
         }
-        let owner = k
-            .get("owner")
-            .and_then(|o| o.as_str())
-            .or(default_owner)?
-            .to_string();
+        let actor = actor_id?;
+        let owner = k.get("owner").and_then(|o| o.as_str()).unwrap_or(actor);
+        if owner != actor {
+            return None;
+        }
         let pem = k.get("publicKeyPem")?.as_str()?.to_string();
-        Some(FoundKey { owner, pem })
+        Some(FoundKey {
+            owner: owner.to_string(),
+            pem,
+        })
     };
-    let actor_id = doc.get("id").and_then(|v| v.as_str());
     let found = match doc.get("publicKey") {
-        Some(serde_json::Value::Array(keys)) => keys.iter().find_map(|k| from_key(k, actor_id)),
-        Some(k) => from_key(k, actor_id),
-        None => from_key(doc, None),
+        Some(serde_json::Value::Array(keys)) => keys.iter().find_map(from_key),
+        Some(k) => from_key(k),
+        None => None,
     };
     found.ok_or_else(|| {
-        KeyError::Unknown(format!("the document at the keyId has no key {key_id:?}"))
+        KeyError::Unknown(format!(
+            "the actor document has no key {key_id:?} owned by itself"
+        ))
     })
 }
 
@@ -312,7 +517,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn keys_are_found_in_actors_arrays_and_key_documents() {
+    fn keys_are_found_only_in_their_owners_actor_document() {
         let actor = json!({"id": "https://a.example/u/x", "publicKey": {
             "id": "https://a.example/u/x#main-key", "owner": "https://a.example/u/x",
             "publicKeyPem": "PEM"}});
@@ -331,8 +536,26 @@ mod tests {
             ("https://a.example/u/x", "P2")
         );
 
+        // A key owned by someone else, even on the same host: not this actor's key.
+        let foreign = json!({"id": "https://a.example/u/x", "publicKey": {
+            "id": "https://a.example/u/x#main-key", "owner": "https://a.example/u/mallory",
+            "publicKeyPem": "PEM"}});
+        assert!(find_key(&foreign, "https://a.example/u/x#main-key").is_err());
+
+        // A bare key document is not an actor document.
         let key_doc = json!({"id": "https://a.example/u/x/main-key",
             "owner": "https://a.example/u/x", "publicKeyPem": "P"});
-        assert!(find_key(&key_doc, "https://a.example/u/x/main-key").is_ok());
+        assert!(find_key(&key_doc, "https://a.example/u/x/main-key").is_err());
+    }
+
+    #[test]
+    fn a_keys_document_is_the_key_id_without_its_fragment() {
+        assert_eq!(
+            document_of("https://a.example/u/x#main-key")
+                .unwrap()
+                .as_str(),
+            "https://a.example/u/x"
+        );
+        assert!(document_of("not a url").is_err());
     }
 }

@@ -24,6 +24,7 @@
 
 #![deny(missing_docs)]
 
+pub mod budget;
 mod config;
 pub mod envelope;
 pub mod journal;
@@ -76,6 +77,8 @@ pub(crate) struct Shared {
     pub(crate) local: local_actors::LocalActors,
     pub(crate) pressure: refresh::Pressure,
     pub(crate) journal: journal::Journal,
+    /// Per-instance acceptance buckets (`None`: no limit).
+    pub(crate) rate: Option<budget::Buckets>,
 }
 
 impl Inbox {
@@ -87,10 +90,26 @@ impl Inbox {
             deps.db.clone(),
             deps.net,
             deps.signer,
-            cfg.key_cache_size,
-            cfg.key_cache_ttl,
-            cfg.key_refetch_after,
+            keys::KeySettings {
+                local_domain: cfg.domain.clone(),
+                cache_size: cfg.key_cache_size,
+                cache_ttl: cfg.key_cache_ttl,
+                refetch_after: cfg.key_refetch_after,
+                fetch_per_minute: cfg.key_fetch_per_minute,
+                fetch_per_host_per_minute: cfg.key_fetch_per_host_per_minute,
+                failure_ttl: cfg.key_failure_ttl,
+                transient_failure_ttl: cfg.key_transient_failure_ttl,
+            },
         );
+        let rate = (cfg.rate_limit_per_instance > 0).then(|| {
+            let per_second = cfg.rate_limit_per_instance as f64;
+            let burst = if cfg.rate_limit_burst == 0 {
+                per_second
+            } else {
+                cfg.rate_limit_burst as f64
+            };
+            budget::Buckets::new(budget::Rate { per_second, burst }, 100_000)
+        });
         let journal = journal::Journal::start(
             deps.db.clone(),
             journal::WriterConfig {
@@ -107,6 +126,7 @@ impl Inbox {
             local: local_actors::LocalActors::default(),
             pressure: refresh::Pressure::default(),
             journal,
+            rate,
             cfg,
         });
         // Generation -1 and fingerprint -1 force the first load.
@@ -154,6 +174,27 @@ impl Shared {
             return Err(r);
         }
         Ok(())
+    }
+
+    /// 429 when the instance `authority` is past its acceptance rate (memory only).
+    /// Instances the policy allows are exempt: the admin vouched for them.
+    pub(crate) fn check_rate(&self, authority: &str) -> Result<(), Refusal> {
+        let Some(rate) = &self.rate else {
+            return Ok(());
+        };
+        if self.policy.is_allowed(authority) {
+            return Ok(());
+        }
+        rate.take(authority).map_err(|wait| {
+            Refusal::new(
+                Rc::RateLimited,
+                format!(
+                    "{authority} sends more than {} activities per second; retry later",
+                    self.cfg.rate_limit_per_instance
+                ),
+            )
+            .retry_after(wait.max(Duration::from_secs(1)))
+        })
     }
 }
 

@@ -51,6 +51,11 @@ impl PolicyCache {
         self.snapshot().policies.decide_str(authority)
     }
 
+    /// True when the entry that applies to `authority` is `allow`.
+    pub fn is_allowed(&self, authority: &str) -> bool {
+        Self::lookup(&self.snapshot(), authority) == Some(Policy::Allow)
+    }
+
     /// Accepts or refuses an activity whose actor lives on `authority`.
     pub fn check(&self, authority: &str) -> Result<(), Refusal> {
         match self.decide(authority) {

@@ -5,10 +5,15 @@
 //! 2. media type → 415; journal pressure (a gauge refreshed in the background) → 429
 //! 3. the body, bounded in size (413) and time (408)
 //! 4. nesting depth by byte scan (400), then one parse: `id`, `type`, `actor` (400)
-//! 5. the activity `id` on the actor's host (400); the actor's instance policy (403)
-//! 6. the HTTP signature ([`crate::verify`]: key-less checks, then the key, cheapest tier
-//!    first) → 401 (503 when the key's server or our database is unreachable)
-//! 7. the journal ([`crate::journal`], group commit) → 202 once the row is committed
+//!    (numbers beyond f64's range: 400)
+//! 5. the activity `id` on the actor's host and not reserved (400); the actor's instance
+//!    policy (403)
+//! 6. the HTTP signature ([`crate::verify`]: key-less checks, the signer is the actor,
+//!    then the key, cheapest tier first) → 401 (503 when the key's server or our database
+//!    is unreachable, or the key fetch budget is spent)
+//! 7. the instance's acceptance rate, in memory (429), counted only for signed activities
+//!    so nobody can spend another instance's rate
+//! 8. the journal ([`crate::journal`], group commit) → 202 once the row is committed
 //!
 //! All of it under one deadline (`inbox_deadline_ms`, 9 s: senders give up at 10 s); past
 //! it, 503. Processing happens after the answer, in the pipeline.
@@ -183,6 +188,12 @@ pub async fn receive(
             ),
         ));
     }
+    if env.id.fragment() == Some(verify::GONE_FRAGMENT) {
+        return Err(Refusal::new(
+            Rc::IdReserved,
+            format!("the id {} is reserved for sluice's own Deletes", env.id),
+        ));
+    }
     s.policy.check(&actor_host)?;
 
     // 6: the signature.
@@ -198,24 +209,38 @@ pub async fn receive(
     };
     global().signature_verify_seconds.observe(cpu.as_secs_f64());
     let verified = verified?;
-    if verified == Verified::ActorGone {
-        tracing::info!(actor = %env.actor, "journaling a Delete of an actor whose document is 410 Gone");
+
+    // 7: what may this instance cost us. Only signed activities count: the unsigned 410
+    // Delete proves nothing about who sent it, and its derived id makes repeats free.
+    if verified != Verified::ActorGone {
+        s.check_rate(&actor_host)?;
     }
 
-    // 7: the one durable write.
+    // 8: the one durable write.
     let own_trips = trips.load(Ordering::Relaxed) as f64;
-    journal(inbox, &env, body, own_trips).await
+    if verified == Verified::ActorGone {
+        tracing::info!(actor = %env.actor, "journaling a Delete of an actor whose document is 410 Gone");
+        let (id, raw) = verify::gone_delete(&env.actor);
+        let derived = Envelope {
+            id,
+            kind: "Delete".into(),
+            actor: env.actor.clone(),
+            object_id: Some(env.actor.to_string()),
+        };
+        return journal(inbox, &derived, raw, own_trips).await;
+    }
+    // `scan` + `parse` proved the body is UTF-8 JSON; it is journaled as received.
+    let raw = String::from_utf8(body.to_vec())
+        .map_err(|_| Refusal::new(Rc::JsonMalformed, "the body is not UTF-8"))?;
+    journal(inbox, &env, raw, own_trips).await
 }
 
 async fn journal(
     inbox: &Inbox,
     env: &Envelope,
-    body: Bytes,
+    raw: String,
     own_trips: f64,
 ) -> Result<Ack, Refusal> {
-    // `scan` + `parse` proved the body is UTF-8 JSON.
-    let raw = String::from_utf8(body.to_vec())
-        .map_err(|_| Refusal::new(Rc::JsonMalformed, "the body is not UTF-8"))?;
     let row = NewReceived {
         activity_id: env.id.to_string(),
         actor: env.actor.to_string(),

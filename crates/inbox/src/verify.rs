@@ -1,29 +1,33 @@
 //! Verify: the HTTP signature, and who may speak for the activity.
 //!
 //! 1. Every check that needs no key (`sluice_apub::signature::check`): the `Signature`
-//!    header, covered headers (`(request-target)`, `host`, `date` or `(created)`, `digest`),
-//!    the time window, the `Digest` against the exact body bytes. The `Host` we check is the
-//!    configured domain: behind a reverse proxy the socket's address is not what the sender
-//!    signed.
-//! 2. The `keyId` must be on the actor's host, before we fetch anything: a signature never
-//!    makes us fetch from a third host.
-//! 3. The key, cheapest tier first ([`crate::keys`]), the RSA verification, and one refetch
+//!    header (its times bounded before any library sees them), covered headers
+//!    (`(request-target)`, `host`, `date` or `(created)`, `digest`), the time window, the
+//!    `Digest` against the exact body bytes. The `Host` we check is the configured domain:
+//!    behind a reverse proxy the socket's address is not what the sender signed.
+//! 2. The signer must be the activity's actor, decided before anything is fetched: the
+//!    `keyId` must be the actor's own document or a fragment of it (`<actor>#main-key`), as
+//!    activitypub_federation and Mastodon require. A signature therefore never makes us
+//!    fetch anything but the actor the activity names, and a signer that is not the actor
+//!    (inbox forwarding, or `mallory` signing for `bob`) is refused: forwarded activities
+//!    would count only after a fetch from their origin, which the inbox does not do.
+//! 3. The key, cheapest tier first ([`crate::keys`]; keyIds on our own domain resolve to
+//!    local keys only), whose owner must be the actor; the RSA verification; one refetch
 //!    when a stored key fails (rotation).
 //!
 //! The one exception: a `Delete` whose object is its own actor, when the actor's document
 //! answers 410 Gone. The key is gone with the account, so the signature cannot be checked;
 //! the origin's 410 is itself the evidence that the account is deleted, and that is all the
-//! activity claims. Such a Delete is journaled (so the pipeline marks the person deleted) —
-//! only when the `keyId` document is the actor itself and the object is the actor, so the
-//! 410 we saw is about exactly what the activity says.
+//! activity claims. What is journaled then is not the request's body but a Delete sluice
+//! builds itself ([`gone_delete`]): under an id derived from the actor (so repeats collapse
+//! and no sender can choose it), with nothing but actor and object (no `removeData`).
 
 use crate::Refusal;
 use crate::envelope::Envelope;
-use crate::keys::{KeyError, KeyStore, Tier};
+use crate::keys::{Key, KeyError, KeyStore, Tier, document_of};
 use actix_web::HttpRequest;
 use sluice_apub::Rc;
 use sluice_apub::signature::{Checked, Incoming, SignatureError, VerifyPolicy, check};
-use sluice_apub::urls::authority;
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant, SystemTime};
@@ -87,12 +91,8 @@ pub fn precheck(
     r
 }
 
-/// The key's document URL (the keyId without fragment).
-fn key_document(key_id: &str) -> Option<Url> {
-    let mut u = Url::parse(key_id).ok()?;
-    u.set_fragment(None);
-    Some(u)
-}
+/// Longest keyId accepted.
+const MAX_KEY_ID_LEN: usize = 1024;
 
 /// Resolves the key and verifies; see the module doc for the rules.
 /// `cpu` collects the time of the RSA verifications (not of key lookups).
@@ -103,45 +103,35 @@ pub async fn authenticate(
     trips: &AtomicU64,
     cpu: &mut Duration,
 ) -> Result<Verified, Refusal> {
-    let actor_host = env.actor_host();
-    let key_doc = key_document(&checked.key_id).ok_or_else(|| {
-        Refusal::new(
+    // Every keyId may end up a key of an in-memory cache: bounded like a URL, not like
+    // the 128 KiB of headers a sender may send.
+    if checked.key_id.len() > MAX_KEY_ID_LEN {
+        return Err(Refusal::new(
             Rc::KeyUnknown,
-            format!("keyId {:?} is not a URL", checked.key_id),
-        )
-    })?;
-    if authority(&key_doc) != actor_host {
+            format!("the keyId is longer than {MAX_KEY_ID_LEN} bytes"),
+        ));
+    }
+    let key_doc = document_of(&checked.key_id).map_err(key_refusal)?;
+    if key_doc != env.actor {
         return Err(Refusal::new(
             Rc::SignerNotActor,
             format!(
-                "signed by a key on {}, but the actor is on {actor_host}",
-                authority(&key_doc)
+                "signed with {}, which is not the actor {} (a keyId must be the actor's own \
+                 document or a fragment of it; forwarded activities are not accepted)",
+                checked.key_id, env.actor
             ),
         ));
     }
     let (key, tier) = match keys.get(&checked.key_id, trips).await {
         Ok(k) => k,
         Err(KeyError::Gone)
-            if env.kind == "Delete"
-                && key_doc.as_str() == env.actor.as_str()
-                && env.object_id.as_deref() == Some(env.actor.as_str()) =>
+            if env.kind == "Delete" && env.object_id.as_deref() == Some(env.actor.as_str()) =>
         {
             return Ok(Verified::ActorGone);
         }
         Err(e) => return Err(key_refusal(e)),
     };
-    let owner_host = Url::parse(&key.owner)
-        .map(|u| authority(&u))
-        .unwrap_or_default();
-    if owner_host != actor_host {
-        return Err(Refusal::new(
-            Rc::SignerNotActor,
-            format!(
-                "the key belongs to {}, not to an actor on {actor_host}",
-                key.owner
-            ),
-        ));
-    }
+    owned_by_actor(&key, env)?;
     if timed_verify(checked, &key.key, cpu).is_ok() {
         return Ok(Verified::Signature {
             owner: key.owner.clone(),
@@ -149,10 +139,11 @@ pub async fn authenticate(
         });
     }
     // A stored key failed: the owner may have rotated it. One refetch, if not too young.
-    if tier != Tier::Fetch
+    if !matches!(tier, Tier::Fetch | Tier::Local)
         && let Some(again) = keys.refetch(&checked.key_id, &key, trips).await
     {
         let key = again.map_err(key_refusal)?;
+        owned_by_actor(&key, env)?;
         timed_verify(checked, &key.key, cpu).map_err(refuse)?;
         return Ok(Verified::Signature {
             owner: key.owner.clone(),
@@ -160,6 +151,37 @@ pub async fn authenticate(
         });
     }
     Err(refuse(SignatureError::Invalid))
+}
+
+/// The key's owner (as stored, or as its document said) must be the actor itself.
+fn owned_by_actor(key: &Key, env: &Envelope) -> Result<(), Refusal> {
+    if Url::parse(&key.owner).ok().as_ref() == Some(&env.actor) {
+        return Ok(());
+    }
+    Err(Refusal::new(
+        Rc::SignerNotActor,
+        format!("the key belongs to {}, not to {}", key.owner, env.actor),
+    ))
+}
+
+/// The fragment of the ids [`gone_delete`] derives. Incoming activities may not use it
+/// (400 `IdReserved`), so no sender can take the id before sluice does.
+pub const GONE_FRAGMENT: &str = "sluice-gone";
+
+/// The Delete sluice journals for an actor whose document is 410 Gone: `<actor>#sluice-gone`
+/// as its id (one per actor: repeats are duplicates), the actor as actor and object, and
+/// nothing the sender wrote (no `removeData`, no audience).
+pub fn gone_delete(actor: &Url) -> (Url, String) {
+    let mut id = actor.clone();
+    id.set_fragment(Some(GONE_FRAGMENT));
+    let doc = serde_json::json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": id.as_str(),
+        "type": "Delete",
+        "actor": actor.as_str(),
+        "object": actor.as_str(),
+    });
+    (id, doc.to_string())
 }
 
 fn timed_verify(
@@ -181,6 +203,9 @@ fn key_refusal(e: KeyError) -> Refusal {
             "the signer's actor is gone (410); only a Delete of that actor is accepted",
         ),
         KeyError::Transient(m) => Refusal::new(Rc::KeyFetchFailed, m),
+        e @ KeyError::Busy(wait) => {
+            Refusal::new(Rc::KeyFetchFailed, e.to_string()).retry_after(wait)
+        }
         KeyError::Database(_) => Refusal::database_unavailable(),
     }
 }

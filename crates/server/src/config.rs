@@ -93,6 +93,18 @@ pub struct Config {
     /// Seconds a key stays in memory before the database is asked again.
     #[serde(deserialize_with = "flexible")]
     pub inbox_key_cache_ttl_s: u64,
+    /// Signer key fetches per minute, all hosts together (503 with `Retry-After` beyond).
+    #[serde(deserialize_with = "flexible")]
+    pub inbox_key_fetch_per_minute: u64,
+    /// Signer key fetches per minute to one host.
+    #[serde(deserialize_with = "flexible")]
+    pub inbox_key_fetch_per_host_per_minute: u64,
+    /// Activities accepted per second from one instance (0: no limit; 429 beyond).
+    #[serde(deserialize_with = "flexible")]
+    pub inbox_rate_limit_per_instance: u64,
+    /// Activities one instance may send at once above that rate (0: the rate itself).
+    #[serde(deserialize_with = "flexible")]
+    pub inbox_rate_limit_burst: u64,
     /// Run the ingestion pipeline in this process.
     #[serde(deserialize_with = "flexible")]
     pub pipeline_enabled: bool,
@@ -180,6 +192,10 @@ impl Default for Config {
             inbox_refresh_ms: 1000,
             inbox_key_cache_size: 10_000,
             inbox_key_cache_ttl_s: 3600,
+            inbox_key_fetch_per_minute: 1200,
+            inbox_key_fetch_per_host_per_minute: 120,
+            inbox_rate_limit_per_instance: 0,
+            inbox_rate_limit_burst: 0,
             pipeline_enabled: true,
             pipeline_workers: 1,
             pipeline_batch_size: 512,
@@ -291,6 +307,10 @@ impl Config {
             "inbox_refresh_ms",
             "inbox_key_cache_size",
             "inbox_key_cache_ttl_s",
+            "inbox_key_fetch_per_minute",
+            "inbox_key_fetch_per_host_per_minute",
+            "inbox_rate_limit_per_instance",
+            "inbox_rate_limit_burst",
             "pipeline_enabled",
             "pipeline_workers",
             "pipeline_batch_size",
@@ -348,6 +368,14 @@ impl Config {
             ("inbox_journal_inflight", self.inbox_journal_inflight as u64),
             ("inbox_refresh_ms", self.inbox_refresh_ms),
             ("inbox_key_cache_size", self.inbox_key_cache_size),
+            (
+                "inbox_key_fetch_per_minute",
+                self.inbox_key_fetch_per_minute,
+            ),
+            (
+                "inbox_key_fetch_per_host_per_minute",
+                self.inbox_key_fetch_per_host_per_minute,
+            ),
             ("delivery_window", self.delivery_window as u64),
             ("delivery_lease_secs", self.delivery_lease_secs),
             ("delivery_poll_ms", self.delivery_poll_ms),
@@ -451,6 +479,10 @@ impl Config {
             refresh_interval: Duration::from_millis(self.inbox_refresh_ms),
             key_cache_size: self.inbox_key_cache_size,
             key_cache_ttl: Duration::from_secs(self.inbox_key_cache_ttl_s),
+            key_fetch_per_minute: self.inbox_key_fetch_per_minute,
+            key_fetch_per_host_per_minute: self.inbox_key_fetch_per_host_per_minute,
+            rate_limit_per_instance: self.inbox_rate_limit_per_instance,
+            rate_limit_burst: self.inbox_rate_limit_burst,
             ..Default::default()
         }
     }

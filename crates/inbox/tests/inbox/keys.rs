@@ -110,7 +110,12 @@ async fn a_delete_of_an_actor_that_is_gone_is_acknowledged_and_journaled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_servers_in_trouble_get_503_so_the_sender_retries() {
-    let (h, peer, alice) = with_alice(|c| c.deadline = Duration::from_millis(500)).await;
+    // Failures not remembered here: each request below must reach the key's server.
+    let (h, peer, alice) = with_alice(|c| {
+        c.deadline = Duration::from_millis(500);
+        c.key_transient_failure_ttl = Duration::ZERO;
+    })
+    .await;
     let fail = |status: Option<u16>, delay: Option<Duration>| Behaviour { status, delay };
 
     // The key's server answers 502: worth retrying later.

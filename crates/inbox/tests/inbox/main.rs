@@ -10,4 +10,5 @@ mod policy;
 mod refusals;
 mod roundtrips;
 mod support;
+mod trust;
 mod wake;

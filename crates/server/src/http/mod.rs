@@ -6,11 +6,16 @@
 mod actors;
 mod discovery;
 mod ops;
+pub mod refusals;
 
 use crate::state::AppState;
-use actix_web::dev::Service;
-use actix_web::{App, HttpServer, web};
+use actix_http::error::DispatchError;
+use actix_http::{HttpService, Protocol};
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
+use actix_web::dev::{AppConfig, Service};
+use actix_web::{App, web};
 use std::net::TcpListener;
+use std::time::Duration;
 
 pub use sluice_refusal::Refusal;
 
@@ -38,52 +43,92 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/u/{name}/outbox", web::get().to(actors::person_outbox));
 }
 
+/// How long a client may take to send a request's headers (408 past it, as JSON).
+const HEADERS_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Starts the HTTP server on `listener` (already bound, so the caller reports bind errors
 /// and tests can use port 0). Signals are handled by the caller.
+///
+/// Built from actix-server and actix-http rather than `HttpServer` so that each connection's
+/// socket can be wrapped in [`refusals::JsonRefusals`]: the HTTP/1 codec's own refusals (431,
+/// 408, 400) leave as `{"rc", "error"}` like every other.
 pub fn serve(
     state: web::Data<AppState>,
     listener: TcpListener,
     workers: usize,
 ) -> std::io::Result<actix_web::dev::Server> {
-    let queue_api = state.queue_api.clone();
-    let mut server = HttpServer::new(move || {
-        let inbox = state.inbox.clone();
-        App::new()
-            .app_data(state.clone())
-            .configure(|c| queue_api.configure(c))
-            .wrap_fn(|req, srv| {
-                let fut = srv.call(req);
-                async move {
-                    let res = fut.await?;
-                    let route = res
-                        .request()
-                        .match_pattern()
-                        .unwrap_or_else(|| "unmatched".into());
-                    let status = format!("{}xx", res.status().as_u16() / 100);
-                    sluice_metrics::global()
-                        .http_requests_total
-                        .with_label_values(&[&route, &status])
-                        .inc();
-                    Ok(res)
-                }
-            })
-            // Before `routes`: POST /c/{name}/inbox must not land on /c/{name}/{collection}.
-            .configure(|c| sluice_inbox::configure(c, inbox))
-            .configure(routes)
-            .default_service(web::to(|| async {
-                Err::<actix_web::HttpResponse, _>(Refusal::new(
-                    sluice_apub::Rc::NotFound,
-                    "no such route",
-                ))
-            }))
-    })
-    .disable_signals()
-    .shutdown_timeout(10)
-    .listen(listener)?;
+    let addr = listener.local_addr()?;
+    let mut builder = actix_server::Server::build()
+        .disable_signals()
+        .shutdown_timeout(10);
     if workers > 0 {
-        server = server.workers(workers);
+        builder = builder.workers(workers);
     }
-    Ok(server.run())
+    let server = builder
+        .listen("sluice-http", listener, move || {
+            let app = app(state.clone()).into_factory();
+            let http = HttpService::build()
+                .client_request_timeout(HEADERS_TIMEOUT)
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .local_addr(addr)
+                .finish(map_config(app, |_| AppConfig::default()));
+            fn_service(|io: actix_rt::net::TcpStream| async move {
+                let _ = io.set_nodelay(true);
+                let peer = io.peer_addr().ok();
+                Ok::<_, DispatchError>((refusals::JsonRefusals::new(io), Protocol::Http1, peer))
+            })
+            .and_then(http)
+        })?
+        .run();
+    Ok(server)
+}
+
+/// The application: routes, metrics, JSON refusals.
+fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let queue_api = state.queue_api.clone();
+    let inbox = state.inbox.clone();
+    App::new()
+        .app_data(state)
+        .configure(|c| queue_api.configure(c))
+        .wrap_fn(|req, srv| {
+            let fut = srv.call(req);
+            async move {
+                let res = fut.await?;
+                let route = res
+                    .request()
+                    .match_pattern()
+                    .unwrap_or_else(|| "unmatched".into());
+                let status = format!("{}xx", res.status().as_u16() / 100);
+                sluice_metrics::global()
+                    .http_requests_total
+                    .with_label_values(&[&route, &status])
+                    .inc();
+                Ok(res)
+            }
+        })
+        .wrap_fn(|req, srv| {
+            let fut = srv.call(req);
+            async move { fut.await.map(refusals::to_json) }
+        })
+        // Before `routes`: POST /c/{name}/inbox must not land on /c/{name}/{collection}.
+        .configure(|c| sluice_inbox::configure(c, inbox))
+        .configure(routes)
+        .default_service(web::to(|| async {
+            Err::<actix_web::HttpResponse, _>(Refusal::new(
+                sluice_apub::Rc::NotFound,
+                "no such route",
+            ))
+        }))
 }
 
 /// True when the client asked for ActivityPub JSON rather than a page.
