@@ -2,9 +2,9 @@
 //!
 //! One test binary (so the test PostgreSQL is started once); one module per concern.
 
-mod adversarial_policy;
-mod adversarial_pipeline;
 mod adversarial_inbox;
+mod adversarial_pipeline;
+mod adversarial_policy;
 mod doctor;
 mod faults;
 mod federation;

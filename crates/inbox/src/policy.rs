@@ -51,9 +51,9 @@ impl PolicyCache {
         self.snapshot().policies.decide_str(authority)
     }
 
-    /// True when the entry that applies to `authority` is `allow`.
+    /// True when `authority` has an allow entry and is not blocked.
     pub fn is_allowed(&self, authority: &str) -> bool {
-        Self::lookup(&self.snapshot(), authority) == Some(Policy::Allow)
+        self.snapshot().policies.explicitly_allowed(authority)
     }
 
     /// Accepts or refuses an activity whose actor lives on `authority`.

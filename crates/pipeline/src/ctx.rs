@@ -14,9 +14,9 @@ use sluice_apub::vocab::{
     ActorDoc, ActorKind, Content, Object, Role, collection_items, host, is_activity_type,
 };
 use sluice_db::ingest::changes::{CommunityUpsert, KeyUpsert, PersonUpsert};
+use sluice_trust::authority::{self, Moderation};
 use sluice_trust::host::InstanceHost;
 use sluice_trust::instances::inbox_belongs_to;
-use sluice_trust::authority::{self, Moderation};
 use std::collections::HashMap;
 use url::Url;
 

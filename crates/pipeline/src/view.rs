@@ -8,8 +8,8 @@ use sluice_db::ingest::changes::*;
 use sluice_db::ingest::lookup::{Keys, Snapshot};
 use sluice_db::instances;
 use sluice_db::outbound::NewOutbound;
-use sluice_trust::instances::Policies;
 use sluice_trust::authority;
+use sluice_trust::instances::Policies;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// A person.

@@ -126,6 +126,15 @@ impl Policies {
         }
     }
 
+    /// Whether `host` has an allow entry of its own and is not blocked (allowed instances
+    /// are exempt from the inbox's per-instance acceptance rate).
+    pub fn explicitly_allowed(&self, host: &str) -> bool {
+        InstanceHost::parse(host).is_ok_and(|h| {
+            self.decide(&h) == Decision::Admitted
+                && (self.allowed.contains(h.as_str()) || self.allowed.contains(h.name()))
+        })
+    }
+
     /// The decision for a host given as text (`host[:port]`, any form [`InstanceHost::parse`]
     /// takes).
     pub fn decide_str(&self, host: &str) -> Decision {

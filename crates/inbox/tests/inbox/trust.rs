@@ -390,9 +390,14 @@ async fn past_its_rate_an_instance_gets_429_unless_allowed() {
     assert_eq!(h.like(&other, &carl).await, 202);
 
     // An allowed instance is exempt.
-    instances::set_policy(&h.t.db, peer.domain(), Policy::Allow, None)
-        .await
-        .unwrap();
+    instances::set_policy(
+        &h.t.db,
+        &sluice_trust::host::InstanceHost::parse(peer.domain()).unwrap(),
+        Policy::Allow,
+        None,
+    )
+    .await
+    .unwrap();
     h.inbox.refresh_now().await.unwrap();
     for _ in 0..5 {
         assert_eq!(h.like(&peer, &alice).await, 202);
