@@ -313,10 +313,13 @@ impl Processor {
         let marks: Vec<Mark> = rows
             .iter()
             .map(|r| {
+                // Our trouble is never the activity's: it goes back as a retry whatever its
+                // attempts (the put-back mark gives the claim's attempt back).
                 let mut m = self.mark(r, &Step::Retry(rc, e.to_string()));
                 m.needs_lease = false;
+                m.verdict = Verdict::Retry;
+                m.error = Some(e.to_string());
                 if lost {
-                    m.verdict = Verdict::Retry;
                     m.retry_in = 0.0;
                 }
                 m

@@ -52,7 +52,8 @@ WITH c AS (
     FOR UPDATE SKIP LOCKED
 )
 UPDATE received_activity r
-SET lease_owner = $3, lease_until = now() + make_interval(secs => $4), attempts = r.attempts + 1
+SET lease_owner = $3, lease_until = now() + make_interval(secs => $4),
+    attempts = r.attempts + CASE WHEN r.lease_owner = $5 THEN 0 ELSE 1 END
 FROM c WHERE r.id = c.id
 RETURNING r.id, r.activity_id, r.actor, r.kind, r.raw, r.received_at, r.attempts";
 
@@ -61,7 +62,9 @@ RETURNING r.id, r.activity_id, r.actor, r.kind, r.raw, r.received_at, r.attempts
 ///
 /// Rows still leased to `owner` itself are due too: an owner runs one batch at a time, so
 /// at its next claim they are leftovers of a batch that could not put them back (the
-/// database went away mid-batch), and need not wait out their lease.
+/// database went away mid-batch), and need not wait out their lease. Such a claim is not
+/// counted as an attempt: the trouble was ours, not the activity's (a process that dies on
+/// a row gets a new owner id at restart, so poison rows are still counted).
 pub async fn claim(
     c: &AsyncPgConnection,
     limit: i64,
@@ -73,6 +76,7 @@ pub async fn claim(
         .bind::<BigInt, _>(limit)
         .bind::<Text, _>(owner)
         .bind::<Double, _>(lease_secs)
+        .bind::<Text, _>(owner)
         .load(&mut &*c)
         .await?;
     rows.sort_by_key(|r| r.id);
@@ -141,7 +145,8 @@ pub struct Mark {
     pub owner: String,
     /// The mark is part of work done under the lease (a batch's write): if the row is no
     /// longer leased to `owner`, the whole transaction aborts ([`crate::DbError::LeaseLost`]).
-    /// Without it (putting rows back), a row leased to someone else is just skipped.
+    /// Without it (putting rows back after our own trouble), a row leased to someone else is
+    /// just skipped, and the claim is not counted as an attempt.
     pub needs_lease: bool,
 }
 
@@ -156,7 +161,8 @@ WITH t AS (
         processed_at = CASE WHEN t.state = 'pending' THEN NULL ELSE now() END,
         next_attempt_at = CASE WHEN t.state = 'pending'
             THEN now() + make_interval(secs => t.retry_in) ELSE r.next_attempt_at END,
-        lease_owner = NULL, lease_until = NULL
+        lease_owner = NULL, lease_until = NULL,
+        attempts = CASE WHEN t.needs_lease THEN r.attempts ELSE greatest(r.attempts - 1, 0) END
     FROM t WHERE r.id = t.id AND r.lease_owner = t.owner
     RETURNING r.id
 )
