@@ -129,6 +129,37 @@ async fn a_follow_to_a_community_created_a_moment_ago_is_accepted_and_served() {
     let via_s2 = id.replace(&s1.base, &s2.base);
     assert_eq!(get(&via_s2).await.2, accept);
 
+    // What a follower posts to the community is announced to its followers; the Announce,
+    // fetched at its id, is what they received.
+    let post = peer.url("/post/1");
+    let create = docs::wrap("Create", &bob, docs::page(&post, &bob, &community));
+    let d = peer
+        .deliver_via(&inbox, &s2.base, &bob, &create)
+        .await
+        .unwrap();
+    assert_eq!(d.status, 202, "{}", d.text);
+    let deadline = Instant::now() + LIMIT;
+    let announce = loop {
+        let got = peer.received().into_iter().find(|r| {
+            r.activity_type.as_deref() == Some("Announce")
+                && r.json
+                    .as_ref()
+                    .is_some_and(|j| j["object"]["id"] == create["id"])
+        });
+        if let Some(r) = got {
+            break r.json.unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no Announce: {:?}",
+            peer.received()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let (status, _, fetched) = get(announce["id"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{fetched}");
+    assert_eq!(fetched, announce);
+
     // Unknown ids, and an activity not addressed to the public, are 404 with an rc.
     rows.exec(format!(
         "INSERT INTO outbound_activity (activity_id, actor_ap_id, raw) VALUES \

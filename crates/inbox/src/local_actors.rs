@@ -72,7 +72,8 @@ struct Names {
 /// What answering one request's inbox check cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Checked {
-    /// Database round-trips (0 for a known name, 1 for a lookup).
+    /// Database round-trips (0 for a known name, 1 for a lookup; like the journal's share,
+    /// a statement's first prepare on a connection is not counted here).
     pub roundtrips: u64,
 }
 
