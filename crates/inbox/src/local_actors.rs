@@ -41,12 +41,12 @@ pub enum Target {
 }
 
 impl Target {
-    /// The kind and lower-case name of a local actor's inbox (`None` for the shared inbox).
-    fn named(&self) -> Option<(LocalKind, String)> {
+    /// The kind and name of a local actor's inbox (`None` for the shared inbox).
+    fn named(&self) -> Option<(LocalKind, &str)> {
         match self {
             Target::Shared => None,
-            Target::Community(n) => Some((LocalKind::Community, n.to_lowercase())),
-            Target::Person(n) => Some((LocalKind::Person, n.to_lowercase())),
+            Target::Community(n) => Some((LocalKind::Community, n)),
+            Target::Person(n) => Some((LocalKind::Person, n)),
         }
     }
 }
@@ -117,6 +117,7 @@ impl LocalActors {
         let Some((kind, name)) = target.named() else {
             return true;
         };
+        let name = name.to_lowercase();
         let names = self
             .current
             .read()
@@ -138,16 +139,17 @@ impl LocalActors {
     /// doc for the bound). 404 when it is not; 503 when the bound or the database stops us
     /// from knowing.
     pub async fn check(&self, db: &Db, target: &Target) -> Result<Checked, Refusal> {
-        if self.known(target) {
-            return Ok(Checked { roundtrips: 0 });
-        }
         let Some((kind, name)) = target.named() else {
             return Ok(Checked { roundtrips: 0 });
         };
-        if !sluice_apub::actor::is_valid_name(&name) {
+        // Checked as sent: lower-casing first would let `\u{212A}` (Kelvin) pass as `k`.
+        if !sluice_apub::actor::is_valid_name(name) {
             return Err(not_found());
         }
-        let key = (kind, name);
+        if self.known(target) {
+            return Ok(Checked { roundtrips: 0 });
+        }
+        let key = (kind, name.to_lowercase());
         if let Err(wait) = self.lookups.take() {
             if self.recently_absent(&key) {
                 return Err(not_found());

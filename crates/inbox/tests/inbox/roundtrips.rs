@@ -146,6 +146,7 @@ async fn a_new_actor_costs_one_lookup_once_and_unknown_names_a_bounded_number() 
         assert_eq!(h.like(&peer, &alice).await, 202);
     }
     create_community(&h, "Fresh").await;
+    create_community(&h, "kilo").await;
     let fresh = h.url("/c/fresh/inbox");
     let deliver = |inbox: String| {
         let (peer, alice) = (&peer, &alice);
@@ -212,7 +213,13 @@ async fn a_new_actor_costs_one_lookup_once_and_unknown_names_a_bounded_number() 
         assert_eq!((a.status, a.rc()), (404, "NotFound"), "{name}");
     }
     // Names no local actor can have cost nothing, bucket or not.
-    for path in ["/c/no-such/inbox", "/u/%00/inbox", "/c/é/inbox"] {
+    for path in [
+        "/c/no-such/inbox",
+        "/u/%00/inbox",
+        "/c/é/inbox",
+        // The Kelvin sign lower-cases to `k`: still not the name `kilo`.
+        "/c/%E2%84%AAilo/inbox",
+    ] {
         let a = h.post_raw(path, body.clone(), &hdrs).await;
         assert_eq!((a.status, a.rc()), (404, "NotFound"), "{path}");
     }
