@@ -39,6 +39,18 @@ pub struct LocalActor<'a> {
     pub published: Option<DateTime<Utc>>,
 }
 
+/// Longest local actor name. Lemmy allows 20 characters; more room costs nothing.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// A name a local community or user may have: what Lemmy accepts (ASCII letters, digits,
+/// underscore), 1 to [`MAX_NAME_LEN`] characters. Anything else names no local actor, so
+/// requests for it are answered without a database lookup.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
 /// Renders the actor document, `@context` included.
 pub fn render(a: &LocalActor<'_>, urls: &LocalUrls) -> Value {
     let kind = match a.kind {

@@ -5,6 +5,7 @@
 //! - [`actor`]: ActivityPub documents for local actors (Group, Person, Application).
 //! - [`discovery`]: webfinger and nodeinfo answers.
 //! - [`keys`]: RSA key pairs for HTTP signatures.
+//! - [`served`]: which of the activities we sent are served at their id.
 //! - [`vocab`]: incoming activities and objects, parsed into typed values.
 //!
 //! Parsing follows one rule: liberal in what is accepted (arrays or single values, embedded
@@ -17,6 +18,7 @@ pub mod context;
 pub mod discovery;
 pub mod keys;
 pub mod rc;
+pub mod served;
 pub mod signature;
 pub mod urls;
 pub mod vocab;

@@ -175,6 +175,9 @@ codes! {
     IdReserved => Some(400),
     /// The request's headers are larger than the server accepts.
     HeadersTooLarge => Some(431),
+    /// An inbox this process does not know yet could not be looked up: unknown-name
+    /// lookups are rate-bounded; retry later.
+    InboxLookupBusy => Some(503),
 }
 
 impl std::fmt::Display for Rc {

@@ -79,6 +79,10 @@ impl LocalUrls {
     pub fn nodeinfo(&self) -> String {
         self.at("nodeinfo/2.1")
     }
+    /// The URL of a request path (with its query, if any) on our domain.
+    pub fn of_path(&self, path_and_query: &str) -> String {
+        self.at(path_and_query)
+    }
     /// A new activity id of `kind` (lower-case type name) with a random suffix.
     pub fn activity(&self, kind: &str, unique: &str) -> String {
         self.at(&format!("activities/{kind}/{unique}"))

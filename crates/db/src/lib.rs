@@ -28,6 +28,7 @@ pub mod leases;
 pub mod outbound;
 pub mod probe;
 pub mod remote_keys;
+pub mod served;
 
 pub use cached::{Sql, sql};
 pub use connect::{DbTarget, parse_url};

@@ -58,6 +58,11 @@ pub struct InboxConfig {
     pub rate_limit_per_instance: u64,
     /// Activities one instance may send at once above the rate (0: the rate itself).
     pub rate_limit_burst: u64,
+    /// Database lookups of inbox names not known in memory (a local actor created since the
+    /// last probe, or none at all), per minute; past them 503 `InboxLookupBusy`.
+    pub actor_lookups_per_minute: u64,
+    /// Lookups of unknown names that may be spent at once.
+    pub actor_lookup_burst: u64,
 }
 
 impl Default for InboxConfig {
@@ -85,6 +90,8 @@ impl Default for InboxConfig {
             key_transient_failure_ttl: Duration::from_secs(30),
             rate_limit_per_instance: 0,
             rate_limit_burst: 0,
+            actor_lookups_per_minute: 600,
+            actor_lookup_burst: 60,
         }
     }
 }

@@ -17,7 +17,8 @@
 //! local actor names, journal depth and lag) is held in memory ([`policy`],
 //! [`local_actors`]) and refreshed by one background probe per interval ([`refresh`]), so
 //! with the key in memory an acknowledgement costs at most one round-trip: the shared
-//! insert.
+//! insert. (The first request to an actor created since the last probe pays one more: the
+//! lookup of its name.)
 //!
 //! Wiring: [`Inbox::start`] with [`Deps`] and an [`InboxConfig`], then [`configure`] in the
 //! actix `App`.
@@ -123,7 +124,10 @@ impl Inbox {
             db: deps.db,
             keys,
             policy: policy::PolicyCache::default(),
-            local: local_actors::LocalActors::default(),
+            local: local_actors::LocalActors::new(budget::Rate {
+                per_second: cfg.actor_lookups_per_minute as f64 / 60.0,
+                burst: cfg.actor_lookup_burst.max(1) as f64,
+            }),
             pressure: refresh::Pressure::default(),
             journal,
             rate,

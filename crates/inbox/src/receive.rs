@@ -1,7 +1,8 @@
 //! Receive: the request path, top to bottom. Each step is cheaper than the next and none
 //! writes anything until the last:
 //!
-//! 1. the inbox exists (local actor names in memory) → 404
+//! 1. the inbox exists (local actor names in memory; a name not known yet costs one
+//!    rate-bounded lookup, [`crate::local_actors`]) → 404 (503 past the lookup bound)
 //! 2. media type → 415; journal pressure (a gauge refreshed in the background) → 429
 //! 3. the body, bounded in size (413) and time (408)
 //! 4. nesting depth by byte scan (400), then one parse: `id`, `type`, `actor` (400)
@@ -157,9 +158,7 @@ pub async fn receive(
     let cfg = &s.cfg;
 
     // 1-2: nothing read yet.
-    if !s.local.exists(&target) {
-        return Err(Refusal::new(Rc::NotFound, "no such inbox"));
-    }
+    let looked_up = s.local.check(&s.db, &target).await?;
     let content_type = req
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
@@ -198,7 +197,7 @@ pub async fn receive(
 
     // 6: the signature.
     let mut cpu = Duration::ZERO;
-    let trips = AtomicU64::new(0);
+    let trips = AtomicU64::new(looked_up.roundtrips);
     let verified = match verify::precheck(
         verify::incoming(req, &body, &cfg.domain),
         &cfg.verify,

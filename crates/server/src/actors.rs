@@ -8,10 +8,7 @@ use sluice_db::{Db, DbError};
 /// Community and user names: what Lemmy accepts (letters, digits, underscore; 1–20 chars
 /// for Lemmy, we allow up to 64).
 fn check_name(name: &str) -> anyhow::Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !ok {
+    if !sluice_apub::actor::is_valid_name(name) {
         bail!("invalid name {name:?}: use 1-64 letters, digits or underscores");
     }
     Ok(())

@@ -151,6 +151,12 @@ pub struct Config {
     pub http_proxy: Option<String>,
     /// Ports outgoing requests may use outside dev_mode, comma-separated.
     pub outgoing_ports: String,
+    /// Database lookups per minute of inbox names not known in memory yet.
+    #[serde(deserialize_with = "flexible")]
+    pub inbox_actor_lookups_per_minute: u64,
+    /// Lookups of unknown inbox names that may be spent at once.
+    #[serde(deserialize_with = "flexible")]
+    pub inbox_actor_lookup_burst: u64,
 }
 
 /// Log output format.
@@ -211,6 +217,8 @@ impl Default for Config {
             journal_retention_days: 14.0,
             http_proxy: None,
             outgoing_ports: "80,443".into(),
+            inbox_actor_lookups_per_minute: 600,
+            inbox_actor_lookup_burst: 60,
         }
     }
 }
@@ -326,6 +334,8 @@ impl Config {
             "journal_retention_days",
             "http_proxy",
             "outgoing_ports",
+            "inbox_actor_lookups_per_minute",
+            "inbox_actor_lookup_burst",
         ]
     }
 
@@ -380,6 +390,11 @@ impl Config {
             ("delivery_lease_secs", self.delivery_lease_secs),
             ("delivery_poll_ms", self.delivery_poll_ms),
             ("delivery_flush_ms", self.delivery_flush_ms),
+            (
+                "inbox_actor_lookups_per_minute",
+                self.inbox_actor_lookups_per_minute,
+            ),
+            ("inbox_actor_lookup_burst", self.inbox_actor_lookup_burst),
         ] {
             if value == 0 {
                 return Err(ConfigError {
@@ -483,6 +498,8 @@ impl Config {
             key_fetch_per_host_per_minute: self.inbox_key_fetch_per_host_per_minute,
             rate_limit_per_instance: self.inbox_rate_limit_per_instance,
             rate_limit_burst: self.inbox_rate_limit_burst,
+            actor_lookups_per_minute: self.inbox_actor_lookups_per_minute,
+            actor_lookup_burst: self.inbox_actor_lookup_burst,
             ..Default::default()
         }
     }

@@ -5,10 +5,11 @@ use super::{Refusal, wants_activity_json};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
-use sluice_apub::actor::{ActorKind, LocalActor, render};
+use sluice_apub::actor::{ActorKind, LocalActor, is_valid_name, render};
 use sluice_apub::context::default_context;
 use sluice_apub::{ACTIVITY_JSON, LocalUrls, Rc};
-use sluice_db::actors as q;
+use sluice_db::actors::{self as q, Community, Person};
+use sluice_db::served;
 
 fn activity_json(doc: serde_json::Value) -> HttpResponse {
     HttpResponse::Ok().content_type(ACTIVITY_JSON).json(doc)
@@ -60,9 +61,7 @@ pub async fn community(
     st: web::Data<AppState>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, Refusal> {
-    let c = q::local_community(&st.db, &name)
-        .await?
-        .ok_or_else(|| Refusal::new(Rc::NotFound, "no such community"))?;
+    let c = local_community(&st, &name).await?;
     if !wants_activity_json(&req) {
         return Ok(page(
             &c.title,
@@ -94,9 +93,7 @@ pub async fn person(
     st: web::Data<AppState>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, Refusal> {
-    let p = q::local_person(&st.db, &name)
-        .await?
-        .ok_or_else(|| Refusal::new(Rc::NotFound, "no such user"))?;
+    let p = local_person(&st, &name).await?;
     if !wants_activity_json(&req) {
         return Ok(page(
             &p.name,
@@ -122,9 +119,9 @@ pub async fn person(
     )))
 }
 
-/// An empty ordered collection. Peers (Lemmy among them) fetch a community's outbox,
-/// moderators and featured posts right after the actor; sluice is an inbox engine and
-/// the instance's application owns content pages, so these answer empty but valid.
+/// An empty ordered collection. Peers (Lemmy among them) fetch a community's outbox and
+/// featured posts right after the actor; sluice is an inbox engine and the instance's
+/// application owns content pages, so these answer empty but valid.
 fn empty_collection(id: String) -> HttpResponse {
     activity_json(json!({
         "@context": default_context(),
@@ -135,22 +132,53 @@ fn empty_collection(id: String) -> HttpResponse {
     }))
 }
 
-/// `GET /c/{name}/{outbox|followers|moderators|featured}`.
+/// Most moderators listed in a moderators collection.
+const MAX_MODERATORS_LISTED: i64 = 1000;
+
+/// `GET /c/{name}/{outbox|followers|moderators|featured}`, one query each.
 pub async fn community_collection(
     st: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Refusal> {
     let (name, what) = path.into_inner();
-    if !matches!(
-        what.as_str(),
-        "outbox" | "followers" | "moderators" | "featured"
-    ) {
-        return Err(Refusal::new(Rc::NotFound, "no such collection"));
+    let no_community = || Refusal::new(Rc::NotFound, "no such community");
+    if !is_valid_name(&name) {
+        return Err(no_community());
     }
-    let c = q::local_community(&st.db, &name)
-        .await?
-        .ok_or_else(|| Refusal::new(Rc::NotFound, "no such community"))?;
-    Ok(empty_collection(LocalUrls::sub(&c.ap_id, &what)))
+    match what.as_str() {
+        // As Lemmy's: a `Collection` with the count and no items (who follows is not
+        // listed). Lemmy reads exactly this shape and shows `totalItems` as subscribers.
+        "followers" => {
+            let f = served::followers(&st.db, &name)
+                .await?
+                .ok_or_else(no_community)?;
+            Ok(activity_json(json!({
+                "@context": default_context(),
+                "id": LocalUrls::sub(&f.ap_id, "followers"),
+                "type": "Collection",
+                "totalItems": f.accepted,
+                "items": []
+            })))
+        }
+        // As Lemmy's: the moderators' actor ids, in order.
+        "moderators" => {
+            let m = served::moderators(&st.db, &name, MAX_MODERATORS_LISTED)
+                .await?
+                .ok_or_else(no_community)?;
+            Ok(activity_json(json!({
+                "@context": default_context(),
+                "id": LocalUrls::sub(&m.ap_id, "moderators"),
+                "type": "OrderedCollection",
+                "totalItems": m.moderators.len(),
+                "orderedItems": m.moderators
+            })))
+        }
+        "outbox" | "featured" => {
+            let c = local_community(&st, &name).await?;
+            Ok(empty_collection(LocalUrls::sub(&c.ap_id, &what)))
+        }
+        _ => Err(Refusal::new(Rc::NotFound, "no such collection")),
+    }
 }
 
 /// `GET /u/{name}/outbox`.
@@ -158,8 +186,24 @@ pub async fn person_outbox(
     st: web::Data<AppState>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, Refusal> {
-    let p = q::local_person(&st.db, &name)
-        .await?
-        .ok_or_else(|| Refusal::new(Rc::NotFound, "no such user"))?;
+    let p = local_person(&st, &name).await?;
     Ok(empty_collection(LocalUrls::sub(&p.ap_id, "outbox")))
+}
+
+async fn local_person(st: &AppState, name: &str) -> Result<Person, Refusal> {
+    let not_found = || Refusal::new(Rc::NotFound, "no such user");
+    if !is_valid_name(name) {
+        return Err(not_found());
+    }
+    q::local_person(&st.db, name).await?.ok_or_else(not_found)
+}
+
+async fn local_community(st: &AppState, name: &str) -> Result<Community, Refusal> {
+    let not_found = || Refusal::new(Rc::NotFound, "no such community");
+    if !is_valid_name(name) {
+        return Err(not_found());
+    }
+    q::local_community(&st.db, name)
+        .await?
+        .ok_or_else(not_found)
 }

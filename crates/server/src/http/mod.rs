@@ -1,8 +1,10 @@
 //! HTTP wiring: routes, request metrics, and the server itself.
 //!
-//! Handlers live with the concern they serve: actor documents ([`actors`]), discovery
-//! ([`discovery`]), operations endpoints ([`ops`]).
+//! Handlers live with the concern they serve: actor documents and collections ([`actors`]),
+//! the activities we sent ([`activities`]), discovery ([`discovery`]), operations endpoints
+//! ([`ops`]).
 
+mod activities;
 mod actors;
 mod discovery;
 mod ops;
@@ -40,7 +42,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/c/{name}/{collection}",
             web::get().to(actors::community_collection),
         )
-        .route("/u/{name}/outbox", web::get().to(actors::person_outbox));
+        .route("/u/{name}/outbox", web::get().to(actors::person_outbox))
+        .route("/activities/{tail:.*}", web::get().to(activities::activity));
 }
 
 /// How long a client may take to send a request's headers (408 past it, as JSON).
@@ -123,12 +126,7 @@ fn app(
         // Before `routes`: POST /c/{name}/inbox must not land on /c/{name}/{collection}.
         .configure(|c| sluice_inbox::configure(c, inbox))
         .configure(routes)
-        .default_service(web::to(|| async {
-            Err::<actix_web::HttpResponse, _>(Refusal::new(
-                sluice_apub::Rc::NotFound,
-                "no such route",
-            ))
-        }))
+        .default_service(web::to(activities::unmatched))
 }
 
 /// True when the client asked for ActivityPub JSON rather than a page.
