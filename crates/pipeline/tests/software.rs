@@ -148,6 +148,26 @@ async fn peertube_videos_end_in_the_channel_named_only_in_attributed_to() {
         Some(format!("{channel}|{account}"))
     );
 
+    // Its edit, the Group still listed first: the account is its author.
+    h.done(&json!({
+        "id": format!("{video}/update/1"), "type": "Update", "actor": account,
+        "to": [PUBLIC],
+        "object": {
+            "id": video, "type": "Video", "name": "Bread, edited",
+            "attributedTo": [{"type": "Group", "id": channel}, {"type": "Person", "id": account}],
+            "to": [PUBLIC], "updated": "2030-01-01T00:00:00Z",
+        },
+    }))
+    .await;
+    assert_eq!(
+        h.text(&format!(
+            "SELECT name AS v FROM post WHERE ap_id = '{video}'"
+        ))
+        .await
+        .as_deref(),
+        Some("Bread, edited")
+    );
+
     // The channel announces another video by its URL alone (PeerTube's share): fetched,
     // stored in the channel.
     let second = "http://p.example/videos/watch/8";
@@ -407,19 +427,36 @@ async fn report_reasons_come_from_summary_else_content_bounded() {
         json!({"summary": "lemmy's", "content": "not this"}),
     ))
     .await;
+    // NodeBB: a member reports the post then its author, reason in `content`; its Undo of a
+    // report is not acted on (Lemmy has none).
+    let nodebb = "http://n.example/uid/7";
+    h.peer.serve(docs::person(nodebb));
+    let nodebb_flag = json!({
+        "id": "http://n.example/post/x#activity/flag/7", "type": "Flag", "actor": nodebb,
+        "object": [post, carol], "content": "off topic",
+    });
+    h.done(&nodebb_flag).await;
+    h.ignored(
+        &json!({"id": "http://n.example/post/x#activity/undo:flag/7/1", "type": "Undo",
+                "actor": nodebb, "object": nodebb_flag}),
+        "UnsupportedActivity",
+    )
+    .await;
     let reasons = h
         .json(
             "SELECT jsonb_build_object('id', r.ap_id, 'reason', r.reason, 'post', p.ap_id) AS v \
              FROM report r JOIN post p ON p.id = r.post_id ORDER BY r.ap_id",
         )
         .await;
-    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert_eq!(reasons.len(), 5, "{reasons:?}");
     assert_eq!(reasons[0]["reason"], "spam");
     assert_eq!(reasons[0]["post"], post);
     assert_eq!(reasons[1]["reason"], "from content");
     let long = reasons[2]["reason"].as_str().unwrap_or_default();
     assert_eq!(long.chars().count(), sluice_apub::vocab::MAX_REASON_CHARS);
     assert_eq!(reasons[3]["reason"], "lemmy's");
+    assert_eq!(reasons[4]["reason"], "off topic");
+    assert_eq!(reasons[4]["post"], post);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
