@@ -45,7 +45,7 @@ async fn delivered(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn video_platform_posts_direct_replies_and_content_reasons_end_as_their_authors_meant() {
+async fn payloads_of_other_software_end_as_their_authors_meant() {
     let (sluice, t) = sluice_on_test_db(ENV).await;
     let rows = Rows::new(t.db.clone());
     assert!(sluice.admin(&["user", "create", "alice"]).status.success());
@@ -90,7 +90,8 @@ async fn video_platform_posts_direct_replies_and_content_reasons_end_as_their_au
     );
 
     // 2. A microblog's mentions-only reply to the local user, to a status sluice never saw
-    // (its server answers 404 without authorisation): a private message, no comment.
+    // (its server answers 404 without authorisation): a private message, no comment. Sent
+    // to the shared inbox, as Mastodon does when the recipient's server has one.
     let microblog = TestPeer::start_on("127.0.0.62").await;
     let bob = microblog.add_person("bob").await;
     let parent = microblog.url("/statuses/1");
@@ -103,15 +104,7 @@ async fn video_platform_posts_direct_replies_and_content_reasons_end_as_their_au
             "to": [alice], "cc": [], "content": "<p>@alice between us</p>",
         },
     });
-    delivered(
-        &sluice,
-        &rows,
-        &microblog,
-        &format!("{alice}/inbox"),
-        &bob,
-        &reply,
-    )
-    .await;
+    delivered(&sluice, &rows, &microblog, &shared_inbox, &bob, &reply).await;
     assert_eq!(
         rows.text(&format!(
             "SELECT c.ap_id || '|' || r.ap_id || '|' || m.content AS v FROM private_message m \
@@ -122,6 +115,41 @@ async fn video_platform_posts_direct_replies_and_content_reasons_end_as_their_au
         Some(format!("{bob}|{alice}|<p>@alice between us</p>"))
     );
     assert_eq!(rows.count("SELECT count(*) AS v FROM comment").await, 0);
+
+    // 2b. A forum (a Group the local user follows) announces a member's post that names
+    // the forum only in a mention: the Announce is the evidence of its community.
+    let forum_host = TestPeer::start_on("127.0.0.63").await;
+    let forum = forum_host.add_group("gardening").await;
+    let member = forum_host.add_person("erin").await;
+    rows.remote_community(&forum, Some(&alice)).await;
+    let post = forum_host.url("/objects/1");
+    let announce = json!({
+        "id": forum_host.url("/objects/1/announce"), "type": "Announce", "actor": forum,
+        "to": [PUBLIC], "cc": [format!("{forum}/followers")],
+        "object": {
+            "id": post, "type": "Note", "attributedTo": member,
+            "content": "<p>!gardening tomatoes</p>", "to": [PUBLIC],
+            "cc": [format!("{member}/followers")], "tag": [{"type": "Mention", "href": forum}],
+        },
+    });
+    delivered(
+        &sluice,
+        &rows,
+        &forum_host,
+        &shared_inbox,
+        &forum,
+        &announce,
+    )
+    .await;
+    assert_eq!(
+        rows.text(&format!(
+            "SELECT c.ap_id || '|' || pe.ap_id AS v FROM post p \
+             JOIN community c ON c.id = p.community_id JOIN person pe ON pe.id = p.creator_id \
+             WHERE p.ap_id = '{post}'"
+        ))
+        .await,
+        Some(format!("{forum}|{member}"))
+    );
 
     // 3. A report with its reason in `content` (no `summary`), naming the account and the
     // video.
