@@ -262,6 +262,24 @@ async fn a_groups_announce_is_evidence_of_its_own_community_only() {
         Some(forum.to_string())
     );
 
+    // Discourse: a category announces its member's Create of a post that names no
+    // community; the same rule.
+    let wrapped = "http://f.example/objects/4";
+    let mut n4 = note.clone();
+    n4["id"] = json!(wrapped);
+    h.done(&json!({
+        "id": format!("{forum}/announce/4"), "type": "Announce", "actor": forum,
+        "to": [PUBLIC], "object": docs::wrap("Create", bob, n4),
+    }))
+    .await;
+    assert_eq!(
+        h.text(&format!(
+            "SELECT c.ap_id AS v FROM post p JOIN community c ON c.id = p.community_id WHERE p.ap_id = '{wrapped}'"
+        ))
+        .await,
+        Some(forum.to_string())
+    );
+
     // The same post sent directly names no community: not stored.
     let direct = "http://f.example/objects/2";
     let mut n2 = note.clone();
@@ -285,7 +303,7 @@ async fn a_groups_announce_is_evidence_of_its_own_community_only() {
     assert_eq!(
         h.count("SELECT count(*) AS v FROM post WHERE ap_id LIKE 'http://f.example/objects/%'")
             .await,
-        1
+        2
     );
 }
 
