@@ -5,7 +5,8 @@
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use sluice_apub::vocab::{
-    self, Activity, AnnounceObject, MAX_TITLE_CHARS, Object, ObjectRef, Verb, text,
+    self, Activity, AnnounceObject, MAX_REASON_CHARS, MAX_TITLE_CHARS, Object, ObjectRef, Verb,
+    text,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -30,6 +31,9 @@ fuzz_target!(|data: &[u8]| {
 fn activity(a: &Activity) {
     let _ = a.object_id();
     let _ = vocab::host(&a.actor);
+    if let Some(r) = a.reason() {
+        assert!(r.chars().count() <= MAX_REASON_CHARS);
+    }
     match &a.verb {
         Verb::Create(o) | Verb::Update(o) | Verb::Delete { object: o, .. } => object_ref(o),
         Verb::Announce(AnnounceObject::Activity(inner)) => activity(inner),

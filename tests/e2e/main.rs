@@ -11,6 +11,7 @@ mod federation;
 mod fixtures;
 mod foundation;
 mod inbox;
+mod interop_payloads;
 mod interop_serve;
 mod observability;
 mod pipeline;

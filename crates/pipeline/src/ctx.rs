@@ -14,7 +14,7 @@ use sluice_apub::vocab::{
     ActorDoc, ActorKind, Content, Object, Role, collection_items, host, is_activity_type,
 };
 use sluice_db::ingest::changes::{CommunityUpsert, KeyUpsert, PersonUpsert};
-use sluice_trust::authority::{self, Moderation};
+use sluice_trust::authority::{self, Moderation, Via};
 use sluice_trust::host::InstanceHost;
 use sluice_trust::instances::inbox_belongs_to;
 use std::collections::HashMap;
@@ -190,9 +190,12 @@ impl<'a> Ctx<'a> {
         self.view.posts.get(&c.post).map(|p| p.community.clone())
     }
 
-    /// The community of content, from its `audience`, `to` and `cc`: a known community
-    /// first; else the candidates are fetched (the audience alone when sent).
-    pub(crate) fn community_for(&mut self, c: &Content) -> Option<String> {
+    /// The community of content, from its `audience`, the `Group`s of its `attributedTo`,
+    /// `to` and `cc`: a known community first; else the candidates are fetched (the audience
+    /// alone when sent). When none of them is a community and the content came in an
+    /// Announce, the announcing community is its community: a community vouches for its own
+    /// content, and one naming another community is still refused (`CommunityMismatch`).
+    pub(crate) fn community_for(&mut self, c: &Content, via: &Via) -> Option<String> {
         let cands = community_candidates(c);
         for u in &cands {
             let id = self.id(u);
@@ -236,6 +239,9 @@ impl<'a> Ctx<'a> {
             to_fetch = vec![a.clone()];
         }
         if to_fetch.is_empty() {
+            if let Via::Announced(announcer) = via {
+                return Some(announcer.clone());
+            }
             self.miss(Miss::NoCommunity(c.id.clone()));
         }
         for u in to_fetch.into_iter().take(3) {
@@ -326,7 +332,7 @@ impl<'a> Ctx<'a> {
             }
             Object::Content(c) => match c.role() {
                 Role::Post => {
-                    let (community, creator) = self.post_parents(&c)?;
+                    let (community, creator) = self.post_parents(&c, &Via::Direct)?;
                     self.add_post(&c, community, creator);
                     Some(Known::Post)
                 }
@@ -353,10 +359,10 @@ impl<'a> Ctx<'a> {
 
     /// The community and author of a new post, with the checks every new post passes: the
     /// author is on the post's host, and the community is one we keep.
-    pub(crate) fn post_parents(&mut self, c: &Content) -> Option<(String, String)> {
+    pub(crate) fn post_parents(&mut self, c: &Content, via: &Via) -> Option<(String, String)> {
         let author = self.author_of(c)?;
         let creator = self.person(&author);
-        let community = self.community_for(c);
+        let community = self.community_for(c, via);
         let (creator, community) = (creator?, community?);
         if !self.kept(&community) {
             self.miss(Miss::NotKept(c.id.clone()));

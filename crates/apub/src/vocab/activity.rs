@@ -7,6 +7,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
+/// Longest report reason we store, in characters (Lemmy's limit for its own reports).
+pub const MAX_REASON_CHARS: usize = 1000;
+
 /// How deep activities may nest (Announce(Undo(Like)) is 3); deeper is refused.
 const MAX_DEPTH: usize = 4;
 
@@ -68,6 +71,8 @@ pub struct Activity {
     pub audience: Option<Url>,
     /// Reason (removals, bans, reports); `Some("")` is present-but-empty.
     pub summary: Option<String>,
+    /// Text of the activity itself: where Mastodon, Misskey and others put a report's reason.
+    pub content: Option<String>,
     /// When it was done.
     pub published: Option<DateTime<Utc>>,
     /// What it does.
@@ -189,6 +194,8 @@ struct RawActivity {
     audience: Option<Url>,
     #[serde(deserialize_with = "de::text")]
     summary: Option<String>,
+    #[serde(deserialize_with = "de::text")]
+    content: Option<String>,
     #[serde(deserialize_with = "de::time")]
     published: Option<DateTime<Utc>>,
     #[serde(deserialize_with = "de::time")]
@@ -203,6 +210,16 @@ impl Activity {
     /// Reads an activity (and the activities it embeds).
     pub fn parse(v: &Value) -> Result<Activity, ParseError> {
         parse_at(v, 0)
+    }
+
+    /// A report's reason, as Lemmy reads it: `summary` (Lemmy), else `content` (Mastodon),
+    /// whichever is not blank; at most [`MAX_REASON_CHARS`] characters.
+    pub fn reason(&self) -> Option<String> {
+        [&self.summary, &self.content]
+            .into_iter()
+            .flatten()
+            .find(|s| !s.trim().is_empty())
+            .map(|s| super::text::truncate_chars(s, MAX_REASON_CHARS))
     }
 
     /// The object's id, for verbs that have one.
@@ -298,6 +315,7 @@ fn parse_at(v: &Value, depth: usize) -> Result<Activity, ParseError> {
         cc: raw.cc,
         audience: raw.audience,
         summary: raw.summary,
+        content: raw.content,
         published: raw.published,
         verb,
     })

@@ -57,6 +57,45 @@ pub(crate) fn urls_of(v: &Value) -> Vec<Url> {
     out
 }
 
+/// Entries of `attributedTo` read at most: software lists an author and a channel or two,
+/// and a hostile list of thousands must not cost thousands of lookups (or quadratic work).
+const ATTRIBUTIONS: usize = 8;
+
+/// `attributedTo` read into who wrote the object and which communities it may name. The
+/// authors are the entries typed as something other than `Group` (PeerTube lists the account
+/// and its channel), else the first untyped entry; the community entries are those typed
+/// `Group`, then the other untyped ones (a type is not required: whether an id is a community
+/// is decided by what it turns out to be, never by this list). Deduplicated; unusable entries
+/// skipped; only the first [`ATTRIBUTIONS`] entries are read.
+pub(crate) fn attribution_of(v: &Value) -> (Vec<Url>, Vec<Url>) {
+    let items: &[Value] = match v {
+        Value::Array(a) => a,
+        other => std::slice::from_ref(other),
+    };
+    let (mut typed, mut groups, mut untyped) = (Vec::new(), Vec::new(), Vec::new());
+    for item in items.iter().take(ATTRIBUTIONS) {
+        let Some(u) = url_of(item) else { continue };
+        let list = match item.get("type").and_then(kind_of).as_deref() {
+            Some("Group") => &mut groups,
+            Some(_) => &mut typed,
+            None => &mut untyped,
+        };
+        if !list.contains(&u) {
+            list.push(u);
+        }
+    }
+    if typed.is_empty() && !untyped.is_empty() {
+        typed.push(untyped.remove(0));
+    }
+    groups.retain(|u| !typed.contains(u));
+    for u in untyped {
+        if !groups.contains(&u) && !typed.contains(&u) {
+            groups.push(u);
+        }
+    }
+    (typed, groups)
+}
+
 /// Text from a string, or from the first string of an array.
 pub(crate) fn text_of(v: &Value) -> Option<String> {
     match v {
@@ -156,5 +195,12 @@ mod tests {
         assert_eq!(flag_of(&json!("true")), Some(true));
         assert!(time_of(&json!("yesterday")).is_none());
         assert_eq!(source_of(&json!({"content": "md"})), Some("md".into()));
+        // A hostile attributedTo of thousands: only the first few entries are read.
+        let many: Vec<String> = (0..5000)
+            .map(|i| format!("https://a.example/u/{i}"))
+            .collect();
+        let (authors, others) = attribution_of(&json!(many));
+        assert_eq!(authors.len() + others.len(), ATTRIBUTIONS);
+        assert_eq!(authors[0].as_str(), "https://a.example/u/0");
     }
 }

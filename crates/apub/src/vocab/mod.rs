@@ -17,7 +17,9 @@ mod de;
 mod object;
 pub mod text;
 
-pub use activity::{Activity, ActivityRef, AnnounceObject, Verb, is_activity_type};
+pub use activity::{
+    Activity, ActivityRef, AnnounceObject, MAX_REASON_CHARS, Verb, is_activity_type,
+};
 pub use object::{
     ActorDoc, ActorKind, Content, ContentKind, MAX_TITLE_CHARS, Object, ObjectRef, PublicKeyDoc,
     Role, Tombstone, collection_items,
@@ -111,8 +113,41 @@ mod tests {
         }));
         assert_eq!(v.role(), Role::Post);
         assert_eq!(v.author().unwrap().as_str(), "https://p.example/accounts/a");
-        assert_eq!(v.url.unwrap().as_str(), "https://p.example/w/1");
+        assert_eq!(v.url.as_ref().unwrap().as_str(), "https://p.example/w/1");
         assert!(v.published.is_none());
+        // Its channel is its community: a candidate before the addressees.
+        assert_eq!(
+            v.community_candidates(),
+            vec![Url::parse("https://p.example/video-channels/c").unwrap()]
+        );
+        // The Group listed first does not make it the author; untyped entries after the
+        // author are candidates; the Group alone is no author.
+        let g = content(json!({
+            "id": "https://p.example/v/2", "type": "Video",
+            "attributedTo": [{"type": "Group", "id": "https://p.example/c/1"}, "https://p.example/a/1",
+                             "https://p.example/c/2", {"type": "Person", "id": "https://p.example/a/2"}],
+            "to": ["https://www.w3.org/ns/activitystreams#Public", "https://p.example/c/3"],
+        }));
+        assert_eq!(g.author().unwrap().as_str(), "https://p.example/a/2");
+        let cands: Vec<String> = g
+            .community_candidates()
+            .iter()
+            .map(Url::to_string)
+            .collect();
+        assert_eq!(
+            cands,
+            [
+                "https://p.example/c/1",
+                "https://p.example/a/1",
+                "https://p.example/c/2",
+                "https://p.example/c/3"
+            ]
+        );
+        assert!(
+            Object::parse(&json!({"id": "https://p.example/v/3", "type": "Video",
+                "attributedTo": {"type": "Group", "id": "https://p.example/c/1"}}))
+            .is_err()
+        );
 
         // WordPress: an Article whose url is the post's page.
         let w = content(json!({
@@ -128,6 +163,13 @@ mod tests {
             "attributedTo": "https://m.example/users/a", "to": ["https://l.example/u/b"],
         }));
         assert_eq!(dm.role(), Role::PrivateMessage);
+        // Also when it answers something: a non-public Note is never community content.
+        let reply = content(json!({
+            "id": "https://m.example/s/3", "type": "Note", "content": "hi",
+            "attributedTo": "https://m.example/users/a", "to": ["https://l.example/u/b"],
+            "inReplyTo": "https://m.example/s/1",
+        }));
+        assert_eq!(reply.role(), Role::PrivateMessage);
 
         // Content without an author is refused; an unknown object type is `Other`.
         assert!(
@@ -159,6 +201,17 @@ mod tests {
         }))
         .unwrap();
         assert!(matches!(&f.verb, Verb::Flag { objects } if objects.len() == 2));
+        assert_eq!(f.reason().as_deref(), Some("spam"));
+        let mut blank = f.clone();
+        blank.summary = Some(" ".into());
+        assert_eq!(blank.reason().as_deref(), Some("spam"));
+        blank.content = Some("x".repeat(MAX_REASON_CHARS + 10));
+        assert_eq!(
+            blank.reason().map(|r| r.chars().count()),
+            Some(MAX_REASON_CHARS)
+        );
+        blank.content = None;
+        assert_eq!(blank.reason(), None);
 
         // Unknown types parse (and are ignored later); missing actor does not.
         let e = Activity::parse(&json!({"id": "https://x.example/1", "type": "EmojiReact", "actor": "https://x.example/u", "object": "https://y.example/1"})).unwrap();

@@ -114,8 +114,12 @@ pub struct Content {
     pub id: Url,
     /// Its type.
     pub kind: ContentKind,
-    /// Authors (PeerTube lists the person and the channel; the first person-like one counts).
+    /// Authors: the entries of `attributedTo` not typed `Group`, else its first entry (the
+    /// first one counts).
     pub attributed_to: Vec<Url>,
+    /// The other entries of `attributedTo`, `Group`s first: where PeerTube names the channel
+    /// a video is posted to (a community candidate, like `audience`).
+    pub attributed_groups: Vec<Url>,
     /// Primary audience.
     pub to: Vec<Url>,
     /// Secondary audience.
@@ -151,15 +155,17 @@ pub struct Content {
 }
 
 impl Content {
-    /// The role by shape alone: a `ChatMessage` is a private message; a `Note` answering
-    /// something is a comment, a non-public one without a parent is a private message (Lemmy
-    /// 1.0, Mastodon DMs), a public one a post (Mastodon posting to a group); every other
-    /// type is a post (or a comment when it answers something).
+    /// The role by shape alone: a `ChatMessage` is a private message; so is a `Note` not
+    /// addressed to the public, whether or not it answers something (Lemmy stores a Note as
+    /// a comment only when it finds a community for it, and community content is public:
+    /// Mastodon DMs and mentions-only replies, Lemmy 1.0's messages); a public `Note`
+    /// answering something is a comment, one answering nothing a post (Mastodon posting to a
+    /// group); every other type is a post, or a comment when it answers something.
     pub fn role(&self) -> Role {
         match self.kind {
             ContentKind::ChatMessage => Role::PrivateMessage,
-            _ if self.in_reply_to.is_some() => Role::Comment,
             ContentKind::Note if !self.is_public() => Role::PrivateMessage,
+            _ if self.in_reply_to.is_some() => Role::Comment,
             _ => Role::Post,
         }
     }
@@ -191,11 +197,16 @@ impl Content {
     }
 
     /// Where the community of this content may be named, most specific first: `audience`,
-    /// then `to`, then `cc`; without the public collection, follower collections and the
-    /// authors.
+    /// then the `Group`s of `attributedTo` (PeerTube's channel), then `to`, then `cc`;
+    /// without the public collection, follower collections and the authors.
     pub fn community_candidates(&self) -> Vec<Url> {
         let mut out: Vec<Url> = Vec::new();
-        let all = self.audience.iter().chain(&self.to).chain(&self.cc);
+        let all = self
+            .audience
+            .iter()
+            .chain(&self.attributed_groups)
+            .chain(&self.to)
+            .chain(&self.cc);
         for u in all {
             if is_public(u)
                 || u.path().ends_with("/followers")
@@ -313,8 +324,7 @@ struct RawObject {
     id: Option<Url>,
     #[serde(rename = "type", deserialize_with = "de::kind")]
     kind: Option<String>,
-    #[serde(deserialize_with = "de::urls")]
-    attributed_to: Vec<Url>,
+    attributed_to: Value,
     #[serde(deserialize_with = "de::urls")]
     to: Vec<Url>,
     #[serde(deserialize_with = "de::urls")]
@@ -454,7 +464,8 @@ fn post_link(kind: &ContentKind, raw: &RawObject) -> Option<Url> {
 }
 
 fn content(id: Url, kind: ContentKind, raw: RawObject) -> Result<Content, ParseError> {
-    if raw.attributed_to.is_empty() {
+    let (attributed_to, attributed_groups) = de::attribution_of(&raw.attributed_to);
+    if attributed_to.is_empty() {
         return Err(ParseError::Missing("attributedTo"));
     }
     // Mastodon sends the language only as the key of `contentMap`.
@@ -474,7 +485,8 @@ fn content(id: Url, kind: ContentKind, raw: RawObject) -> Result<Content, ParseE
         url: post_link(&kind, &raw),
         id,
         kind,
-        attributed_to: raw.attributed_to,
+        attributed_to,
+        attributed_groups,
         to: raw.to,
         cc: raw.cc,
         audience: raw.audience,
@@ -513,7 +525,7 @@ fn actor(id: Url, kind: ActorKind, raw: RawObject) -> ActorDoc {
     let moderators = raw.moderators.clone().or_else(|| {
         // Lemmy puts the moderators collection in a Group's attributedTo.
         (kind == ActorKind::Group)
-            .then(|| raw.attributed_to.first().cloned())
+            .then(|| de::url_of(&raw.attributed_to))
             .flatten()
     });
     ActorDoc {

@@ -122,6 +122,7 @@ fn announced_object(ctx: &mut Ctx<'_>, o: &Object, via: &Via) -> Step {
         cc: c.cc.clone(),
         audience: c.audience.clone(),
         summary: None,
+        content: None,
         published: c.published,
         verb: Verb::Other,
     };

@@ -96,15 +96,7 @@ pub(super) fn upsert(ctx: &mut Ctx<'_>, a: &Activity, c: &Content, via: &Via) ->
     if ctx.remembered_deleted(c.id.as_str()) {
         return Step::ignored(Rc::ObjectDeleted, format!("{} was deleted", c.id));
     }
-    let mut role = c.role();
-    if role == Role::Comment
-        && !c.is_public()
-        && c.in_reply_to
-            .as_ref()
-            .is_some_and(|p| ctx.kind_of(p.as_str()) == Some(Known::Message))
-    {
-        role = Role::PrivateMessage;
-    }
+    let role = role_of(ctx, c);
     if role != Role::PrivateMessage
         && let Err(d) = authority::public(c.is_public(), &c.id)
     {
@@ -117,6 +109,21 @@ pub(super) fn upsert(ctx: &mut Ctx<'_>, a: &Activity, c: &Content, via: &Via) ->
             Some(s) => s,
             None => message(ctx, a, c),
         },
+    }
+}
+
+/// What content is here: what it was stored as, else its shape's role (a non-public reply to
+/// a private message is one too, whatever its type).
+fn role_of(ctx: &Ctx<'_>, c: &Content) -> Role {
+    let known = |u: &Url| ctx.kind_of(u.as_str());
+    match known(&c.id) {
+        Some(Known::Message) => Role::PrivateMessage,
+        Some(Known::Post) => Role::Post,
+        Some(Known::Comment) => Role::Comment,
+        _ if !c.is_public() && c.in_reply_to.as_ref().and_then(known) == Some(Known::Message) => {
+            Role::PrivateMessage
+        }
+        _ => c.role(),
     }
 }
 
@@ -142,7 +149,7 @@ fn post(ctx: &mut Ctx<'_>, a: &Activity, c: &Content, via: &Via) -> Step {
         }
         return Step::done(relay_for(ctx, &community, via));
     }
-    let Some((community, creator)) = ctx.post_parents(c) else {
+    let Some((community, creator)) = ctx.post_parents(c, via) else {
         return ctx.missing();
     };
     if let Some(s) = check_via(&community, via) {

@@ -288,7 +288,7 @@ pub(super) fn flag(ctx: &mut Ctx<'_>, a: &Activity, objects: &[Url], via: &Via) 
                 creator,
                 community: Some(community),
                 object,
-                reason: a.summary.clone(),
+                reason: a.reason(),
                 resolved: false,
             }),
         },
