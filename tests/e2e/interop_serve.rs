@@ -170,6 +170,23 @@ async fn a_follow_to_a_community_created_a_moment_ago_is_accepted_and_served() {
         base = s1.base
     ))
     .await;
+    // A public activity with blind copies is served without them.
+    rows.exec(format!(
+        "INSERT INTO outbound_activity (activity_id, actor_ap_id, raw) VALUES \
+         ('{base}/activities/create/blind', '{base}/u/alice', \
+          '{{\"id\": \"{base}/activities/create/blind\", \"type\": \"Create\", \
+            \"actor\": \"{base}/u/alice\", \"to\": [\"{public}\"], \
+            \"bto\": [\"{bob}\"], \"bcc\": [\"{bob}\"], \
+            \"object\": {{\"type\": \"Note\", \"content\": \"hi\"}}}}')",
+        base = s1.base,
+        public = sluice_apub::PUBLIC,
+    ))
+    .await;
+    let (status, _, v) = get(&format!("{}/activities/create/blind", s1.base)).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["object"]["content"], "hi", "{v}");
+    assert!(v.get("bto").is_none() && v.get("bcc").is_none(), "{v}");
+
     for url in [
         format!("{}/activities/create/private", s1.base),
         format!("{}/activities/accept/unknown", s1.base),

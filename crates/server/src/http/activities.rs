@@ -28,7 +28,12 @@ pub async fn activity(req: HttpRequest, st: web::Data<AppState>) -> Result<HttpR
     }
     let id = st.urls.of_path(path);
     match served::outbound_activity(&st.db, &id).await? {
-        Some(raw) if served_publicly(&raw) => {
+        Some(mut raw) if served_publicly(&raw) => {
+            // Blind copies stay blind: whoever fetches the activity is not its recipient.
+            if let Some(fields) = raw.as_object_mut() {
+                fields.remove("bto");
+                fields.remove("bcc");
+            }
             Ok(HttpResponse::Ok().content_type(ACTIVITY_JSON).json(raw))
         }
         _ => Err(not_found()),
