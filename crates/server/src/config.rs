@@ -823,4 +823,36 @@ mod tests {
         let e = Config::load(None, env(&[("SLUICE_DATABASE_URL", "mysql://nope")])).unwrap_err();
         assert_eq!(e.source_name, "SLUICE_DATABASE_URL", "{e}");
     }
+
+    #[test]
+    fn fediseer_settings_take_lists_either_way_and_refuse_nonsense() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.toml");
+        std::fs::write(
+            &p,
+            "fediseer_feelers = [\"Feeler.Example.\"]\nfediseer_min_censures = 2\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(&p),
+            env(&[("SLUICE_FEDISEER_CENSURE_SOURCES", "a.example, b.example")]),
+        )
+        .unwrap();
+        let f = c.fediseer();
+        assert!(f.enabled());
+        assert_eq!(f.feelers, ["feeler.example"]);
+        assert_eq!(f.censure_sources, ["a.example", "b.example"]);
+        assert_eq!(f.url.as_str(), "https://fediseer.com/");
+        assert!(!Config::load(None, env(&[])).unwrap().fediseer().enabled());
+        for (key, value) in [
+            ("SLUICE_FEDISEER_MIN_CENSURES", "2"),
+            ("SLUICE_FEDISEER_HESITATIONS", "quarantine"),
+            ("SLUICE_FEDISEER_URL", "ftp://fediseer.com"),
+            ("SLUICE_FEDISEER_FEELERS", "not a host"),
+            ("SLUICE_FEDISEER_SYNC_MINUTES", "0"),
+        ] {
+            let e = Config::load(None, env(&[(key, value)])).unwrap_err();
+            assert_eq!(e.source_name, key, "{e}");
+        }
+    }
 }
