@@ -239,6 +239,61 @@ mod tests {
         }
     }
 
+    /// A Fediseer on loopback whose censure list has `n` entries, paged by `page`/`limit`
+    /// like the real one when `paged`, served whole on every page otherwise.
+    fn fediseer_with(n: usize, paged: bool) -> (Url, actix_web::dev::ServerHandle) {
+        use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+        let answer = move |req: HttpRequest| {
+            let q: std::collections::HashMap<String, String> =
+                url::form_urlencoded::parse(req.query_string().as_bytes())
+                    .into_owned()
+                    .collect();
+            let get = |k: &str| q.get(k).and_then(|v| v.parse::<usize>().ok());
+            let all = (0..n).map(|i| json!({"domain": format!("d{i}.example")}));
+            let items: Vec<Value> = match (paged, get("page"), get("limit")) {
+                (true, Some(page), Some(limit)) => {
+                    all.skip((page - 1) * limit).take(limit).collect()
+                }
+                _ => all.collect(),
+            };
+            async move { HttpResponse::Ok().json(json!({"instances": items})) }
+        };
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+        let server = HttpServer::new(move || App::new().default_service(web::to(answer)))
+            .workers(1)
+            .disable_signals()
+            .listen(listener)
+            .unwrap()
+            .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        (base, handle)
+    }
+
+    #[tokio::test]
+    async fn lists_are_read_page_by_page_up_to_the_cap_and_whole_lists_do_not_loop() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = Client::new(sluice_net::NetConfig {
+            dev_mode: true,
+            ..Default::default()
+        })
+        .unwrap();
+        for (n, paged, want) in [
+            (2500, true, 2500),
+            (2500, false, 2500),
+            (12_345, true, MAX_ENTRIES_PER_SOURCE),
+            (0, true, 0),
+        ] {
+            let (base, server) = fediseer_with(n, paged);
+            let got = given(&client, &base, Kind::Censure, "s.example")
+                .await
+                .unwrap();
+            assert_eq!(got.listed.len(), want, "{n} entries, paged: {paged}");
+            server.stop(false).await;
+        }
+    }
+
     #[test]
     fn page_urls_name_the_giver_and_keep_a_base_path() {
         let base = Url::parse("https://fediseer.com").unwrap();
