@@ -9,6 +9,7 @@ use crate::inbox::{deliver, known_signer, like};
 use crate::support::{metric_sum, metrics, sluice_on_test_db};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
+use sluice_apub::signature::Signer;
 use sluice_testkit::Sluice;
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -163,6 +164,20 @@ fn line_of(list: &str, domain: &str) -> String {
         .to_string()
 }
 
+/// Waits until the peer's next activity is answered `want` (a refusal: with rc `rc`).
+async fn wait_for(base: &str, signer: &Signer, want: u16, rc: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let n = SystemTime::UNIX_EPOCH.elapsed().unwrap().as_nanos() as u64;
+        let (status, v) = deliver(base, signer, &like(n)).await;
+        if status == want && (want == 202 || v["rc"] == rc) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "still {status}: {v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn feelers_endorsements_and_censures_drive_the_allow_list_and_manual_entries_win() {
     let (fake, fake_base, fake_server) = start_fake();
@@ -191,22 +206,7 @@ async fn feelers_endorsements_and_censures_drive_the_allow_list_and_manual_entri
     assert!(metric_sum(&metrics(&s.base).await, "sluice_fediseer_sync_total") >= 1.0);
 
     let signer = known_signer(&t).await;
-    // Waits until the peer's next activity is answered `want` (a refusal: with rc `rc`).
-    let wait_for = |want: u16, rc: &'static str| {
-        let (base, signer) = (s.base.clone(), signer.clone());
-        async move {
-            let deadline = Instant::now() + Duration::from_secs(10);
-            loop {
-                let n = SystemTime::UNIX_EPOCH.elapsed().unwrap().as_nanos() as u64;
-                let (status, v) = deliver(&base, &signer, &like(n)).await;
-                if status == want && (want == 202 || v["rc"] == rc) {
-                    return;
-                }
-                assert!(Instant::now() < deadline, "still {status}: {v}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    };
+    let wait_for = |want: u16, rc: &'static str| wait_for(&s.base, &signer, want, rc);
     admin(&s, &["instance", "mode", "allowlist"]);
     admin(
         &s,
@@ -332,4 +332,24 @@ async fn feelers_endorsements_and_censures_drive_the_allow_list_and_manual_entri
     wait_for(202, "").await;
     manual(&list);
     assert!(line_of(&list, PEER).contains("fediseer"), "{list}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_syncs_on_its_own_every_interval() {
+    let (fake, fake_base, _server) = start_fake();
+    fake.set("approvals", FEELER, &[(PEER, "")]);
+    let (s, t) = sluice_on_test_db(&[
+        ("SLUICE_INBOX_REFRESH_MS", "100"),
+        ("SLUICE_FEDISEER_URL", &fake_base),
+        ("SLUICE_FEDISEER_FEELERS", FEELER),
+        ("SLUICE_FEDISEER_SYNC_MINUTES", "0.01"),
+    ])
+    .await;
+    let signer = known_signer(&t).await;
+    admin(&s, &["instance", "mode", "allowlist"]);
+    wait_for(&s.base, &signer, 202, "").await;
+    fake.set("approvals", FEELER, &[]);
+    wait_for(&s.base, &signer, 403, "InstanceNotAllowed").await;
+    fake.set("approvals", FEELER, &[(PEER, "back")]);
+    wait_for(&s.base, &signer, 202, "").await;
 }
