@@ -170,3 +170,16 @@ async fn synced_entries_never_touch_manual_ones_and_concurrent_syncs_take_turns(
     assert_eq!(instances::policy_generation(&t.db).await.unwrap(), gen0 + 2);
     assert!(status(&t.db).await.unwrap().last_success.is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_take_turns_at_the_sync_lease() {
+    use sluice_db::synced_policy::claim;
+    use std::time::Duration;
+    let t = test_db().await;
+    let interval = Duration::from_millis(300);
+    let (a, b) = tokio::join!(claim(&t.db, interval), claim(&t.db, interval));
+    assert!(a.unwrap() ^ b.unwrap(), "exactly one process syncs");
+    assert!(!claim(&t.db, interval).await.unwrap());
+    tokio::time::sleep(interval).await;
+    assert!(claim(&t.db, interval).await.unwrap());
+}
