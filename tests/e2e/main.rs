@@ -8,6 +8,7 @@ mod adversarial_policy;
 mod doctor;
 mod faults;
 mod federation;
+mod fediseer;
 mod fixtures;
 mod foundation;
 mod inbox;

@@ -103,6 +103,10 @@ pub struct Instance {
     pub policy_reason: Option<String>,
     /// When it was set.
     pub policy_updated: Option<DateTime<Utc>>,
+    /// Who set it: `manual` (an admin) or `fediseer` (the sync).
+    pub policy_source: String,
+    /// For a synced entry: which feelers or sources gave it.
+    pub policy_source_detail: Option<String>,
 }
 
 impl Instance {
@@ -182,7 +186,8 @@ pub async fn list(db: &Db) -> Result<Vec<Instance>, DbError> {
 
 /// Sets an instance's policy and bumps the policy generation so running processes reload.
 /// The host is stored in its normal form (`sluice instance block X.Example.` stores
-/// `x.example`), the form every stage compares.
+/// `x.example`), the form every stage compares. The entry becomes a manual one, which the
+/// Fediseer sync never changes (`none` included: it hands the row back to the sync).
 pub async fn set_policy(
     db: &Db,
     domain: &InstanceHost,
@@ -200,6 +205,8 @@ pub async fn set_policy(
                         instance::policy.eq(policy.as_str()),
                         instance::policy_reason.eq(reason),
                         instance::policy_updated.eq(diesel::dsl::now),
+                        instance::policy_source.eq("manual"),
+                        instance::policy_source_detail.eq(None::<String>),
                     ))
                     .execute(c)
                     .await?;
@@ -218,7 +225,10 @@ pub async fn set_mode(db: &Db, mode: Mode) -> Result<(), DbError> {
     .await
 }
 
-async fn bump_generation(c: &mut AsyncPgConnection, mode: Option<Mode>) -> QueryResult<()> {
+pub(crate) async fn bump_generation(
+    c: &mut AsyncPgConnection,
+    mode: Option<Mode>,
+) -> QueryResult<()> {
     diesel::sql_query(
         "UPDATE policy_generation SET generation = generation + 1, mode = COALESCE($1, mode)",
     )

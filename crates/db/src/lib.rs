@@ -29,6 +29,7 @@ pub mod outbound;
 pub mod probe;
 pub mod remote_keys;
 pub mod served;
+pub mod synced_policy;
 
 pub use cached::{Sql, sql};
 pub use connect::{DbTarget, parse_url};

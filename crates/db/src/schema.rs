@@ -12,6 +12,8 @@ diesel::table! {
         policy -> Text,
         policy_reason -> Nullable<Text>,
         policy_updated -> Nullable<Timestamptz>,
+        policy_source -> Text,
+        policy_source_detail -> Nullable<Text>,
     }
 }
 

@@ -97,3 +97,89 @@ async fn the_pipeline_and_the_inbox_load_the_same_decisions() {
         );
     }
 }
+
+fn synced(domain: &str, policy: Policy, detail: &str) -> sluice_db::synced_policy::SyncedEntry {
+    sluice_db::synced_policy::SyncedEntry {
+        domain: domain.into(),
+        policy,
+        reason: Some("why".into()),
+        detail: detail.into(),
+    }
+}
+
+async fn policies(db: &sluice_db::Db) -> Vec<(String, String, String)> {
+    let mut v: Vec<_> = instances::list(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.policy() != Policy::None)
+        .map(|i| (i.domain, i.policy, i.policy_source))
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn synced_entries_never_touch_manual_ones_and_concurrent_syncs_take_turns() {
+    use sluice_db::synced_policy::{apply, status};
+    let t = test_db().await;
+    let manual = |d: &str| InstanceHost::parse(d).unwrap();
+    instances::set_policy(&t.db, &manual("mine.example"), Policy::Block, None)
+        .await
+        .unwrap();
+    instances::set_policy(&t.db, &manual("kept.example"), Policy::Allow, None)
+        .await
+        .unwrap();
+    let gen0 = instances::policy_generation(&t.db).await.unwrap();
+    let lists = vec![
+        synced("good.example", Policy::Allow, "endorsed by f.example"),
+        synced("mine.example", Policy::Allow, "endorsed by f.example"),
+        synced("kept.example", Policy::Block, "censured by s.example"),
+        synced("bad.example", Policy::Block, "censured by s.example"),
+    ];
+    // Two processes applying the same lists at once: one applies, the other finds
+    // nothing left to change; the generation moves once.
+    let (a, b) = tokio::join!(apply(&t.db, lists.clone()), apply(&t.db, lists.clone()));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.set.len() + b.set.len(), 2, "{a:?} {b:?}");
+    assert_eq!((a.allows, a.blocks), (1, 1));
+    assert_eq!(instances::policy_generation(&t.db).await.unwrap(), gen0 + 1);
+    let s = |d: &str, p: &str, src: &str| (d.to_string(), p.to_string(), src.to_string());
+    assert_eq!(
+        policies(&t.db).await,
+        [
+            s("bad.example", "block", "fediseer"),
+            s("good.example", "allow", "fediseer"),
+            s("kept.example", "allow", "manual"),
+            s("mine.example", "block", "manual"),
+        ]
+    );
+    // Nothing new: no change, no bump.
+    assert!(!apply(&t.db, lists).await.unwrap().changed());
+    assert_eq!(instances::policy_generation(&t.db).await.unwrap(), gen0 + 1);
+    // Everything withdrawn: the synced entries go, the manual ones stay.
+    let gone = apply(&t.db, Vec::new()).await.unwrap();
+    assert_eq!(gone.cleared.len(), 2, "{gone:?}");
+    assert_eq!(
+        policies(&t.db).await,
+        [
+            s("kept.example", "allow", "manual"),
+            s("mine.example", "block", "manual"),
+        ]
+    );
+    assert_eq!(instances::policy_generation(&t.db).await.unwrap(), gen0 + 2);
+    assert!(status(&t.db).await.unwrap().last_success.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_take_turns_at_the_sync_lease() {
+    use sluice_db::synced_policy::claim;
+    use std::time::Duration;
+    let t = test_db().await;
+    let interval = Duration::from_millis(300);
+    let (a, b) = tokio::join!(claim(&t.db, interval), claim(&t.db, interval));
+    assert!(a.unwrap() ^ b.unwrap(), "exactly one process syncs");
+    assert!(!claim(&t.db, interval).await.unwrap());
+    tokio::time::sleep(interval).await;
+    assert!(claim(&t.db, interval).await.unwrap());
+}

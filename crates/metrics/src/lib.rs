@@ -122,6 +122,14 @@ pub struct Metrics {
     /// Deliveries on the wire right now, by peer host.
     pub delivery_in_flight: IntGaugeVec,
 
+    // --- the Fediseer sync ---
+    /// Syncs by result (`ok`, `failed`, `skipped`).
+    pub fediseer_sync_total: IntCounterVec,
+    /// Unix time of the last sync that applied the Fediseer's lists.
+    pub fediseer_last_success_timestamp_seconds: prometheus::Gauge,
+    /// Synced entries in force, by policy (`allow`, `block`).
+    pub fediseer_entries: IntGaugeVec,
+
     /// Every collector registered above, for [`Metrics::catalog`].
     collectors: Vec<Box<dyn Collector>>,
 }
@@ -353,6 +361,23 @@ impl Metrics {
                 "sluice_delivery_in_flight",
                 "Deliveries on the wire right now, by peer host.",
                 &["host"],
+            ),
+            fediseer_sync_total: r.counter_vec(
+                "sluice_fediseer_sync_total",
+                "Fediseer syncs by result (ok, failed, skipped).",
+                &["result"],
+            ),
+            fediseer_last_success_timestamp_seconds: r.add(
+                prometheus::Gauge::new(
+                    "sluice_fediseer_last_success_timestamp_seconds",
+                    "Unix time of the last Fediseer sync that applied the lists.",
+                )
+                .expect("metric"),
+            ),
+            fediseer_entries: r.gauge_vec(
+                "sluice_fediseer_entries",
+                "Synced instance-policy entries in force, by policy.",
+                &["policy"],
             ),
             hosts: HostLabels::new(HOST_LABEL_CAP),
             registry: registry.clone(),

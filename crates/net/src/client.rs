@@ -177,6 +177,31 @@ impl Client {
         serde_json::from_slice(&body).map_err(|e| NetError::NotJson(e.to_string()))
     }
 
+    /// GETs a plain JSON document (a public REST API such as the Fediseer's), unsigned,
+    /// through the same guard and timeouts, reading at most `cap` bytes.
+    pub async fn get_json(&self, url: &Url, cap: usize) -> Result<serde_json::Value, NetError> {
+        self.check(url)?;
+        let start = Instant::now();
+        let result = async {
+            let response = self
+                .http
+                .get(url.clone())
+                .header("Accept", "application/json")
+                .send()
+                .await
+                .map_err(classify)?;
+            let status = response.status().as_u16();
+            if !(200..300).contains(&status) {
+                return Err(NetError::Status(status));
+            }
+            let body = read_capped(response, cap).await?;
+            serde_json::from_slice(&body).map_err(|e| NetError::NotJson(e.to_string()))
+        }
+        .await;
+        spend::add_net(start.elapsed());
+        result
+    }
+
     /// POSTs an activity to an inbox, signed by `signer` (the activity's local actor).
     /// Any HTTP answer is `Ok`; the caller decides what its status means.
     pub async fn post_activity(

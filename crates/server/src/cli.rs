@@ -56,6 +56,20 @@ pub enum Command {
         #[command(subcommand)]
         action: JournalAction,
     },
+    /// The Fediseer sync: feelers' endorsements and trusted sources' censures as allow
+    /// entries and blocks (docs/fediseer.md).
+    Fediseer {
+        /// What to do.
+        #[command(subcommand)]
+        action: FediseerAction,
+    },
+}
+
+/// `sluice fediseer ...`
+#[derive(Debug, Subcommand)]
+pub enum FediseerAction {
+    /// Sync now (whatever the interval says) and print what changed.
+    Sync,
 }
 
 /// `sluice federation ...`

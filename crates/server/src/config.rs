@@ -157,6 +157,27 @@ pub struct Config {
     /// Lookups of unknown inbox names that may be spent at once.
     #[serde(deserialize_with = "flexible")]
     pub inbox_actor_lookup_burst: u64,
+
+    // --- the Fediseer sync (docs/fediseer.md); off without feelers and sources ---
+    /// The Fediseer's base URL.
+    pub fediseer_url: String,
+    /// Instances whose endorsements on the Fediseer become allow entries.
+    #[serde(deserialize_with = "list")]
+    pub fediseer_feelers: Vec<String>,
+    /// Instances whose censures on the Fediseer become blocks.
+    #[serde(deserialize_with = "list")]
+    pub fediseer_censure_sources: Vec<String>,
+    /// When set: only censures whose reason contains one of these words count.
+    #[serde(deserialize_with = "list")]
+    pub fediseer_censure_reasons: Vec<String>,
+    /// A domain is blocked when at least this many sources censure it.
+    #[serde(deserialize_with = "flexible")]
+    pub fediseer_min_censures: usize,
+    /// What the sources' hesitations do: `ignore` or `block`.
+    pub fediseer_hesitations: String,
+    /// Minutes between syncs.
+    #[serde(deserialize_with = "flexible")]
+    pub fediseer_sync_minutes: f64,
 }
 
 /// Log output format.
@@ -219,6 +240,13 @@ impl Default for Config {
             outgoing_ports: "80,443".into(),
             inbox_actor_lookups_per_minute: 600,
             inbox_actor_lookup_burst: 60,
+            fediseer_url: "https://fediseer.com".into(),
+            fediseer_feelers: Vec::new(),
+            fediseer_censure_sources: Vec::new(),
+            fediseer_censure_reasons: Vec::new(),
+            fediseer_min_censures: 1,
+            fediseer_hesitations: "ignore".into(),
+            fediseer_sync_minutes: 60.0,
         }
     }
 }
@@ -336,6 +364,13 @@ impl Config {
             "outgoing_ports",
             "inbox_actor_lookups_per_minute",
             "inbox_actor_lookup_burst",
+            "fediseer_url",
+            "fediseer_feelers",
+            "fediseer_censure_sources",
+            "fediseer_censure_reasons",
+            "fediseer_min_censures",
+            "fediseer_hesitations",
+            "fediseer_sync_minutes",
         ]
     }
 
@@ -453,7 +488,62 @@ impl Config {
                 message: "must be a positive number of days (at most 36500)".into(),
             });
         }
+        self.fediseer_checked()
+            .map_err(|(key, message)| ConfigError {
+                source_name: src(key),
+                message,
+            })?;
         Ok(())
+    }
+
+    /// The Fediseer sync's settings (feelers and sources in their normal form), or the key
+    /// at fault and why.
+    fn fediseer_checked(&self) -> Result<sluice_fediseer::Settings, (&'static str, String)> {
+        let url = url::Url::parse(&self.fediseer_url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .ok_or(("fediseer_url", "must be an http(s) URL".to_string()))?;
+        let hosts = |key: &'static str, list: &[String]| {
+            list.iter()
+                .map(|d| {
+                    sluice_trust::host::InstanceHost::parse(d)
+                        .map(|h| h.as_str().to_string())
+                        .map_err(|e| (key, format!("{d:?}: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let feelers = hosts("fediseer_feelers", &self.fediseer_feelers)?;
+        let censure_sources = hosts("fediseer_censure_sources", &self.fediseer_censure_sources)?;
+        let sources = censure_sources.len().max(1);
+        if !(1..=sources).contains(&self.fediseer_min_censures) {
+            return Err((
+                "fediseer_min_censures",
+                format!("must be between 1 and the number of censure sources ({sources})"),
+            ));
+        }
+        let hesitations = sluice_fediseer::Hesitations::parse(&self.fediseer_hesitations)
+            .map_err(|e| ("fediseer_hesitations", e))?;
+        let minutes = self.fediseer_sync_minutes;
+        if !(0.01..=100_000.0).contains(&minutes) {
+            return Err((
+                "fediseer_sync_minutes",
+                "must be a number of minutes from 0.01 to 100000".into(),
+            ));
+        }
+        Ok(sluice_fediseer::Settings {
+            url,
+            feelers,
+            censure_sources,
+            censure_reasons: self.fediseer_censure_reasons.clone(),
+            min_censures: self.fediseer_min_censures,
+            hesitations,
+            interval: std::time::Duration::from_secs_f64(minutes * 60.0),
+        })
+    }
+
+    /// The Fediseer sync's settings (validated at load).
+    pub fn fediseer(&self) -> sluice_fediseer::Settings {
+        self.fediseer_checked().expect("validated at load")
     }
 
     /// What this process's pipeline leases carry before its run id: the host name and the
@@ -609,6 +699,28 @@ fn read_file(path: &Path) -> Result<toml::Table, ConfigError> {
     })
 }
 
+/// A list as a TOML array, or as one comma-separated string (environment variables).
+fn list<'de, D>(d: D) -> Result<Vec<String>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Array(Vec<String>),
+        Text(String),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::Array(v) => v,
+        Either::Text(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(str::to_string)
+            .collect(),
+    })
+}
+
 /// Accepts a value in its TOML type or as a string (environment variables are strings):
 /// `SLUICE_DEV_MODE=1`, `SLUICE_POOL_SIZE=32`.
 fn flexible<'de, D, T>(d: D) -> Result<T, D::Error>
@@ -710,5 +822,37 @@ mod tests {
         assert_eq!(e.source_name, "SLUICE_DOMIAN");
         let e = Config::load(None, env(&[("SLUICE_DATABASE_URL", "mysql://nope")])).unwrap_err();
         assert_eq!(e.source_name, "SLUICE_DATABASE_URL", "{e}");
+    }
+
+    #[test]
+    fn fediseer_settings_take_lists_either_way_and_refuse_nonsense() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.toml");
+        std::fs::write(
+            &p,
+            "fediseer_feelers = [\"Feeler.Example.\"]\nfediseer_min_censures = 2\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(&p),
+            env(&[("SLUICE_FEDISEER_CENSURE_SOURCES", "a.example, b.example")]),
+        )
+        .unwrap();
+        let f = c.fediseer();
+        assert!(f.enabled());
+        assert_eq!(f.feelers, ["feeler.example"]);
+        assert_eq!(f.censure_sources, ["a.example", "b.example"]);
+        assert_eq!(f.url.as_str(), "https://fediseer.com/");
+        assert!(!Config::load(None, env(&[])).unwrap().fediseer().enabled());
+        for (key, value) in [
+            ("SLUICE_FEDISEER_MIN_CENSURES", "2"),
+            ("SLUICE_FEDISEER_HESITATIONS", "quarantine"),
+            ("SLUICE_FEDISEER_URL", "ftp://fediseer.com"),
+            ("SLUICE_FEDISEER_FEELERS", "not a host"),
+            ("SLUICE_FEDISEER_SYNC_MINUTES", "0"),
+        ] {
+            let e = Config::load(None, env(&[(key, value)])).unwrap_err();
+            assert_eq!(e.source_name, key, "{e}");
+        }
     }
 }

@@ -40,6 +40,7 @@ fn main() -> ExitCode {
             Command::Instance { action } => commands::instance::run(&cfg, action).await,
             Command::Doctor(args) => doctor::run(&cfg, args).await,
             Command::Journal { action } => commands::journal(&cfg, action).await,
+            Command::Fediseer { action } => commands::fediseer::run(&cfg, action).await,
         }
     });
     match result {

@@ -58,6 +58,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         cfg.journal_retention_days,
         stop_pruning.clone(),
     );
+    let stop_fediseer = tokio_util::sync::CancellationToken::new();
+    let fediseer = start_fediseer(&cfg, &database.db, &net, &stop_fediseer);
     let inbox = start_inbox(&cfg, &database.db, net.clone(), instance_signer, journaled).await?;
     let queue = sluice_queue::Queue::spawn(database.db.clone(), net.clone(), cfg.queue());
     if cfg.publish_token.is_none() {
@@ -96,6 +98,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     // The batch in progress finishes (and commits) before the database goes.
     stop_pruning.cancel();
     let _ = pruning.await;
+    stop_fediseer.cancel();
+    if let Some(task) = fediseer {
+        let _ = task.await;
+    }
     stop_pipeline.cancel();
     if let Some(p) = pipeline {
         p.join().await;
@@ -108,6 +114,29 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     crate::commands::close(database).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The Fediseer sync, when feelers or censure sources are configured: a background task
+/// whose changes reach the inbox, pipeline and queue through `policy_generation`.
+fn start_fediseer(
+    cfg: &Config,
+    db: &sluice_db::Db,
+    net: &sluice_net::Client,
+    stop: &tokio_util::sync::CancellationToken,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let settings = cfg.fediseer();
+    if !settings.enabled() {
+        return None;
+    }
+    tracing::info!(url = %settings.url, feelers = ?settings.feelers,
+        censure_sources = ?settings.censure_sources, "Fediseer sync on");
+    Some(sluice_fediseer::sync::spawn(
+        db.clone(),
+        net.clone(),
+        settings,
+        cfg.urls().domain().to_string(),
+        stop.clone(),
+    ))
 }
 
 /// The inbox receiver: key fetches go out through the guarded client, signed as the

@@ -60,19 +60,30 @@ async fn act(db: &sluice_db::Db, action: &InstanceAction) -> anyhow::Result<()> 
                 println!("no instance has a policy");
             }
             for i in with_policy {
-                println!(
-                    "{:<32} {:<6} {:<20} {}",
-                    i.domain,
-                    i.policy,
-                    i.policy_updated
-                        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-                        .unwrap_or_default(),
-                    i.policy_reason.as_deref().unwrap_or("")
-                );
+                println!("{}", list_line(i));
             }
         }
     }
     Ok(())
+}
+
+/// One `instance list` line: domain, policy, when, where it came from (`manual`, or
+/// `fediseer` with the feelers or sources that gave it), and the reason.
+fn list_line(i: &instances::Instance) -> String {
+    let origin = match (i.policy_source.as_str(), &i.policy_source_detail) {
+        ("fediseer", Some(detail)) => format!("fediseer ({detail})"),
+        (source, _) => source.to_string(),
+    };
+    format!(
+        "{:<32} {:<6} {:<17} {:<10} {}",
+        i.domain,
+        i.policy,
+        i.policy_updated
+            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default(),
+        origin,
+        i.policy_reason.as_deref().unwrap_or("")
+    )
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Admin commands. They act on the same database as `serve`, whether or not it runs.
 
 pub mod federation;
+pub mod fediseer;
 pub mod instance;
 
 use crate::cli::{CommunityAction, JournalAction, UserAction};

@@ -73,6 +73,7 @@ pub async fn check(cfg: &Config, samples: usize, report: &mut Report) -> Option<
             format!("{target} stopped answering during the checks: {e}"),
         );
     }
+    super::fediseer::check(cfg, &db, report).await;
     cluster
 }
 

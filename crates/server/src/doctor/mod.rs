@@ -8,6 +8,7 @@
 
 pub mod advice;
 mod database;
+mod fediseer;
 mod peer;
 mod report;
 
