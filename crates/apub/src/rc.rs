@@ -175,6 +175,13 @@ codes! {
     IdReserved => Some(400),
     /// The request's headers are larger than the server accepts.
     HeadersTooLarge => Some(431),
+    /// The admin console's login was given the wrong `admin_token`.
+    AdminTokenInvalid => Some(403),
+    /// An admin console page was asked for without a live session (never logged in, logged
+    /// out or expired).
+    AdminSessionInvalid => Some(403),
+    /// An admin console form was posted without its session's CSRF token.
+    AdminCsrfInvalid => Some(403),
 }
 
 impl std::fmt::Display for Rc {

@@ -151,6 +151,10 @@ pub struct Config {
     pub http_proxy: Option<String>,
     /// Ports outgoing requests may use outside dev_mode, comma-separated.
     pub outgoing_ports: String,
+
+    // --- admin console ---
+    /// The admin console's login token (`/admin`); unset turns the console off (404).
+    pub admin_token: Option<String>,
 }
 
 /// Log output format.
@@ -211,6 +215,7 @@ impl Default for Config {
             journal_retention_days: 14.0,
             http_proxy: None,
             outgoing_ports: "80,443".into(),
+            admin_token: None,
         }
     }
 }
@@ -326,6 +331,7 @@ impl Config {
             "journal_retention_days",
             "http_proxy",
             "outgoing_ports",
+            "admin_token",
         ]
     }
 

@@ -97,6 +97,7 @@ fn app(
 > {
     let queue_api = state.queue_api.clone();
     let inbox = state.inbox.clone();
+    let admin = state.admin.clone();
     App::new()
         .app_data(state)
         .configure(|c| queue_api.configure(c))
@@ -123,6 +124,7 @@ fn app(
         // Before `routes`: POST /c/{name}/inbox must not land on /c/{name}/{collection}.
         .configure(|c| sluice_inbox::configure(c, inbox))
         .configure(routes)
+        .configure(|c| sluice_admin::configure(c, &admin))
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(Refusal::new(
                 sluice_apub::Rc::NotFound,
