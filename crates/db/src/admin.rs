@@ -160,8 +160,10 @@ pub async fn journal_health(db: &Db, cap: i64) -> Result<JournalHealth, DbError>
                   WHERE received_at > now() - interval '5 minutes' \
                     AND state IN ('done', 'ignored')) \
              + (SELECT count(*) FROM received_activity \
-                  WHERE state IN ('pending', 'failed') \
-                    AND received_at > now() - interval '5 minutes') AS received_5m, \
+                  WHERE state = 'pending' AND received_at > now() - interval '5 minutes') \
+             + (SELECT count(*) FROM received_activity \
+                  WHERE state = 'failed' AND received_at > now() - interval '5 minutes') \
+               AS received_5m, \
                (SELECT count(*) FROM received_activity \
                   WHERE received_at > now() - interval '1 hour' \
                     AND state IN ('done', 'ignored') \
@@ -245,7 +247,10 @@ const INSTANCES_SQL: &str = "WITH wanted AS (SELECT $1::text AS domain), recent 
         WHERE received_at > now() - interval '1 hour' AND state IN ('done', 'ignored') \
        UNION ALL \
        SELECT lower(split_part(actor, '/', 3)), received_at, state FROM received_activity \
-        WHERE state IN ('pending', 'failed') AND received_at > now() - interval '1 hour'), \
+        WHERE state = 'pending' AND received_at > now() - interval '1 hour' \
+       UNION ALL \
+       SELECT lower(split_part(actor, '/', 3)), received_at, state FROM received_activity \
+        WHERE state = 'failed' AND received_at > now() - interval '1 hour'), \
      inbound AS ( \
        SELECT host, count(*) AS n, max(received_at) AS last, \
               count(*) FILTER (WHERE state = 'failed') AS failed \
