@@ -238,11 +238,39 @@ async fn an_admin_blocks_replays_and_sees_peer_strings_as_text_in_a_browser() {
     c.goto(&format!("{}/admin/instances", s.base))
         .await
         .unwrap();
-    let link = c
-        .find(Locator::LinkText(peer.domain()))
+    c.find(Locator::LinkText(peer.domain()))
         .await
         .expect("the peer is listed");
     screenshot(&c, "instances").await;
+    // The search box narrows the table; a search matching nothing lists nothing.
+    let search = c.form(Locator::Css("form[role=search]")).await.unwrap();
+    search.set_by_name("q", "no-such-peer").await.unwrap();
+    search.submit().await.unwrap();
+    wait_until("the search result", || async {
+        c.current_url()
+            .await
+            .unwrap()
+            .query()
+            .unwrap_or("")
+            .contains("no-such-peer")
+    })
+    .await;
+    assert!(
+        c.find_all(Locator::LinkText(peer.domain()))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    c.goto(&format!(
+        "{}/admin/instances?sort=received&dir=desc&q=127.0.0.71",
+        s.base
+    ))
+    .await
+    .unwrap();
+    let link = c
+        .find(Locator::LinkText(peer.domain()))
+        .await
+        .expect("found by its address");
     link.click().await.unwrap();
     wait_title(&c, peer.domain()).await;
     let page = c.source().await.unwrap();
@@ -386,6 +414,21 @@ async fn an_admin_blocks_replays_and_sees_peer_strings_as_text_in_a_browser() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "no-store");
+    for (path, status, rc) in [
+        ("/admin/instances/unknown.example", 404, "NotFound"),
+        ("/admin/instances/not%20a%20domain", 400, "BadRequest"),
+        ("/admin/nothing-here", 404, "NotFound"),
+    ] {
+        let r = http
+            .get(format!("{}{path}", s.base))
+            .header("Cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "{path}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["rc"], rc, "{path}");
+    }
     let r = http
         .post(format!("{}/admin/policies", s.base))
         .header("Cookie", &cookie)
