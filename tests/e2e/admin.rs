@@ -357,7 +357,19 @@ async fn an_admin_blocks_replays_and_sees_peer_strings_as_text_in_a_browser() {
     })
     .await;
 
-    // Every change is in the log, with who made it.
+    // Every change is in the log, with who made it, the command line's included.
+    let out = s.admin(&[
+        "instance",
+        "allow",
+        "friend.example",
+        "--reason",
+        "cli reason",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     c.goto(&format!("{}/admin/policies", s.base)).await.unwrap();
     let text = c
         .find(Locator::Css("main"))
@@ -371,6 +383,10 @@ async fn an_admin_blocks_replays_and_sees_peer_strings_as_text_in_a_browser() {
         "{text}"
     );
     assert!(text.contains("spam wave <i>from</i> here"), "{text}");
+    assert!(
+        text.contains("command line (") && text.contains("cli reason"),
+        "{text}"
+    );
     screenshot(&c, "policies").await;
 
     // Outside the browser: no session, or the session with a wrong CSRF token: refused.

@@ -102,9 +102,9 @@ pub(crate) async fn page(
                 } } }
             } }
         }
-        h2 { "Changes made here" }
+        h2 { "Changes (console and command line)" }
         @if log.is_empty() {
-            p.muted { "None yet. (Changes made with `sluice instance ...` on the command line are not in this log.)" }
+            p.muted { "None yet." }
         } @else {
             div.scroll { table {
                 thead { tr { th scope="col" { "When (UTC)" } th scope="col" { "Who" } th scope="col" { "What" } th scope="col" { "On" } th scope="col" { "Reason" } } }
