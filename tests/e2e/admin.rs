@@ -233,6 +233,10 @@ async fn an_admin_blocks_replays_and_sees_peer_strings_as_text_in_a_browser() {
         "the doctor's verdicts: {overview}"
     );
     screenshot(&c, "overview").await;
+    // Readable on a phone: the same page at a phone's width.
+    c.set_window_size(390, 844).await.unwrap();
+    screenshot(&c, "overview-phone").await;
+    c.set_window_size(1280, 1000).await.unwrap();
 
     // The instance that sent activities is listed, with its count.
     c.goto(&format!("{}/admin/instances", s.base))

@@ -257,3 +257,19 @@ pub(crate) async fn logout(
         .append_header(set_cookie(SESSION_COOKIE, "", "/admin", Some(0), &console))
         .finish())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{digest, same};
+    use subtle::ConstantTimeEq;
+
+    #[test]
+    fn secrets_compare_equal_only_when_equal() {
+        assert!(same("token", "token"));
+        assert!(!same("token", "token "));
+        assert!(!same("", "token"));
+        assert!(!same("tokeN", "token"));
+        let d: bool = digest(b"a").ct_eq(&digest(b"b")).into();
+        assert!(!d);
+    }
+}

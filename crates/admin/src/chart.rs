@@ -13,9 +13,20 @@ const RIGHT: f64 = 12.0;
 
 type Pick = fn(&LatencyBucket) -> f64;
 
+/// Values beyond a day (clock trouble) are drawn at a day; non-numbers at zero.
+const CAP_SECS: f64 = 86_400.0;
+
+fn bounded(v: f64) -> f64 {
+    if v.is_finite() {
+        v.clamp(0.0, CAP_SECS)
+    } else {
+        0.0
+    }
+}
+
 fn xy(b: &LatencyBucket, window_secs: f64, top: f64, pick: Pick) -> (f64, f64) {
     let x = LEFT + (b.offset_secs / window_secs).clamp(0.0, 1.0) * (W - LEFT - RIGHT);
-    let y = H - BOTTOM - (pick(b) / top).clamp(0.0, 1.0) * (H - BOTTOM - TOP);
+    let y = H - BOTTOM - (bounded(pick(b)) / top).clamp(0.0, 1.0) * (H - BOTTOM - TOP);
     (x, y)
 }
 
@@ -37,7 +48,12 @@ pub(crate) fn latency(what: &str, series: &[LatencyBucket], window_secs: f64) ->
     if series.is_empty() {
         return html! { p.muted { "No activity from this instance was processed in this window." } };
     }
-    let top = series.iter().map(|b| b.p99).fold(0.0, f64::max).max(0.001) * 1.1;
+    let top = series
+        .iter()
+        .map(|b| bounded(b.p99))
+        .fold(0.0, f64::max)
+        .max(0.001)
+        * 1.1;
     let hours = window_secs / 3600.0;
     let ticks = [0.0, 0.5, 1.0];
     html! {
@@ -61,5 +77,37 @@ pub(crate) fn latency(what: &str, series: &[LatencyBucket], window_secs: f64) ->
             text x=(W - RIGHT) y=(TOP + 10.0) font-size="11" text-anchor="end" fill="#b91c1c" { "p99" }
             text x=(W - RIGHT) y=(TOP + 24.0) font-size="11" text-anchor="end" fill="#1f3a5f" { "p50" }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::latency;
+    use sluice_db::admin::LatencyBucket;
+
+    #[test]
+    fn the_chart_escapes_the_name_and_stays_in_its_box() {
+        let series = [
+            LatencyBucket {
+                offset_secs: 0.0,
+                n: 3,
+                p50: 0.01,
+                p99: 0.05,
+            },
+            LatencyBucket {
+                offset_secs: 1e9,
+                n: 1,
+                p50: f64::MAX,
+                p99: f64::MAX,
+            },
+        ];
+        let svg = latency("<script>x</script>", &series, 3600.0).into_string();
+        assert!(
+            svg.contains("&lt;script&gt;") && !svg.contains("<script>"),
+            "{svg}"
+        );
+        assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
+        let empty = latency("a", &[], 3600.0).into_string();
+        assert!(!empty.contains("<svg"));
     }
 }

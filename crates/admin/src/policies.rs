@@ -186,18 +186,43 @@ pub(crate) async fn change(
     };
     tracing::info!(who = %admin.who, action, target = %target, "admin console: policy change");
     sluice_db::admin::log(&console.db, admin.who.clone(), action, target, reason).await?;
-    // Only back to a console page: the field is ours, but a forged one must not redirect
-    // elsewhere.
-    let back = form
-        .back
-        .as_deref()
-        .filter(|b| {
-            b.starts_with("/admin/")
-                && !b.contains("//")
-                && b.bytes().all(|c| c.is_ascii_graphic() && c != b'\\')
-        })
-        .unwrap_or("/admin/policies");
     Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, back.to_string()))
+        .insert_header((header::LOCATION, back_to(form.back.as_deref())))
         .finish())
+}
+
+/// Where a form returns to: only a console page. The field is ours, but a forged one must
+/// not send the browser elsewhere (`//host`, a backslash) or break the header.
+fn back_to(back: Option<&str>) -> String {
+    back.filter(|b| {
+        b.starts_with("/admin/")
+            && !b.contains("//")
+            && b.bytes().all(|c| c.is_ascii_graphic() && c != b'\\')
+    })
+    .unwrap_or("/admin/policies")
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::back_to;
+
+    #[test]
+    fn forms_only_return_to_console_pages() {
+        assert_eq!(
+            back_to(Some("/admin/instances/a.example")),
+            "/admin/instances/a.example"
+        );
+        for hostile in [
+            None,
+            Some("https://evil.example/"),
+            Some("//evil.example/admin/"),
+            Some("/admin//evil.example"),
+            Some("/admin/\\evil.example"),
+            Some("/admin/x\r\nSet-Cookie: a=b"),
+            Some("/administrator"),
+        ] {
+            assert_eq!(back_to(hostile), "/admin/policies", "{hostile:?}");
+        }
+    }
 }
