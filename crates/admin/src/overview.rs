@@ -8,6 +8,9 @@ use actix_web::{HttpResponse, http::header, web};
 use maud::{Markup, html};
 use sluice_refusal::Refusal;
 
+/// How far back the processed count looks at received rows (`sluice_db::admin`).
+const PROCESSED_WINDOW_SECS: f64 = 3300.0;
+
 /// Most pending or failed rows counted (a bounded scan; "more than" past it).
 const COUNT_CAP: i64 = 1_000_000;
 
@@ -146,16 +149,27 @@ fn cards(console: &Console, h: &sluice_db::admin::JournalHealth) -> Vec<Card> {
             Light::Red => "At the back-pressure limit senders get 429: add pipeline workers or fix the database latency.".into(),
         },
     });
+    // The count reads rows received in the last hour (the time index); rows older than
+    // that, finished now, are not seen, so a backlog older than the hour shows no rate.
     let processed = h.processed_5m as f64 / 300.0;
+    let old_backlog = lag > PROCESSED_WINDOW_SECS;
     let stalled = h.depth > 0 && h.processed_5m == 0;
     out.push(Card {
         title: "Pipeline processed (last 5 min)",
-        value: format!("{processed:.1} activities/s"),
-        light: if stalled { Light::Red } else { Light::Green },
-        todo: if stalled {
-            "Activities wait and none was processed for 5 minutes: is pipeline_enabled on in some process? Check its log.".into()
+        value: if old_backlog {
+            "not counted".into()
         } else {
-            "Nothing to do.".into()
+            format!("{processed:.1} activities/s")
+        },
+        light: match (old_backlog, stalled) {
+            (true, _) => Light::Amber,
+            (false, true) => Light::Red,
+            (false, false) => Light::Green,
+        },
+        todo: match (old_backlog, stalled) {
+            (true, _) => "The backlog is older than the hour this rate counts: watch the journal lag shrink instead.".into(),
+            (false, true) => "Activities wait and none was processed for 5 minutes: is pipeline_enabled on in some process? Check its log.".into(),
+            (false, false) => "Nothing to do.".into(),
         },
     });
     out.push(Card {
