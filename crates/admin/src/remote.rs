@@ -3,7 +3,7 @@
 
 use crate::auth::Admin;
 use crate::page::{self, Section};
-use crate::{Console, chart, policies};
+use crate::{Console, Light, chart, policies};
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use maud::{Markup, html};
@@ -11,6 +11,7 @@ use sluice_apub::Rc;
 use sluice_db::admin::InstanceRow;
 use sluice_refusal::Refusal;
 use sluice_trust::host::InstanceHost;
+use sluice_trust::instances::{Decision, Policies};
 use std::cmp::Ordering;
 
 /// Hours of latency the instance page charts, and the bucket width.
@@ -48,21 +49,23 @@ const COLUMNS: &[(&str, &str, Order)] = &[
     }),
 ];
 
-/// What the policy means for this instance, in words.
-fn policy_words(r: &InstanceRow) -> &'static str {
-    match (r.policy.as_str(), r.mode.as_str()) {
-        ("block", _) => "blocked",
-        ("allow", _) => "allowed",
-        (_, "allowlist") => "refused (allow-list mode)",
-        _ => "accepted (open mode)",
+/// What the inbox decides for this instance, in words, and where the rule came from: the
+/// same decision table every stage builds (`sluice_db::instances::decision_table`), so a
+/// block of a parent domain shows on its subdomains.
+fn policy(r: &InstanceRow, table: &Policies) -> (Light, &'static str) {
+    match (table.decide_str(&r.domain), r.policy.as_str()) {
+        (Decision::Blocked, "block") => (Light::Amber, "blocked (rule on this domain)"),
+        (Decision::Blocked, _) => (Light::Amber, "blocked (rule on a parent domain)"),
+        (Decision::NotAllowed, _) => (Light::Amber, "refused (allow-list mode, not listed)"),
+        (Decision::Unidentifiable, _) => (Light::Amber, "refused (not a valid host)"),
+        (Decision::Admitted, "allow") => (Light::Green, "allowed (rule on this domain)"),
+        (Decision::Admitted, _) => (Light::Green, "accepted (open mode)"),
     }
 }
 
-fn policy_light(r: &InstanceRow) -> crate::Light {
-    match policy_words(r) {
-        "blocked" | "refused (allow-list mode)" => crate::Light::Amber,
-        _ => crate::Light::Green,
-    }
+fn policy_cell(r: &InstanceRow, table: &Policies) -> Markup {
+    let (light, words) = policy(r, table);
+    html! { (page::light(light)) " " (words) }
 }
 
 /// `GET /admin/instances`.
@@ -71,7 +74,11 @@ pub(crate) async fn list(
     admin: Admin,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, Refusal> {
-    let mut rows = sluice_db::admin::instances(&console.db, None).await?;
+    let (rows, snapshot) = futures::join!(
+        sluice_db::admin::instances(&console.db, None),
+        sluice_db::instances::load_policy(&console.db)
+    );
+    let (mut rows, table) = (rows?, snapshot?.policies());
     let search: String = query
         .q
         .as_deref()
@@ -127,7 +134,7 @@ pub(crate) async fn list(
             } }
             tbody { @for r in &rows { tr {
                 td { a href={"/admin/instances/" (r.domain)} { (r.domain) } br; span.muted { (r.software.as_deref().unwrap_or("")) } }
-                td { (page::light(policy_light(r))) " " (policy_words(r)) }
+                td { (policy_cell(r, &table)) }
                 td { (page::ago(r.last_received, now)) }
                 td.n { (r.received_1h) }
                 td.n { (r.failed_1h) }
@@ -167,10 +174,12 @@ pub(crate) async fn detail(
     let host = InstanceHost::parse(&domain)
         .map_err(|e| Refusal::new(Rc::BadRequest, format!("not an instance: {e}")))?;
     let domain = host.as_str().to_string();
-    let (rows, series) = futures::join!(
+    let (rows, series, snapshot) = futures::join!(
         sluice_db::admin::instances(&console.db, Some(domain.clone())),
-        sluice_db::admin::latency(&console.db, domain.clone(), CHART_HOURS, CHART_BUCKET_SECS)
+        sluice_db::admin::latency(&console.db, domain.clone(), CHART_HOURS, CHART_BUCKET_SECS),
+        sluice_db::instances::load_policy(&console.db)
     );
+    let table = snapshot?.policies();
     let row = rows?
         .into_iter()
         .next()
@@ -179,7 +188,7 @@ pub(crate) async fn detail(
     let now = Utc::now();
     let body = html! {
         h2 { "Policy" }
-        p { (page::light(policy_light(&row))) " " (policy_words(&row))
+        p { (policy_cell(&row, &table))
             @if let Some(t) = row.policy_updated { " · set " (page::ago(Some(t), now)) }
             @if let Some(why) = &row.policy_reason { " · reason: " (why) } }
         (policies::instance_form(&admin, &row.domain))
@@ -210,4 +219,64 @@ pub(crate) async fn detail(
         None,
         body,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::policy;
+    use sluice_db::admin::InstanceRow;
+    use sluice_db::instances::{Mode, Policy, decision_table};
+
+    fn row(domain: &str, policy: &str) -> InstanceRow {
+        InstanceRow {
+            domain: domain.into(),
+            software: None,
+            policy: policy.into(),
+            policy_reason: None,
+            policy_updated: None,
+            received_1h: 0,
+            last_received: None,
+            failed_1h: 0,
+            out_state: None,
+            lag_activities: 0,
+            lag_seconds: 0.0,
+            last_success_at: None,
+            last_error: None,
+            next_retry_at: None,
+            fail_count: 0,
+        }
+    }
+
+    #[test]
+    fn the_policy_shown_is_the_inbox_decision_with_its_origin() {
+        let open = decision_table(
+            Mode::Open,
+            [
+                ("example.com", Policy::Block),
+                ("friend.example", Policy::Allow),
+            ],
+        );
+        let words = |d: &str, p: &str, t| policy(&row(d, p), t).1;
+        assert_eq!(
+            words("example.com", "block", &open),
+            "blocked (rule on this domain)"
+        );
+        assert_eq!(
+            words("lemmy.example.com", "none", &open),
+            "blocked (rule on a parent domain)"
+        );
+        assert_eq!(
+            words("other.example", "none", &open),
+            "accepted (open mode)"
+        );
+        let listed = decision_table(Mode::Allowlist, [("friend.example", Policy::Allow)]);
+        assert_eq!(
+            words("friend.example", "allow", &listed),
+            "allowed (rule on this domain)"
+        );
+        assert_eq!(
+            words("other.example", "none", &listed),
+            "refused (allow-list mode, not listed)"
+        );
+    }
 }

@@ -232,9 +232,6 @@ pub struct InstanceRow {
     /// Consecutive delivery failures.
     #[diesel(sql_type = Integer)]
     pub fail_count: i32,
-    /// The federation mode (`open`, `allowlist`), which decides what `none` means.
-    #[diesel(sql_type = Text)]
-    pub mode: String,
 }
 
 // The inbound aggregate reads the journal rows of the last hour only, through the indexes
@@ -265,8 +262,7 @@ const INSTANCES_SQL: &str = "WITH wanted AS (SELECT $1::text AS domain), recent 
                FROM outbound_target t JOIN outbound_activity a ON a.id = t.outbound_id \
                WHERE t.instance_id = d.instance_id AND t.outbound_id > d.last_delivered_id \
                ORDER BY t.outbound_id LIMIT 1), 0) AS lag_seconds, \
-            d.last_success_at, d.last_error, d.next_retry_at, COALESCE(d.fail_count, 0) AS fail_count, \
-            (SELECT mode FROM policy_generation) AS mode \
+            d.last_success_at, d.last_error, d.next_retry_at, COALESCE(d.fail_count, 0) AS fail_count \
        FROM instance i \
        LEFT JOIN inbound r ON r.host = i.domain \
        LEFT JOIN delivery_state d ON d.instance_id = i.id \
