@@ -2,6 +2,7 @@
 //!
 //! One test binary (so the test PostgreSQL is started once); one module per concern.
 
+mod admin;
 mod adversarial_inbox;
 mod adversarial_pipeline;
 mod adversarial_policy;

@@ -178,6 +178,13 @@ codes! {
     /// An inbox this process does not know yet could not be looked up: unknown-name
     /// lookups are rate-bounded; retry later.
     InboxLookupBusy => Some(503),
+    /// The admin console's login was given the wrong `admin_token`.
+    AdminTokenInvalid => Some(403),
+    /// An admin console page was asked for without a live session (never logged in, logged
+    /// out or expired).
+    AdminSessionInvalid => Some(403),
+    /// An admin console form was posted without its session's CSRF token.
+    AdminCsrfInvalid => Some(403),
 }
 
 impl std::fmt::Display for Rc {

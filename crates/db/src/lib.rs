@@ -20,6 +20,7 @@ pub mod tls;
 mod wire;
 
 pub mod actors;
+pub mod admin;
 pub mod delivery;
 pub mod inbox;
 pub mod ingest;

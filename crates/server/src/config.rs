@@ -178,6 +178,10 @@ pub struct Config {
     /// Minutes between syncs.
     #[serde(deserialize_with = "flexible")]
     pub fediseer_sync_minutes: f64,
+
+    // --- admin console ---
+    /// The admin console's login token (`/admin`); unset turns the console off (404).
+    pub admin_token: Option<String>,
 }
 
 /// Log output format.
@@ -247,6 +251,7 @@ impl Default for Config {
             fediseer_min_censures: 1,
             fediseer_hesitations: "ignore".into(),
             fediseer_sync_minutes: 60.0,
+            admin_token: None,
         }
     }
 }
@@ -371,6 +376,7 @@ impl Config {
             "fediseer_min_censures",
             "fediseer_hesitations",
             "fediseer_sync_minutes",
+            "admin_token",
         ]
     }
 

@@ -72,6 +72,17 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         cfg.publish_token.clone(),
         cfg.dev_mode,
     );
+    if cfg.admin_token.is_none() {
+        tracing::info!("admin console disabled (no admin_token)");
+    }
+    let admin = sluice_admin::Settings {
+        token: cfg.admin_token.clone(),
+        secure_cookie: !cfg.dev_mode,
+        db: database.db.clone(),
+        doctor: std::sync::Arc::new(crate::doctor::console::Verdicts::new(cfg.clone())),
+        backpressure_depth: cfg.inbox_backpressure_depth,
+        backpressure_lag_secs: cfg.inbox_backpressure_lag_s,
+    };
     let state = web::Data::new(AppState {
         cfg: cfg.clone(),
         urls,
@@ -79,6 +90,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         instance_key,
         inbox,
         queue_api,
+        admin,
     });
 
     let server = crate::http::serve(state.clone(), listener, cfg.http_workers)

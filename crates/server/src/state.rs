@@ -19,4 +19,6 @@ pub struct AppState {
     pub inbox: sluice_inbox::Inbox,
     /// The send queue's local APIs (publish, federation status).
     pub queue_api: sluice_queue::Api,
+    /// The admin console's settings (its routes are registered from them).
+    pub admin: sluice_admin::Settings,
 }

@@ -26,16 +26,19 @@ async fn act(db: &sluice_db::Db, action: &InstanceAction) -> anyhow::Result<()> 
         InstanceAction::Block { domain, reason } => {
             let d = normalize_domain(domain)?;
             instances::set_policy(db, &d, Policy::Block, reason.as_deref()).await?;
+            log_change(db, "block", d.as_str(), reason.as_deref()).await;
             println!("blocked {d}");
         }
         InstanceAction::Allow { domain, reason } => {
             let d = normalize_domain(domain)?;
             instances::set_policy(db, &d, Policy::Allow, reason.as_deref()).await?;
+            log_change(db, "allow", d.as_str(), reason.as_deref()).await;
             println!("allowed {d}");
         }
         InstanceAction::Unblock { domain } => {
             let d = normalize_domain(domain)?;
             instances::set_policy(db, &d, Policy::None, None).await?;
+            log_change(db, "unblock", d.as_str(), None).await;
             println!("{d}: no policy");
         }
         InstanceAction::Revive { domain } => {
@@ -48,6 +51,7 @@ async fn act(db: &sluice_db::Db, action: &InstanceAction) -> anyhow::Result<()> 
                 Mode::Open
             };
             instances::set_mode(db, m).await?;
+            log_change(db, "mode", m.as_str(), None).await;
             println!("mode: {}", m.as_str());
         }
         InstanceAction::List => {
@@ -84,6 +88,26 @@ fn list_line(i: &instances::Instance) -> String {
         origin,
         i.policy_reason.as_deref().unwrap_or("")
     )
+}
+
+/// Records a change in the log the admin console shows, as made on the command line by
+/// the user running it. The change is made already: a failure here is only reported.
+async fn log_change(db: &sluice_db::Db, action: &'static str, target: &str, reason: Option<&str>) {
+    let who = format!(
+        "command line ({})",
+        std::env::var("USER").unwrap_or_else(|_| "unknown user".into())
+    );
+    let logged = sluice_db::admin::log(
+        db,
+        who,
+        action,
+        target.to_string(),
+        reason.map(str::to_string),
+    )
+    .await;
+    if let Err(e) = logged {
+        eprintln!("warning: the change is made but not logged: {e}");
+    }
 }
 
 #[cfg(test)]

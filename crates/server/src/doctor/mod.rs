@@ -7,6 +7,7 @@
 //! exit 0.
 
 pub mod advice;
+pub mod console;
 mod database;
 mod fediseer;
 mod peer;

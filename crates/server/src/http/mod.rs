@@ -100,6 +100,7 @@ fn app(
 > {
     let queue_api = state.queue_api.clone();
     let inbox = state.inbox.clone();
+    let admin = state.admin.clone();
     App::new()
         .app_data(state)
         .configure(|c| queue_api.configure(c))
@@ -126,6 +127,7 @@ fn app(
         // Before `routes`: POST /c/{name}/inbox must not land on /c/{name}/{collection}.
         .configure(|c| sluice_inbox::configure(c, inbox))
         .configure(routes)
+        .configure(|c| sluice_admin::configure(c, &admin))
         .default_service(web::to(activities::unmatched))
 }
 
