@@ -175,6 +175,12 @@ codes! {
     IdReserved => Some(400),
     /// The request's headers are larger than the server accepts.
     HeadersTooLarge => Some(431),
+    /// `POST /api/v1/publish`: what the activity would do here is refused by the rules the
+    /// pipeline applies to the same activity from a remote actor (the cause in the message).
+    LocalEffectRefused => Some(422),
+    /// `POST /api/v1/publish`: what the activity does here cannot be decided now (a Follow's
+    /// community could not be fetched); nothing was appended.
+    LocalEffectUnavailable => Some(503),
 }
 
 impl std::fmt::Display for Rc {
