@@ -85,7 +85,9 @@ impl LocalEffects {
         let Some((actor, raw)) = self.applicable(actor, raw) else {
             return Ok(Effect::NotKept(
                 Rc::UnsupportedActivity,
-                "nothing sluice keeps changes with it".into(),
+                "it changes nothing sluice keeps (a local actor's profile or account, or a \
+                 relayed activity applied when it arrived)"
+                    .into(),
             ));
         };
         let item = Item::new(Claimed {
@@ -143,7 +145,7 @@ impl LocalEffects {
             {
                 None
             }
-            Verb::Update(ObjectRef::Id(id)) if local_actor(id) && self.actor_like(id) => None,
+            Verb::Update(ObjectRef::Id(id)) if self.actor_like(id) => None,
             Verb::Delete { object, .. } if *object.id() == a.actor => None,
             Verb::Delete { object, .. } if self.actor_like(object.id()) => None,
             _ => Some((actor.to_string(), raw.clone())),

@@ -221,3 +221,59 @@ async fn score(db: &sluice_db::Db, post: &str) -> String {
     );
     text(db, q).await
 }
+
+/// Moderation of a local community by local actors: its moderator's Lock applies and is
+/// logged; the same Lock by a local user who is not a moderator is refused and not sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moderators_lock_applies_and_a_non_moderators_is_refused() {
+    let t = sluice_testkit::test_db().await;
+    let signers = Signers::new(t.db.clone());
+    let (alice, mallory) = (
+        local_actor(&t.db, "alice").await,
+        local_actor(&t.db, "mallory").await,
+    );
+    let post = format!("http://{LOCAL}/post/1");
+    exec_sql(
+        &t.db,
+        format!(
+            "WITH i AS (INSERT INTO instance (domain) VALUES ('{LOCAL}') RETURNING id),
+             p AS (INSERT INTO person (ap_id, instance_id, local, name, inbox)
+                   SELECT x.ap_id, i.id, true, x.name, x.ap_id || '/inbox'
+                   FROM i, (VALUES ('{alice}', 'alice'), ('{mallory}', 'mallory')) AS x(ap_id, name)
+                   RETURNING id, ap_id),
+             c AS (INSERT INTO community (ap_id, instance_id, local, name, title, inbox)
+                   SELECT 'http://{LOCAL}/c/main', i.id, true, 'main', 'Main',
+                          'http://{LOCAL}/c/main/inbox' FROM i RETURNING id),
+             m AS (INSERT INTO community_moderator (community_id, person_id)
+                   SELECT c.id, p.id FROM c, p WHERE p.ap_id = '{alice}')
+             INSERT INTO post (ap_id, community_id, creator_id, local, name)
+             SELECT '{post}', c.id, p.id, true, 'a post' FROM c, p WHERE p.ap_id = '{mallory}'"
+        ),
+    )
+    .await;
+    let lock = |who: &str, n: usize| PublishRequest {
+        actor: who.to_string(),
+        activity: json!({"id": format!("http://{LOCAL}/activities/lock/{n}"), "type": "Lock",
+            "actor": who, "object": post, "audience": format!("http://{LOCAL}/c/main")}),
+        to_followers_of: None,
+        inboxes: Some(vec!["https://a.test/inbox".into()]),
+    };
+    let (u, fx) = (urls(), effects());
+    let locked = format!(
+        "SELECT p.locked::text || ' ' || (SELECT count(*) FROM mod_action WHERE kind = 'lock_post') AS v \
+         FROM post p WHERE p.ap_id = '{post}'"
+    );
+
+    let refused = publish(&t.db, &signers, &fx, &u, true, lock(&mallory, 1))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.rc, Rc::LocalEffectRefused, "{refused}");
+    assert!(refused.message.contains("NotPermitted"), "{refused}");
+    assert_eq!(text(&t.db, locked.clone()).await, "false 0");
+
+    let done = publish(&t.db, &signers, &fx, &u, true, lock(&alice, 2))
+        .await
+        .unwrap();
+    assert!(done.applied, "{done:?}");
+    assert_eq!(text(&t.db, locked).await, "true 1");
+}
