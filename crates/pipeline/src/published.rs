@@ -55,20 +55,15 @@ pub struct LocalEffects {
 /// actor's activity is never `Superseded` (its own Undos come through here, in order).
 const NOW: i64 = i64::MAX;
 
-/// Pipeline outcomes that mean "nothing of this is kept here".
-const NOT_KEPT: [Rc; 12] = [
-    Rc::UnknownObject,
-    Rc::NotForUs,
-    Rc::UnsupportedActivity,
-    Rc::NoLocalFollower,
-    Rc::NothingToUndo,
-    Rc::Superseded,
-    Rc::PolicyBlocked,
-    Rc::NotAnnounceable,
-    Rc::FetchRefused,
-    Rc::FetchNotFound,
-    Rc::FetchFailed,
-    Rc::FetchInvalid,
+/// Pipeline outcomes that refuse what an actor did (any other outcome that stores nothing
+/// means sluice keeps no state for it). A Follow is refused whenever it cannot be recorded.
+const REFUSED: [Rc; 6] = [
+    Rc::NotPermitted,
+    Rc::ActorBanned,
+    Rc::ObjectDeleted,
+    Rc::PostLocked,
+    Rc::CommunityMismatch,
+    Rc::HostMismatch,
 ];
 
 impl LocalEffects {
@@ -118,7 +113,7 @@ impl LocalEffects {
             Step::Done { .. } => Effect::Applied(Box::new(view.changes())),
             Step::Retry(rc, m) => Effect::Unavailable(rc, m),
             Step::Need(_) => Effect::Unavailable(Rc::UnknownObject, "unresolved".into()),
-            Step::Ignored(rc, m) | Step::Failed(rc, m) if follow || !NOT_KEPT.contains(&rc) => {
+            Step::Ignored(rc, m) | Step::Failed(rc, m) if follow || REFUSED.contains(&rc) => {
                 Effect::Refused(rc, m)
             }
             Step::Ignored(rc, m) | Step::Failed(rc, m) => Effect::NotKept(rc, m),

@@ -277,3 +277,70 @@ async fn a_moderators_lock_applies_and_a_non_moderators_is_refused() {
     assert!(done.applied, "{done:?}");
     assert_eq!(text(&t.db, locked).await, "true 1");
 }
+
+/// A local user's post in a local community, created, edited and deleted through the
+/// publish API, is stored as the pipeline stores a remote member's (and marked local).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_users_post_is_created_edited_and_deleted_here() {
+    let t = sluice_testkit::test_db().await;
+    let signers = Signers::new(t.db.clone());
+    let alice = local_actor(&t.db, "alice").await;
+    let community = format!("http://{LOCAL}/c/main");
+    exec_sql(
+        &t.db,
+        format!(
+            "WITH i AS (INSERT INTO instance (domain) VALUES ('{LOCAL}') RETURNING id),
+             p AS (INSERT INTO person (ap_id, instance_id, local, name, inbox)
+                   SELECT '{alice}', i.id, true, 'alice', '{alice}/inbox' FROM i)
+             INSERT INTO community (ap_id, instance_id, local, name, title, inbox)
+             SELECT '{community}', i.id, true, 'main', 'Main', '{community}/inbox' FROM i"
+        ),
+    )
+    .await;
+    let post = format!("http://{LOCAL}/post/1");
+    let page = |name: &str, at: &str| {
+        json!({"type": "Page", "id": post, "attributedTo": alice, "audience": community,
+            "to": [community, "https://www.w3.org/ns/activitystreams#Public"],
+            "name": name, "published": "2026-12-01T10:00:00Z", "updated": at})
+    };
+    let to_followers = |n: usize, activity: serde_json::Value| PublishRequest {
+        actor: alice.clone(),
+        activity: {
+            let mut a = activity;
+            a["id"] = json!(format!("http://{LOCAL}/activities/{n}"));
+            a["actor"] = json!(alice);
+            a
+        },
+        to_followers_of: Some(community.clone()),
+        inboxes: None,
+    };
+    let (u, fx) = (urls(), effects());
+    let row = format!(
+        "SELECT p.name || ' local=' || p.local || ' deleted=' || p.deleted || ' in ' || c.ap_id AS v \
+         FROM post p JOIN community c ON c.id = p.community_id WHERE p.ap_id = '{post}'"
+    );
+    let steps = [
+        (
+            json!({"type": "Create", "object": page("first", "2026-12-01T10:00:00Z")}),
+            "first local=true deleted=false",
+        ),
+        (
+            json!({"type": "Update", "object": page("second", "2026-12-01T11:00:00Z")}),
+            "second local=true deleted=false",
+        ),
+        (
+            json!({"type": "Delete", "object": post}),
+            "second local=true deleted=true",
+        ),
+    ];
+    for (n, (activity, want)) in steps.into_iter().enumerate() {
+        let done = publish(&t.db, &signers, &fx, &u, true, to_followers(n, activity))
+            .await
+            .unwrap();
+        assert!(done.applied, "{done:?}");
+        assert_eq!(
+            text(&t.db, row.clone()).await,
+            format!("{want} in {community}")
+        );
+    }
+}
