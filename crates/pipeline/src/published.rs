@@ -111,12 +111,18 @@ impl LocalEffects {
         let step = steps.into_iter().next().unwrap_or(Step::unchanged());
         Ok(match step {
             Step::Done { .. } => Effect::Applied(Box::new(view.changes())),
-            Step::Retry(rc, m) => Effect::Unavailable(rc, m),
-            Step::Need(_) => Effect::Unavailable(Rc::UnknownObject, "unresolved".into()),
+            // Only a Follow waits on a fetch; anything else unresolved is simply not known.
+            Step::Retry(rc, m) if follow => Effect::Unavailable(rc, m),
+            Step::Need(_) if follow => {
+                Effect::Unavailable(Rc::UnknownObject, "the community is unresolved".into())
+            }
+            Step::Need(_) => Effect::NotKept(Rc::UnknownObject, "not known here".into()),
             Step::Ignored(rc, m) | Step::Failed(rc, m) if follow || REFUSED.contains(&rc) => {
                 Effect::Refused(rc, m)
             }
-            Step::Ignored(rc, m) | Step::Failed(rc, m) => Effect::NotKept(rc, m),
+            Step::Ignored(rc, m) | Step::Failed(rc, m) | Step::Retry(rc, m) => {
+                Effect::NotKept(rc, m)
+            }
         })
     }
 
@@ -141,7 +147,6 @@ impl LocalEffects {
                 None
             }
             Verb::Update(ObjectRef::Id(id)) if self.actor_like(id) => None,
-            Verb::Delete { object, .. } if *object.id() == a.actor => None,
             Verb::Delete { object, .. } if self.actor_like(object.id()) => None,
             _ => Some((actor.to_string(), raw.clone())),
         }
