@@ -1,7 +1,7 @@
 //! What a local user does through the publish API is applied here too, through the real
 //! binary with `TestPeer`s: a Follow of a remote community is recorded pending, the peer's
 //! signed Accept makes it accepted and the community's next Announce is stored; a Reject
-//! removes it; the Undo removes it; a published vote counts as an incoming one does; and
+//! removes it, an Accept naming the Follow by id only accepts it; the Undo removes it; a published vote counts as an incoming one does; and
 //! publishing twice applies once.
 
 use crate::federation::ENV;
@@ -177,7 +177,8 @@ async fn a_published_follow_is_accepted_then_undone_and_a_published_vote_counts_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rejected_follow_is_removed_and_a_follow_of_a_person_is_refused() {
+async fn a_rejected_follow_is_removed_one_accepted_by_id_is_kept_and_a_follow_of_a_person_is_refused()
+ {
     let (s, t) = sluice_on_test_db(&env()).await;
     let rows = Rows::new(t.db.clone());
     let alice = create_user(&s, "alice");
@@ -193,6 +194,14 @@ async fn a_rejected_follow_is_removed_and_a_follow_of_a_person_is_refused() {
     assert_eq!(rows.text(&state).await.as_deref(), Some("pending"));
     answer(&s, &peer, "closed", "Reject", &follow).await;
     wait_text(&rows, &s, &state, None).await;
+
+    // Some servers (Mastodon) answer naming the Follow by its id only.
+    let lounge = peer.add_group("lounge").await;
+    let by_id = docs::follow(&alice, &lounge);
+    let (st, v) = publish_to(&s, &by_id, &peer.inbox_of("lounge")).await;
+    assert_eq!(st, 202, "{v}");
+    answer(&s, &peer, "lounge", "Accept", &by_id["id"]).await;
+    wait_text(&rows, &s, &follow_state(&lounge, &alice), Some("accepted")).await;
 
     // Following a person is not something sluice can record: refused, and not sent.
     let person = docs::follow(&alice, &carol);
