@@ -185,6 +185,12 @@ codes! {
     AdminSessionInvalid => Some(403),
     /// An admin console form was posted without its session's CSRF token.
     AdminCsrfInvalid => Some(403),
+    /// `POST /api/v1/publish`: what the activity would do here is refused by the rules the
+    /// pipeline applies to the same activity from a remote actor (the cause in the message).
+    LocalEffectRefused => Some(422),
+    /// `POST /api/v1/publish`: what the activity does here cannot be decided now (a Follow's
+    /// community could not be fetched); nothing was appended.
+    LocalEffectUnavailable => Some(503),
 }
 
 impl std::fmt::Display for Rc {

@@ -217,6 +217,34 @@ async fn send(
     Ok(a)
 }
 
+/// The outbound id of the activity `activity_id` when it is in the log (one round-trip; the
+/// publish API asks before working out what a publication does here).
+pub async fn logged(db: &crate::Db, activity_id: &str) -> Result<Option<i64>, crate::DbError> {
+    #[derive(diesel::QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    use diesel::OptionalExtension;
+    use futures::FutureExt;
+    let activity_id = activity_id.to_string();
+    let found = db
+        .run("outbound_logged", move |c| {
+            async move {
+                crate::sql(
+                    "SELECT id FROM outbound_activity WHERE activity_id = $1 ORDER BY id LIMIT 1",
+                )
+                .bind::<Text, _>(&activity_id)
+                .get_result::<Found>(c)
+                .await
+                .optional()
+            }
+            .boxed()
+        })
+        .await?;
+    Ok(found.map(|f| f.id))
+}
+
 /// What [`append_once`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppendOnce {
@@ -233,6 +261,19 @@ pub enum AppendOnce {
 /// two concurrent identical calls append once. Three round-trips: lock and look up, append,
 /// commit.
 pub async fn append_once(db: &crate::Db, item: NewOutbound) -> Result<AppendOnce, crate::DbError> {
+    append_once_applying(db, item, crate::ingest::Changes::default()).await
+}
+
+/// [`append_once`], writing `local` (what the activity does to the local tables, as the
+/// pipeline writes it; its `outbound` and `journal` are ignored) in the same transaction,
+/// only when the activity is appended: publishing twice applies once.
+pub async fn append_once_applying(
+    db: &crate::Db,
+    item: NewOutbound,
+    mut local: crate::ingest::Changes,
+) -> Result<AppendOnce, crate::DbError> {
+    local.outbound.clear();
+    local.journal.clear();
     #[derive(diesel::QueryableByName)]
     struct Found {
         #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
@@ -268,7 +309,10 @@ pub async fn append_once(db: &crate::Db, item: NewOutbound) -> Result<AppendOnce
             if !found.community {
                 return Ok(AppendOnce::NoSuchCommunity);
             }
-            let mut appended = append(c, std::slice::from_ref(&item)).await?;
+            let (mut appended, ()) = futures::try_join!(
+                append(c, std::slice::from_ref(&item)),
+                crate::ingest::write::write(c, &local, false)
+            )?;
             appended
                 .pop()
                 .map(AppendOnce::Appended)

@@ -30,12 +30,14 @@ mod keys;
 mod metrics;
 mod outcome;
 mod processor;
+pub mod published;
 mod relay;
 pub mod settings;
 mod view;
 
 pub use fetch::{Disabled, Fetch, FetchFailure, NetFetcher};
 pub use processor::{BatchReport, Processor};
+pub use published::{Effect, LocalEffects};
 pub use settings::Settings;
 
 use sluice_apub::LocalUrls;

@@ -26,17 +26,20 @@ pub struct Api {
     token: Option<Arc<str>>,
     dev_mode: bool,
     signers: Arc<Signers>,
+    local: Arc<sluice_pipeline::LocalEffects>,
     waker: Waker,
 }
 
 impl Api {
-    /// The APIs of `queue` for our domain; `token` unset disables them.
+    /// The APIs of `queue` for our domain; `token` unset disables them. `local` applies
+    /// what is published to the local tables.
     pub fn new(
         queue: &crate::Queue,
         db: Db,
         urls: LocalUrls,
         token: Option<String>,
         dev_mode: bool,
+        local: sluice_pipeline::LocalEffects,
     ) -> Api {
         Api {
             db,
@@ -44,6 +47,7 @@ impl Api {
             token: token.filter(|t| !t.is_empty()).map(Arc::from),
             dev_mode,
             signers: queue.signers(),
+            local: Arc::new(local),
             waker: queue.waker(),
         }
     }
@@ -103,7 +107,15 @@ async fn publish_handler(
             format!("body is not a publish request: {e}"),
         )
     })?;
-    let published = publish(&api.db, &api.signers, &api.urls, api.dev_mode, parsed).await?;
+    let published = publish(
+        &api.db,
+        &api.signers,
+        &api.local,
+        &api.urls,
+        api.dev_mode,
+        parsed,
+    )
+    .await?;
     if published.duplicate {
         return Ok(HttpResponse::Ok().json(published));
     }

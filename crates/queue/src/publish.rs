@@ -3,13 +3,21 @@
 //! The instance's own application hands sluice activities to send. sluice signs them as the
 //! named local actor, so it insists that the actor is local with a key, that the activity's
 //! id is ours (peers dereference it), and that the activity's `actor` (when present) is the
-//! signer (receivers refuse a signature by anyone else). Publishing is idempotent on the
-//! activity id: the same activity published twice is logged (and delivered) once.
+//! signer (receivers refuse a signature by anyone else).
+//!
+//! What the activity does here is applied too, by the pipeline's rules for the same
+//! activity from a remote actor (`sluice_pipeline::LocalEffects`): a local user's Follow of a
+//! remote community is recorded pending (the community's Accept then finds it), a vote
+//! counts, a removal is logged. Those changes are written in the transaction that appends
+//! the activity, only when it is appended: publishing is idempotent on the activity id (the
+//! same activity published twice is logged, delivered and applied once). An activity whose
+//! local effect those rules refuse is not published at all (422 `LocalEffectRefused`).
 
 use serde::{Deserialize, Serialize};
 use sluice_apub::{LocalUrls, Rc};
 use sluice_db::Db;
-use sluice_db::outbound::{AppendOnce, Audience, NewOutbound, append_once};
+use sluice_db::outbound::{AppendOnce, Audience, NewOutbound, append_once_applying};
+use sluice_pipeline::{Effect, LocalEffects};
 pub use sluice_refusal::Refusal;
 use sluice_trust::host::InstanceHost;
 use url::Url;
@@ -44,6 +52,13 @@ pub struct Published {
     pub targets: i64,
     /// It was already in the log; nothing new was queued.
     pub duplicate: bool,
+    /// It changed the local tables (false for a duplicate: see the first publication).
+    #[serde(default)]
+    pub applied: bool,
+    /// Why it changed nothing here, when sluice keeps no state for it (a pipeline code:
+    /// `UnknownObject`, `NoLocalFollower`, ...); it is sent all the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_kept: Option<String>,
 }
 
 fn refuse(rc: Rc, message: impl Into<String>) -> Refusal {
@@ -144,10 +159,12 @@ fn check_inboxes(
     Ok(list)
 }
 
-/// Checks, verifies the actor's key, and appends once. `signers` proves the key is usable.
+/// Checks, verifies the actor's key, works out the local effect, and appends once with it.
+/// `signers` proves the key is usable.
 pub async fn publish(
     db: &Db,
     signers: &crate::Signers,
+    local: &LocalEffects,
     urls: &LocalUrls,
     dev_mode: bool,
     req: PublishRequest,
@@ -160,23 +177,44 @@ pub async fn publish(
         ));
     }
     let activity_id = item.activity_id.clone();
-    match append_once(db, item).await? {
+    if let Some(id) = sluice_db::outbound::logged(db, &activity_id).await? {
+        return Ok(duplicate(id, activity_id));
+    }
+    let (changes, not_kept) = match local.of(db, &item.actor_ap_id, &item.raw).await? {
+        Effect::Applied(changes) => (*changes, None),
+        Effect::NotKept(rc, _) => (Default::default(), Some(rc.code().to_string())),
+        Effect::Refused(rc, m) => {
+            return Err(refuse(Rc::LocalEffectRefused, format!("{rc}: {m}")));
+        }
+        Effect::Unavailable(rc, m) => {
+            return Err(refuse(Rc::LocalEffectUnavailable, format!("{rc}: {m}")));
+        }
+    };
+    match append_once_applying(db, item, changes).await? {
         AppendOnce::Appended(a) => Ok(Published {
             id: a.id,
             activity_id,
             targets: a.targets,
             duplicate: false,
+            applied: not_kept.is_none(),
+            not_kept,
         }),
-        AppendOnce::Duplicate(id) => Ok(Published {
-            id,
-            activity_id,
-            targets: 0,
-            duplicate: true,
-        }),
+        AppendOnce::Duplicate(id) => Ok(duplicate(id, activity_id)),
         AppendOnce::NoSuchCommunity => Err(refuse(
             Rc::AudienceInvalid,
             "to_followers_of names no local community",
         )),
+    }
+}
+
+fn duplicate(id: i64, activity_id: String) -> Published {
+    Published {
+        id,
+        activity_id,
+        targets: 0,
+        duplicate: true,
+        applied: false,
+        not_kept: None,
     }
 }
 

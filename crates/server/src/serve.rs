@@ -38,15 +38,21 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     if cfg.pipeline_enabled {
         release_stale_leases(&database.db, &cfg.lease_group(), &pipeline_settings.node_id).await;
     }
+    let fetcher: std::sync::Arc<dyn sluice_pipeline::Fetch> = std::sync::Arc::new(
+        sluice_pipeline::NetFetcher::new(net.clone(), instance_signer.clone()),
+    );
+    // What local actors publish is applied by the pipeline's rules too.
+    let local_effects = sluice_pipeline::LocalEffects::new(
+        pipeline_settings.clone(),
+        urls.clone(),
+        fetcher.clone(),
+    );
     let pipeline = cfg.pipeline_enabled.then(|| {
         sluice_pipeline::Pipeline::spawn(
             database.db.clone(),
             pipeline_settings,
             cfg.pipeline_workers,
-            std::sync::Arc::new(sluice_pipeline::NetFetcher::new(
-                net.clone(),
-                instance_signer.clone(),
-            )),
+            fetcher,
             urls.clone(),
             stop_pipeline.clone(),
         )
@@ -71,6 +77,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         urls.clone(),
         cfg.publish_token.clone(),
         cfg.dev_mode,
+        local_effects,
     );
     if cfg.admin_token.is_none() {
         tracing::info!("admin console disabled (no admin_token)");

@@ -79,6 +79,9 @@ async fn template() -> &'static str {
     TEMPLATE
         .get_or_init(|| async {
             let name = format!("sluice_tmpl_{}", std::process::id());
+            // A template of this name is a dead process's (pids are reused), possibly of
+            // another checkout's migrations on a shared server: never build on it.
+            execute_on_server(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
             let url = with_db_name(&server_url(), &name);
             sluice_db::ensure_database(&url)
                 .await
@@ -91,12 +94,8 @@ async fn template() -> &'static str {
         .await
 }
 
-/// A fresh database with the schema applied, cloned from the template.
-pub async fn test_db() -> TestDb {
-    let template = template().await;
-    let name = format!("t_{}_{:08x}", std::process::id(), rand::random::<u32>());
-    let admin = sluice_db::parse_url(&server_url()).expect("server URL");
-    let _ = admin; // validated; the statement below runs on a short-lived pool
+/// Runs one statement on the test server's maintenance database.
+async fn execute_on_server(stmt: String) {
     let admin_db = Db::connect(
         &server_url(),
         PoolOptions {
@@ -106,16 +105,25 @@ pub async fn test_db() -> TestDb {
     )
     .await
     .expect("connect to the test server");
-    let stmt = format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"");
     admin_db
-        .run("test_create_db", move |c| {
+        .run("test_server_statement", move |c| {
             Box::pin(async move {
                 use sluice_db::diesel_async::SimpleAsyncConnection;
                 c.batch_execute(&stmt).await
             })
         })
         .await
-        .expect("create test database");
+        .unwrap_or_else(|e| panic!("test server statement failed: {e}"));
+}
+
+/// A fresh database with the schema applied, cloned from the template.
+pub async fn test_db() -> TestDb {
+    let template = template().await;
+    let name = format!("t_{}_{:08x}", std::process::id(), rand::random::<u32>());
+    execute_on_server(format!(
+        "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+    ))
+    .await;
     let url = with_db_name(&server_url(), &name);
     let db = Db::connect(&url, PoolOptions::default())
         .await

@@ -117,9 +117,9 @@ SELECT community_id, person_id FROM r WHERE present ORDER BY 1, 2
 ON CONFLICT DO NOTHING";
 
 const POSTS: &str = "\
-INSERT INTO post (ap_id, community_id, creator_id, name, url, body, source, language, nsfw,
-    locked, featured, deleted, removed, published, updated)
-SELECT t.ap_id, c.id, p.id, t.name, t.url, t.body, t.source, t.language, t.nsfw, t.locked,
+INSERT INTO post (ap_id, community_id, creator_id, local, name, url, body, source, language,
+    nsfw, locked, featured, deleted, removed, published, updated)
+SELECT t.ap_id, c.id, p.id, p.local, t.name, t.url, t.body, t.source, t.language, t.nsfw, t.locked,
     t.featured, t.deleted, t.removed, COALESCE(t.published, now()), t.updated
 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
     $8::text[], $9::bool[], $10::bool[], $11::bool[], $12::bool[], $13::bool[],
@@ -141,9 +141,9 @@ FROM UNNEST($1::text[], $2::bool[], $3::bool[], $4::bool[], $5::bool[])
 WHERE p.ap_id = t.ap_id";
 
 const COMMENTS: &str = "\
-INSERT INTO comment (ap_id, post_id, parent_id, creator_id, content, source, language,
+INSERT INTO comment (ap_id, post_id, parent_id, creator_id, local, content, source, language,
     distinguished, locked, deleted, removed, published, updated)
-SELECT t.ap_id, po.id, par.id, p.id, t.content, t.source, t.language, t.distinguished,
+SELECT t.ap_id, po.id, par.id, p.id, p.local, t.content, t.source, t.language, t.distinguished,
     t.locked, t.deleted, t.removed, COALESCE(t.published, now()), t.updated
 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
     $8::bool[], $9::bool[], $10::bool[], $11::bool[], $12::timestamptz[], $13::timestamptz[])

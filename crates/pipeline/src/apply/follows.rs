@@ -1,8 +1,9 @@
 //! Follow / Undo(Follow) of local communities (answered with an Accept through the send
-//! queue), and Accept / Reject of our own follows of remote communities.
+//! queue), our own follows of remote communities (recorded `pending` when a local user
+//! publishes one), and Accept / Reject of those.
 
 use super::{Via, banned, carried, refused};
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Known};
 use crate::keys::follow_key;
 use crate::outcome::Step;
 use crate::relay;
@@ -13,10 +14,14 @@ use sluice_trust::authority::{self, Act};
 use url::Url;
 
 const ACCEPTED: &str = "accepted";
+const PENDING: &str = "pending";
 
 pub(super) fn follow(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, via: &Via) -> Step {
     if let Some(s) = carried(Act::Follow, via) {
         return s;
+    }
+    if ctx.env.urls.is_local(&a.actor) && !ctx.env.urls.is_local(object) {
+        return follow_remote(ctx, a, object);
     }
     let community = ctx.id(object);
     match ctx.view.communities.get(&community) {
@@ -70,6 +75,41 @@ pub(super) fn follow(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, via: &Via) -
         .unwrap_or_default();
     let accept = relay::accept(&ctx.env.urls, &community, ctx.raw, &person, inbox);
     ctx.view.outbound.push(accept);
+    Step::done(None)
+}
+
+/// A local user's Follow of a remote community (only the publish API applies activities of
+/// local actors): pending until the community answers. A new Follow asks again, so it is
+/// pending again under its own id whatever the previous state.
+fn follow_remote(ctx: &mut Ctx<'_>, a: &Activity, object: &Url) -> Step {
+    let kind = ctx.resolve(object);
+    let person = ctx.person(&a.actor);
+    let (Some(kind), Some(person)) = (kind, person) else {
+        return ctx.missing();
+    };
+    if kind != Known::Community {
+        return Step::ignored(
+            Rc::UnsupportedObject,
+            format!("{object} is not a community: only communities are followed"),
+        );
+    }
+    let key = (ctx.id(object), person);
+    if ctx
+        .view
+        .follows
+        .get(&key)
+        .is_some_and(|f| f.state.is_some() && f.activity_id.as_deref() == Some(a.id.as_str()))
+    {
+        return Step::unchanged();
+    }
+    ctx.view.follows.insert(
+        key,
+        FollowState {
+            state: Some(PENDING.into()),
+            activity_id: Some(a.id.to_string()),
+            dirty: true,
+        },
+    );
     Step::done(None)
 }
 

@@ -397,3 +397,29 @@ pub fn assert_in_order_per_object(hits: &[Hit]) {
         last.insert(obj, n);
     }
 }
+
+/// Runs one statement built at run time (setup).
+pub async fn exec_sql(db: &Db, sql: String) {
+    use sluice_db::diesel_async::RunQueryDsl;
+    db.run("test_exec", move |c| {
+        sluice_db::diesel::sql_query(sql).execute(c).boxed()
+    })
+    .await
+    .unwrap();
+}
+
+/// The text column `v` of a one-row query.
+pub async fn text(db: &Db, sql: String) -> String {
+    use sluice_db::diesel_async::RunQueryDsl;
+    #[derive(sluice_db::diesel::QueryableByName)]
+    struct V {
+        #[diesel(sql_type = sluice_db::diesel::sql_types::Text)]
+        v: String,
+    }
+    db.run("test_text", move |c| {
+        sluice_db::diesel::sql_query(sql).get_result::<V>(c).boxed()
+    })
+    .await
+    .unwrap()
+    .v
+}
