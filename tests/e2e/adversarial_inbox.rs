@@ -412,3 +412,68 @@ async fn the_frameworks_own_refusals_are_json_and_readyz_has_a_deadline() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
 }
+
+/// Polls `sql` (one text column) until it returns `want`, or fails after 20 s.
+async fn wait_for(t: &TestDb, sql: &'static str, want: &[&str]) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = column(t, sql).await;
+        if got == want {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{sql}: {got:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journal_keeps_the_exact_bytes_and_the_pipeline_reads_them() {
+    let (s, t) = sluice_on_test_db(&[("SLUICE_INBOX_REFRESH_MS", "100")]).await;
+    let out = s.admin(&["community", "create", "main"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let peer = TestPeer::start_on("127.0.0.46").await;
+    let kim = published(&peer, "kim");
+    let community = format!("{}/c/main", s.base);
+    // Odd whitespace, key order, a duplicate key (its last value counts, as for the inbox)
+    // and a number of 40 digits: jsonb would have normalised every one of them.
+    let body = format!(
+        "{{ \"type\" :\t\"Follow\",\n  \"object\":\"{community}\" ,\"actor\" : \"{}\",\r\n\
+         \"id\":\"{}/activities/follow/1\", \"summary\":\"first\", \"summary\":\"second\",\n\
+         \"sluice:n\": 1234567890123456789012345678901234567890 , \"sluice:f\": 1.50E+3 }}\n",
+        kim.actor,
+        peer.base()
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, v) = post(&s.base, &kim, &body, |h| h).await;
+        if status == 202 {
+            break;
+        }
+        // The inbox learns of the community at its next refresh.
+        assert!(
+            status == 404 && std::time::Instant::now() < deadline,
+            "{status} {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stored = column(&t, "SELECT raw AS v FROM received_activity").await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        stored[0].as_bytes(),
+        body.as_bytes(),
+        "stored byte for byte"
+    );
+
+    // The pipeline reads those bytes and applies the Follow.
+    wait_for(&t, "SELECT state AS v FROM received_activity", &["done"]).await;
+    wait_for(
+        &t,
+        "SELECT p.ap_id AS v FROM community_follow f JOIN person p ON p.id = f.person_id",
+        &[kim.actor.as_str()],
+    )
+    .await;
+}

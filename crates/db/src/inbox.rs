@@ -14,7 +14,7 @@ pub struct NewReceived {
     pub actor: String,
     /// Its top-level type.
     pub kind: String,
-    /// The exact JSON text received (already validated; stored as JSONB).
+    /// The exact JSON text received (already validated; stored byte for byte).
     pub raw: String,
 }
 
@@ -29,7 +29,7 @@ struct Inserted {
 // or twice in the batch, is skipped: RETURNING lists only the rows actually inserted.
 const APPEND: &str = "\
 INSERT INTO received_activity (activity_id, actor, kind, raw)
-SELECT activity_id, actor, kind, raw::jsonb
+SELECT activity_id, actor, kind, raw
 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY
     AS t(activity_id, actor, kind, raw, ord)
 ORDER BY ord

@@ -232,7 +232,7 @@ diesel::table! {
         activity_id -> Text,
         actor -> Text,
         kind -> Text,
-        raw -> Jsonb,
+        raw -> Text,
         received_at -> Timestamptz,
         state -> Text,
         attempts -> Integer,
