@@ -175,6 +175,9 @@ codes! {
     IdReserved => Some(400),
     /// The request's headers are larger than the server accepts.
     HeadersTooLarge => Some(431),
+    /// A forwarded activity (signed by someone other than its actor) is not served by its
+    /// origin as the same activity by the same actor; not applied.
+    ForwardUnverified => None,
 }
 
 impl std::fmt::Display for Rc {

@@ -242,6 +242,7 @@ diesel::table! {
         error_code -> Nullable<Text>,
         error -> Nullable<Text>,
         processed_at -> Nullable<Timestamptz>,
+        signer -> Nullable<Text>,
     }
 }
 

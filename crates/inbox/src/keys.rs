@@ -80,6 +80,26 @@ impl Tier {
     }
 }
 
+/// How far a lookup may go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// Memory, the database, then a fetch of the owner's document.
+    Fetch,
+    /// Memory and the database only.
+    Stored,
+}
+
+/// Counts a lookup's outcome in `sluice_key_lookups_total`.
+fn counted(r: Result<(Arc<Key>, Tier), KeyError>) -> Result<(Arc<Key>, Tier), KeyError> {
+    let label = match &r {
+        Ok((_, tier)) => tier.label(),
+        Err(KeyError::Gone) => "gone",
+        Err(_) => "failed",
+    };
+    global().key_lookups_total.with_label_values(&[label]).inc();
+    r
+}
+
 /// Why no key could be had.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
@@ -188,31 +208,42 @@ impl KeyStore {
             .cache
             .entry_by_ref(key_id)
             .or_try_insert_with(async {
-                let (key, t) = self.load(key_id, trips).await?;
+                let (key, t) = self.load(key_id, trips, Reach::Fetch).await?;
                 *tier.lock().unwrap_or_else(|p| p.into_inner()) = t;
                 Ok::<_, KeyError>(Arc::new(key))
             })
             .await
             .map_err(|e: Arc<KeyError>| (*e).clone());
         let tier = *tier.lock().unwrap_or_else(|p| p.into_inner());
-        match entry {
-            Ok(e) => {
-                global()
-                    .key_lookups_total
-                    .with_label_values(&[tier.label()])
-                    .inc();
-                Ok((e.into_value(), tier))
-            }
-            Err(e) => {
-                let label = if e == KeyError::Gone {
-                    "gone"
-                } else {
-                    "failed"
-                };
-                global().key_lookups_total.with_label_values(&[label]).inc();
-                Err(e)
-            }
+        counted(entry.map(|e| (e.into_value(), tier)))
+    }
+
+    /// The key `key_id` only if it is already known (memory, `remote_key`, or a local key):
+    /// never fetched. For signers that are not the activity's actor (forwarded
+    /// activities): a forward must not make us fetch a document it names, or any stranger
+    /// could aim our GETs at any path of any host again.
+    pub async fn known(
+        &self,
+        key_id: &str,
+        trips: &AtomicU64,
+    ) -> Result<(Arc<Key>, Tier), KeyError> {
+        if let Some(k) = self.cache.get(key_id).await {
+            return counted(Ok((k, Tier::Cache)));
         }
+        let loaded = match self.load(key_id, trips, Reach::Stored).await {
+            Ok((key, tier)) => {
+                let key = Arc::new(key);
+                self.cache.insert(key_id.to_string(), key.clone()).await;
+                Ok((key, tier))
+            }
+            Err(e) => Err(e),
+        };
+        counted(loaded)
+    }
+
+    /// Whether `url` is on our own domain.
+    pub fn is_local(&self, url: &Url) -> bool {
+        authority(url) == self.settings.local_domain
     }
 
     /// After a failed verification with `used`: fetches the key again when `used` is old
@@ -249,8 +280,13 @@ impl KeyStore {
         Some(r)
     }
 
-    /// Local keys for our domain; else the database, then a fetch.
-    async fn load(&self, key_id: &str, trips: &AtomicU64) -> Result<(Key, Tier), KeyError> {
+    /// Local keys for our domain; else the database, then (if `reach` allows) a fetch.
+    async fn load(
+        &self,
+        key_id: &str,
+        trips: &AtomicU64,
+        reach: Reach,
+    ) -> Result<(Key, Tier), KeyError> {
         let doc = document_of(key_id)?;
         if authority(&doc) == self.settings.local_domain {
             return self.local(key_id, &doc, trips).await;
@@ -288,7 +324,13 @@ impl KeyStore {
                 Tier::Db,
             ));
         }
-        Ok((self.fetch(key_id, trips).await?, Tier::Fetch))
+        match reach {
+            Reach::Fetch => Ok((self.fetch(key_id, trips).await?, Tier::Fetch)),
+            Reach::Stored => Err(KeyError::Unknown(format!(
+                "the key {key_id} is not known here, and a forwarded activity's signer is \
+                 never fetched: its key must have been learned from its own signed activities"
+            ))),
+        }
     }
 
     /// A keyId on our domain: a local actor's key, or nothing. Never fetched, never stored

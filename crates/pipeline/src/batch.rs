@@ -12,6 +12,7 @@
 use crate::apply::{Via, apply};
 use crate::ctx::{Ctx, Env, Fetched};
 use crate::fetch::{Fetch, FetchFailure};
+use crate::forwarded;
 use crate::keys::Collector;
 use crate::outcome::Step;
 use crate::relay;
@@ -68,13 +69,26 @@ fn provided(items: &[Item]) -> HashSet<String> {
         }
     }
     let mut out = HashSet::new();
-    for a in items.iter().filter_map(|i| i.parsed.as_ref().ok()) {
+    for a in trusted(items) {
         walk(a, &mut out);
     }
     out
 }
 
+/// The parsed activities of the rows whose body counts as sent: a forwarded row's body is
+/// what its forwarder says, so nothing is looked up or provided for it (only its origin's
+/// copy counts).
+fn trusted(items: &[Item]) -> impl Iterator<Item = &Activity> {
+    items
+        .iter()
+        .filter(|i| forwarded::pair(i).is_none())
+        .filter_map(|i| i.parsed.as_ref().ok())
+}
+
 fn apply_item(view: &mut View, fetched: &Fetched, env: &Env, item: &Item) -> Step {
+    if forwarded::pair(item).is_some() {
+        return forwarded::apply_forwarded(view, fetched, env, item);
+    }
     let a = match &item.parsed {
         Ok(a) => a,
         Err(e) => return Step::failed(Rc::MalformedActivity, e.to_string()),
@@ -137,7 +151,7 @@ fn plan(
             let urls: BTreeSet<String> = urls
                 .into_iter()
                 .map(|u| u.to_string())
-                .filter(|u| !provided.contains(u))
+                .filter(|u| !provided.contains(u) || *u == item.row.activity_id)
                 .collect();
             if !urls.is_empty() {
                 needs.push((i, urls));
@@ -200,13 +214,15 @@ pub(crate) async fn run(
 ) -> Result<(Vec<Step>, View), DbError> {
     let mut view = View::default();
     let mut keys = Collector::default();
-    for a in items.iter().filter_map(|i| i.parsed.as_ref().ok()) {
+    for a in trusted(items) {
         keys.activity(a);
     }
     look_up(conn, &mut view, keys.finish()).await?;
 
     let mut budget = Budget::new(env, items.len());
+    let mut keyed = HashSet::new();
     for _ in 0..env.settings.fetch_rounds {
+        look_up_served(conn, &mut view, fetched, items, &mut keyed).await?;
         let needs = plan(&view, fetched, env, items, &budget);
         if needs.is_empty() {
             break;
@@ -244,6 +260,7 @@ pub(crate) async fn run(
         }
         fetch_all(env, fetcher, to_fetch, fetched).await;
     }
+    look_up_served(conn, &mut view, fetched, items, &mut keyed).await?;
 
     let mut steps = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
@@ -263,12 +280,30 @@ pub(crate) async fn run(
             relay: Some(community),
         } = &step
         {
-            let announce = relay::announce(&env.urls, community, &item.row.raw);
+            let announce = relay::announce(&env.urls, community, forwarded::served(item, fetched));
             view.outbound.push(announce);
         }
         steps.push(step);
     }
     Ok((steps, view))
+}
+
+/// Looks up what the activities served for forwarded rows refer to, once per row (their
+/// forwarders' copies were not looked up: only the origin's counts).
+async fn look_up_served(
+    conn: &mut Conn,
+    view: &mut View,
+    fetched: &Fetched,
+    items: &[Item],
+    keyed: &mut HashSet<usize>,
+) -> Result<(), DbError> {
+    let mut keys = Collector::default();
+    for (i, a) in forwarded::served_activities(items, fetched) {
+        if keyed.insert(i) {
+            keys.activity(&a);
+        }
+    }
+    look_up(conn, view, keys.finish()).await
 }
 
 fn knows(view: &View, id: &str) -> bool {

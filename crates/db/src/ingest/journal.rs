@@ -35,6 +35,9 @@ pub struct Claimed {
     pub received_at: DateTime<Utc>,
     /// Claims so far, this one included.
     pub attempts: i32,
+    /// Who signed it, when not its actor (inbox forwarding): the activity counts only as
+    /// fetched from its origin.
+    pub signer: Option<String>,
 }
 
 /// A claimed row as stored: `raw` is the body's exact text.
@@ -54,6 +57,8 @@ struct ClaimedRow {
     received_at: DateTime<Utc>,
     #[diesel(sql_type = Integer)]
     attempts: i32,
+    #[diesel(sql_type = Nullable<Text>)]
+    signer: Option<String>,
 }
 
 impl From<ClaimedRow> for Claimed {
@@ -66,6 +71,7 @@ impl From<ClaimedRow> for Claimed {
             kind: r.kind,
             received_at: r.received_at,
             attempts: r.attempts,
+            signer: r.signer,
         }
     }
 }
@@ -82,7 +88,7 @@ UPDATE received_activity r
 SET lease_owner = $3, lease_until = now() + make_interval(secs => $4),
     attempts = r.attempts + CASE WHEN r.lease_owner = $5 THEN 0 ELSE 1 END
 FROM c WHERE r.id = c.id
-RETURNING r.id, r.activity_id, r.actor, r.kind, r.raw, r.received_at, r.attempts";
+RETURNING r.id, r.activity_id, r.actor, r.kind, r.raw, r.received_at, r.attempts, r.signer";
 
 /// Claims up to `limit` due rows for `owner` for `lease_secs` seconds; returned in journal
 /// order. One statement: pipeline it with others when possible.
