@@ -57,6 +57,7 @@ pub struct Processor {
     last_backlog: Option<Instant>,
     batches: u64,
     unverified: Unverified,
+    policy: batch::Policy,
 }
 
 /// Retried rows (fetch timeouts, budgets, unresolved references, trouble) run in chunks of
@@ -98,6 +99,7 @@ impl Processor {
             last_backlog: None,
             batches: 0,
             unverified: Unverified::default(),
+            policy: batch::Policy::default(),
         }
     }
 
@@ -275,8 +277,12 @@ impl Processor {
         let fetcher = self.fetcher.clone();
         self.unverified.hold_back(items, fetched);
         self.warm_up().await?;
-        let conn = self.held()?;
-        let (steps, view) = batch::run(conn, &env, &*fetcher, fetched, items).await?;
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| DbError::Unavailable("no connection".into()))?;
+        let (steps, view) =
+            batch::run(conn, &env, &*fetcher, fetched, &mut self.policy, items).await?;
         self.unverified.learn(items, &steps);
         let mut changes = view.changes();
         self.batches_gc(&mut changes);

@@ -397,3 +397,33 @@ async fn an_announced_activity_is_judged_before_anything_is_fetched_for_it() {
     h.ignored(&announce(R, follow), "NotAnnounceable").await;
     assert_eq!(h.peer.hits().len(), before);
 }
+
+/// The processor holds the instance policy across batches (read again only when
+/// `policy_generation` moves): a block entered after it has run still takes effect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_policy_change_takes_effect_at_the_next_batch() {
+    let mut h = harness().await;
+    let post = "http://r.example/post/1";
+    h.done(&docs::wrap("Create", A, docs::page(post, A, R)))
+        .await;
+    h.done(&docs::vote(A, post, 1)).await;
+    sluice_db::instances::set_policy(
+        &h.t.db,
+        &sluice_trust::host::InstanceHost::parse("R.example.").unwrap(),
+        sluice_db::instances::Policy::Block,
+        None,
+    )
+    .await
+    .unwrap();
+    h.ignored(&docs::vote(MALLORY, post, 1), "PolicyBlocked")
+        .await;
+    sluice_db::instances::set_policy(
+        &h.t.db,
+        &sluice_trust::host::InstanceHost::parse("r.example").unwrap(),
+        sluice_db::instances::Policy::None,
+        None,
+    )
+    .await
+    .unwrap();
+    h.done(&docs::vote(MALLORY, post, -1)).await;
+}
