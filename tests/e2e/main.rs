@@ -13,6 +13,7 @@ mod foundation;
 mod inbox;
 mod observability;
 mod pipeline;
+mod pruning;
 mod queue;
 mod shared_journal;
 mod support;

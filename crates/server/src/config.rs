@@ -151,6 +151,9 @@ pub struct Config {
     pub http_proxy: Option<String>,
     /// Ports outgoing requests may use outside dev_mode, comma-separated.
     pub outgoing_ports: String,
+    /// Seconds between two journal pruning passes (the first comes after at most 60 s).
+    #[serde(deserialize_with = "flexible")]
+    pub journal_prune_every_seconds: f64,
 }
 
 /// Log output format.
@@ -211,6 +214,7 @@ impl Default for Config {
             journal_retention_days: 14.0,
             http_proxy: None,
             outgoing_ports: "80,443".into(),
+            journal_prune_every_seconds: 600.0,
         }
     }
 }
@@ -326,6 +330,7 @@ impl Config {
             "journal_retention_days",
             "http_proxy",
             "outgoing_ports",
+            "journal_prune_every_seconds",
         ]
     }
 
@@ -422,6 +427,10 @@ impl Config {
             (
                 "pipeline_fetch_timeout_seconds",
                 self.pipeline_fetch_timeout_seconds,
+            ),
+            (
+                "journal_prune_every_seconds",
+                self.journal_prune_every_seconds,
             ),
         ] {
             if !(secs.is_finite() && secs > 0.0 && secs < 1e7) {
