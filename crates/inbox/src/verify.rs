@@ -5,8 +5,9 @@
 //!    (`(request-target)`, `host`, `date` or `(created)`, `digest`), the time window, the
 //!    `Digest` against the exact body bytes. The `Host` we check is the configured domain:
 //!    behind a reverse proxy the socket's address is not what the sender signed.
-//! 2. Who signed, decided before anything is fetched: the `keyId` must be its signer's
-//!    own document or a fragment of it (`<actor>#main-key`). When that signer is the
+//! 2. Who signed, decided before anything is fetched: the `keyId` names its signer's
+//!    own document ([`key_document`]: the keyId without its fragment, `<actor>#main-key`,
+//!    or the actor for a keyId one segment under it, `<actor>/main-key`). When that signer is the
 //!    activity's actor, its key may be fetched (as activitypub_federation and Mastodon
 //!    do): a signature never makes us fetch anything but the actor the activity names.
 //!    When it is not (inbox forwarding, or `mallory` signing for `bob`), the activity is
@@ -27,7 +28,7 @@
 
 use crate::Refusal;
 use crate::envelope::Envelope;
-use crate::keys::{Key, KeyError, KeyStore, Tier, document_of};
+use crate::keys::{Key, KeyError, KeyStore, Tier, key_document};
 use actix_web::HttpRequest;
 use sluice_apub::Rc;
 use sluice_apub::signature::{Checked, Incoming, SignatureError, VerifyPolicy, check};
@@ -132,7 +133,7 @@ pub async fn authenticate(
             format!("the keyId is longer than {MAX_KEY_ID_LEN} bytes"),
         ));
     }
-    let signer = document_of(&checked.key_id).map_err(key_refusal)?;
+    let signer = key_document(&checked.key_id, &env.actor).map_err(key_refusal)?;
     let forwarded = signer != env.actor;
     if forwarded && keys.is_local(&env.actor) {
         return Err(Refusal::new(
@@ -145,9 +146,9 @@ pub async fn authenticate(
         ));
     }
     let found = if forwarded {
-        keys.known(&checked.key_id, trips).await
+        keys.known(&checked.key_id, &signer, trips).await
     } else {
-        keys.get(&checked.key_id, trips).await
+        keys.get(&checked.key_id, &signer, trips).await
     };
     let (key, tier) = match found {
         Ok(k) => k,
@@ -179,7 +180,7 @@ pub async fn authenticate(
     }
     // A stored key failed: the owner may have rotated it. One refetch, if not too young.
     if !matches!(tier, Tier::Fetch | Tier::Local)
-        && let Some(again) = keys.refetch(&checked.key_id, &key, trips).await
+        && let Some(again) = keys.refetch(&checked.key_id, &key, &signer, trips).await
     {
         let key = again.map_err(key_refusal)?;
         owned_by(&key, &signer)?;

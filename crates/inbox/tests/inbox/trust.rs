@@ -183,7 +183,7 @@ async fn key_ids_other_than_the_actors_document_are_refused_without_a_fetch() {
             0 => victim.url(path),
             1 => format!("{}?k={i}#main-key", bob),
             2 => victim.url(&format!("/u/other{i}#main-key")),
-            _ => format!("{bob}/main-key{i}"),
+            _ => format!("{bob}/keys/main-key{i}"),
         };
         let f = forger(&bob, &key_id);
         let body = like(&victim, &bob).to_string();
@@ -531,4 +531,60 @@ async fn hostile_signature_times_are_answered_401_not_dropped() {
             a.body
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_id_one_segment_under_the_actor_is_read_from_the_actors_own_document() {
+    let h = Harness::start(|_| {}).await;
+    let peer = TestPeer::start().await;
+    // GoToSocial's form: the key is `<actor>/main-key`, listed in the actor's document.
+    let id = peer.url("/users/gina");
+    let key_id = format!("{id}/main-key");
+    let kp = sluice_apub::keys::generate().unwrap();
+    peer.serve_json(
+        "/users/gina",
+        json!({"@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+            "id": id, "type": "Person", "preferredUsername": "gina", "inbox": format!("{id}/inbox"),
+            "publicKey": {"id": key_id, "owner": id, "publicKeyPem": kp.public_pem}}),
+    );
+    let gina = RawActor {
+        id: id.clone(),
+        key_id: key_id.clone(),
+        signer: Signer::from_pem(&key_id, &kp.private_pem).unwrap(),
+    };
+    let a = h
+        .deliver_raw(&gina, "/inbox", like(&peer, &id).to_string().as_bytes())
+        .await;
+    assert_eq!(a.status, 202, "{}", a.body);
+    assert_eq!(
+        peer.fetch_count("/users/gina"),
+        1,
+        "the actor's document, once"
+    );
+    assert_eq!(peer.fetch_count("/users/gina/main-key"), 0);
+    assert_eq!(remote_keys(&h).await, vec![key_id.clone()]);
+    // A key the document does not list under that id is refused, and a path two segments
+    // down is no key of the actor's (a forward by an unknown signer): nothing more fetched.
+    for (other, rc) in [
+        (format!("{id}/other-key"), "KeyUnknown"),
+        (format!("{id}/keys/main-key"), "KeyUnknown"),
+    ] {
+        let a = h
+            .deliver_raw(
+                &forger(&id, &other),
+                "/inbox",
+                like(&peer, &id).to_string().as_bytes(),
+            )
+            .await;
+        assert!(
+            a.status == 401 && a.rc() == rc || a.status == 503,
+            "{other}: {} {}",
+            a.status,
+            a.body
+        );
+    }
+    assert_eq!(peer.fetch_count("/users/gina"), 1);
+    assert_eq!(peer.fetch_count("/users/gina/keys/main-key"), 0);
+    // The journal holds gina's own activity only.
+    assert_eq!(h.journal().await.len(), 1);
 }
