@@ -55,6 +55,12 @@ pub(crate) fn apply_forwarded(view: &mut View, fetched: &Fetched, env: &Env, ite
             "{id} is ours; nobody forwards our activities to us"
         ));
     }
+    if !view.allowed(&host(&id)) {
+        return Step::ignored(
+            Rc::PolicyBlocked,
+            format!("{id} is on an instance our policy refuses"),
+        );
+    }
     let doc = match fetched.get(id.as_str()) {
         None => {
             view.looked_up.insert(id.to_string());
