@@ -105,7 +105,7 @@ async fn policy_rows(db: &sluice_db::Db, known: Option<i64>) -> Option<PolicyRow
     .policy
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pipeline_reads_policy_rows_only_when_their_generation_moved() {
     let t = test_db().await;
     let host = |h: &str| InstanceHost::parse(h).unwrap();
