@@ -18,6 +18,7 @@ mod interop_serve;
 mod observability;
 mod pipeline;
 mod publish_local;
+mod pruning;
 mod queue;
 mod shared_journal;
 mod support;
