@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, http::header, web};
 use chrono::Utc;
 use maud::html;
 use sluice_apub::Rc;
+use sluice_db::admin::FailedActivity;
 use sluice_refusal::Refusal;
 
 /// Failed rows shown, newest first.
@@ -22,7 +23,7 @@ pub(crate) async fn page(
     let now = Utc::now();
     let body = html! {
         h2 { "Failed activities" }
-        p.muted { "The pipeline gave up on these (the newest " (ROWS) "). Fix what the rc names (docs/errors.md), then replay: the row goes back to pending with a fresh attempt budget." }
+        p.muted { "The pipeline gave up on these (the newest " (ROWS) "). Fix what the rc names (docs/errors.md), then replay; the raw JSON is the body exactly as the peer sent it: the row goes back to pending with a fresh attempt budget." }
         @if failed.is_empty() {
             p { "None." }
         } @else {
@@ -32,7 +33,7 @@ pub(crate) async fn page(
                     th scope="col" { "Actor" } th scope="col" { "rc" } th scope="col" { "Message" }
                     th scope="col" { "Attempts" } th scope="col" { "" }
                 } }
-                tbody { @for f in &failed {
+                tbody { @for FailedActivity { listed: f, raw } in &failed {
                     tr {
                         td.n { (f.id) }
                         td { (page::ago(Some(f.received_at), now)) }
@@ -50,7 +51,7 @@ pub(crate) async fn page(
                     tr { td colspan="8" {
                         details {
                             summary { "Raw JSON of " (f.activity_id) }
-                            pre { (f.raw) }
+                            pre { (raw) }
                         }
                     } }
                 } }

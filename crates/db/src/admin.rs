@@ -3,6 +3,7 @@
 
 use crate::{Db, DbError};
 use chrono::{DateTime, Utc};
+use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bytea, Double, Integer, Nullable, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
 use futures::FutureExt;
@@ -329,44 +330,22 @@ pub async fn latency(
     .await
 }
 
-/// A failed journal row with its raw JSON.
-#[derive(Debug, Clone, diesel::QueryableByName)]
+/// A failed journal row (as `sluice journal failed` lists it) with the exact bytes received.
+#[derive(Debug, Clone, QueryableByName)]
 pub struct FailedActivity {
-    /// Journal id (what replay takes).
-    #[diesel(sql_type = BigInt)]
-    pub id: i64,
-    /// The activity's id.
-    #[diesel(sql_type = Text)]
-    pub activity_id: String,
-    /// Its actor.
-    #[diesel(sql_type = Text)]
-    pub actor: String,
-    /// Its type.
-    #[diesel(sql_type = Text)]
-    pub kind: String,
-    /// Received.
-    #[diesel(sql_type = Timestamptz)]
-    pub received_at: DateTime<Utc>,
-    /// Claims made.
-    #[diesel(sql_type = Integer)]
-    pub attempts: i32,
-    /// The rc.
-    #[diesel(sql_type = Nullable<Text>)]
-    pub error_code: Option<String>,
-    /// The message.
-    #[diesel(sql_type = Nullable<Text>)]
-    pub error: Option<String>,
-    /// The activity as journaled, pretty-printed.
+    #[diesel(embed)]
+    /// What `sluice journal failed` shows of it.
+    pub listed: crate::ingest::journal::FailedRow,
+    /// The body exactly as the peer sent it.
     #[diesel(sql_type = Text)]
     pub raw: String,
 }
 
-/// The newest `limit` failed rows with their JSON.
+/// The newest `limit` failed rows with their bodies.
 pub async fn failed(db: &Db, limit: i64) -> Result<Vec<FailedActivity>, DbError> {
     db.run("admin_failed", move |c| {
         crate::sql(
-            "SELECT id, activity_id, actor, kind, received_at, attempts, error_code, error, \
-                    jsonb_pretty(raw) AS raw \
+            "SELECT id, activity_id, actor, kind, received_at, attempts, error_code, error, raw \
                FROM received_activity WHERE state = 'failed' ORDER BY id DESC LIMIT $1",
         )
         .bind::<BigInt, _>(limit)

@@ -169,12 +169,7 @@ impl Client {
             .send()
             .await
             .map_err(classify)?;
-        let status = response.status().as_u16();
-        if !(200..300).contains(&status) {
-            return Err(NetError::Status(status));
-        }
-        let body = read_capped(response, self.cfg.max_response_bytes).await?;
-        serde_json::from_slice(&body).map_err(|e| NetError::NotJson(e.to_string()))
+        json_body(response, self.cfg.max_response_bytes).await
     }
 
     /// GETs a plain JSON document (a public REST API such as the Fediseer's), unsigned,
@@ -190,12 +185,7 @@ impl Client {
                 .send()
                 .await
                 .map_err(classify)?;
-            let status = response.status().as_u16();
-            if !(200..300).contains(&status) {
-                return Err(NetError::Status(status));
-            }
-            let body = read_capped(response, cap).await?;
-            serde_json::from_slice(&body).map_err(|e| NetError::NotJson(e.to_string()))
+            json_body(response, cap).await
         }
         .await;
         spend::add_net(start.elapsed());
@@ -251,6 +241,16 @@ impl Client {
 }
 
 /// Reads at most `cap` bytes of the body; more is an error, whatever Content-Length said.
+/// A 2xx answer's body as JSON, at most `cap` bytes; any other status is its error.
+async fn json_body(response: reqwest::Response, cap: usize) -> Result<serde_json::Value, NetError> {
+    let status = response.status().as_u16();
+    if !(200..300).contains(&status) {
+        return Err(NetError::Status(status));
+    }
+    let body = read_capped(response, cap).await?;
+    serde_json::from_slice(&body).map_err(|e| NetError::NotJson(e.to_string()))
+}
+
 async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Vec<u8>, NetError> {
     if response.content_length().is_some_and(|n| n as usize > cap) {
         return Err(NetError::TooLarge(cap));
