@@ -182,6 +182,9 @@ pub struct Config {
     // --- admin console ---
     /// The admin console's login token (`/admin`); unset turns the console off (404).
     pub admin_token: Option<String>,
+    /// Seconds between two writes of the inbox's refusal counts by instance (the console).
+    #[serde(deserialize_with = "flexible")]
+    pub inbox_refusal_flush_s: f64,
 }
 
 /// Log output format.
@@ -252,6 +255,7 @@ impl Default for Config {
             fediseer_hesitations: "ignore".into(),
             fediseer_sync_minutes: 60.0,
             admin_token: None,
+            inbox_refusal_flush_s: 60.0,
         }
     }
 }
@@ -377,6 +381,7 @@ impl Config {
             "fediseer_hesitations",
             "fediseer_sync_minutes",
             "admin_token",
+            "inbox_refusal_flush_s",
         ]
     }
 
@@ -392,6 +397,13 @@ impl Config {
             source_name: src("domain"),
             message: e.to_string(),
         })?;
+        if !(0.1..=3600.0).contains(&self.inbox_refusal_flush_s) {
+            return Err(ConfigError {
+                source_name: src("inbox_refusal_flush_s"),
+                message: "inbox_refusal_flush_s must be a number of seconds from 0.1 to 3600"
+                    .into(),
+            });
+        }
         if let Some(url) = &self.database_url {
             sluice_db::parse_url(url).map_err(|e| ConfigError {
                 source_name: src("database_url"),
