@@ -28,6 +28,10 @@ const REFUSALS_NOTE: &str = "Refusals are counted since the start of the previou
     pressure) names no actor and counts under no instance; the overview has those, for \
     this process, by rc.";
 
+/// Refusal rows read for the hosts without an instance row, and how many are shown.
+const UNKNOWN_REFUSALS_READ: i64 = 500;
+const UNKNOWN_REFUSALS_SHOWN: usize = 20;
+
 /// The list's query string: `sort`, `dir` (`asc`/`desc`), `q` (a search in domains).
 #[derive(serde::Deserialize, Default)]
 pub(crate) struct ListQuery {
@@ -112,11 +116,21 @@ pub(crate) async fn list(
     admin: Admin,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, Refusal> {
-    let (rows, snapshot) = futures::join!(
+    let (rows, snapshot, refused) = futures::join!(
         sluice_db::admin::instances(&console.db, None),
-        sluice_db::instances::load_policy(&console.db)
+        sluice_db::instances::load_policy(&console.db),
+        sluice_db::refusals::recent(&console.db, UNKNOWN_REFUSALS_READ)
     );
     let (mut rows, table) = (rows?, snapshot?.policies());
+    // Refused hosts the instance table does not know (every request refused before a key
+    // was fetched, or `(other)`): listed apart, the most refused first.
+    let known: std::collections::HashSet<&str> = rows.iter().map(|r| r.domain.as_str()).collect();
+    let unknown: Vec<_> = refused?
+        .into_iter()
+        .filter(|c| !known.contains(c.domain.as_str()))
+        .take(UNKNOWN_REFUSALS_SHOWN)
+        .collect();
+    drop(known);
     let search: String = query
         .q
         .as_deref()
@@ -185,6 +199,18 @@ pub(crate) async fn list(
                 td { (r.last_error.as_deref().unwrap_or("")) }
             } } }
         } }
+        h2 { "Refused hosts not known as instances" }
+        @if unknown.is_empty() {
+            p.muted { "None since the start of the previous hour." }
+        } @else {
+            p.muted { "Hosts named by refused requests that sluice has no instance row for (\"(other)\" counts the hosts beyond each process's bound between two writes), most refused first." }
+            div.scroll { table {
+                thead { tr { th scope="col" { "Host" } th scope="col" { "rc" } th scope="col" { "Refused" } } }
+                tbody { @for u in &unknown { tr {
+                    td { (u.domain) } td { (u.rc) } td.n { (u.count) }
+                } } }
+            } }
+        }
     };
     Ok(page::frame(
         &admin,
