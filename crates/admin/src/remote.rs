@@ -23,7 +23,7 @@ const QUERY_MAX_CHARS: usize = 100;
 
 /// What the refusal counts cover, said on both pages.
 const REFUSALS_NOTE: &str = "Refusals are counted since the start of the previous clock hour \
-    (each process adds its counts once a minute), by the host of the activity's actor: a \
+    (each process adds its counts every `inbox_refusal_flush_s`, a minute by default), by the host of the activity's actor: a \
     request refused before its body was parsed (too large, not JSON, wrong media type, back \
     pressure) names no actor and counts under no instance; the overview has those, for \
     this process, by rc.";
