@@ -191,6 +191,9 @@ codes! {
     /// `POST /api/v1/publish`: what the activity does here cannot be decided now (a Follow's
     /// community could not be fetched); nothing was appended.
     LocalEffectUnavailable => Some(503),
+    /// A forwarded activity (signed by someone other than its actor) is not served by its
+    /// origin as the same activity by the same actor; not applied.
+    ForwardUnverified => None,
 }
 
 impl std::fmt::Display for Rc {

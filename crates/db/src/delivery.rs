@@ -25,6 +25,10 @@ pub struct Probe {
     /// Every transaction of `waiting_for` has ended.
     #[diesel(sql_type = Bool)]
     pub waited_done: bool,
+    /// `policy_generation` now: the queue reloads its policy table when it moved, so a
+    /// block reaches the activities already in its workers' windows.
+    #[diesel(sql_type = BigInt)]
+    pub policy_generation: i64,
 }
 
 const PROBE: &str = "\
@@ -36,7 +40,8 @@ SELECT m.max_id,
             ELSE -1 END AS visible,
        ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(pg_current_snapshot()) AS x) AS in_progress,
        NOT EXISTS (SELECT 1 FROM unnest(p.w) AS w(x)
-                   WHERE pg_xact_status(w.x::text::xid8) = 'in progress') AS waited_done
+                   WHERE pg_xact_status(w.x::text::xid8) = 'in progress') AS waited_done,
+       (SELECT generation FROM policy_generation) AS policy_generation
 FROM p, m";
 
 /// One cheap probe for the horizon (the highest outbound id below which every id is

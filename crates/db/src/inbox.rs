@@ -14,8 +14,10 @@ pub struct NewReceived {
     pub actor: String,
     /// Its top-level type.
     pub kind: String,
-    /// The exact JSON text received (already validated; stored as JSONB).
+    /// The exact JSON text received (already validated; stored byte for byte).
     pub raw: String,
+    /// The signer, when it is not the actor (a forwarded activity).
+    pub signer: Option<String>,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -28,10 +30,10 @@ struct Inserted {
 // ORDER BY keeps journal order = arrival order within the batch. An id already journaled,
 // or twice in the batch, is skipped: RETURNING lists only the rows actually inserted.
 const APPEND: &str = "\
-INSERT INTO received_activity (activity_id, actor, kind, raw)
-SELECT activity_id, actor, kind, raw::jsonb
-FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY
-    AS t(activity_id, actor, kind, raw, ord)
+INSERT INTO received_activity (activity_id, actor, kind, raw, signer)
+SELECT activity_id, actor, kind, raw, signer
+FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY
+    AS t(activity_id, actor, kind, raw, signer, ord)
 ORDER BY ord
 ON CONFLICT (activity_id) DO NOTHING
 RETURNING activity_id";
@@ -46,17 +48,20 @@ pub async fn append(
     let mut actors = Vec::with_capacity(rows.len());
     let mut kinds = Vec::with_capacity(rows.len());
     let mut raws = Vec::with_capacity(rows.len());
+    let mut signers = Vec::with_capacity(rows.len());
     for r in rows {
         ids.push(r.activity_id.clone());
         actors.push(r.actor.clone());
         kinds.push(r.kind.clone());
         raws.push(r.raw.clone());
+        signers.push(r.signer.clone());
     }
     let inserted: Vec<Inserted> = crate::sql(APPEND)
         .bind::<Array<Text>, _>(ids)
         .bind::<Array<Text>, _>(actors)
         .bind::<Array<Text>, _>(kinds)
         .bind::<Array<Text>, _>(raws)
+        .bind::<Array<Nullable<Text>>, _>(signers)
         .load(c)
         .await?;
     Ok(inserted.into_iter().map(|i| i.activity_id).collect())

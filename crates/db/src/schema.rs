@@ -234,7 +234,7 @@ diesel::table! {
         activity_id -> Text,
         actor -> Text,
         kind -> Text,
-        raw -> Jsonb,
+        raw -> Text,
         received_at -> Timestamptz,
         state -> Text,
         attempts -> Integer,
@@ -244,6 +244,7 @@ diesel::table! {
         error_code -> Nullable<Text>,
         error -> Nullable<Text>,
         processed_at -> Nullable<Timestamptz>,
+        signer -> Nullable<Text>,
     }
 }
 

@@ -74,12 +74,12 @@ async fn counted(url: String) {
     };
     let snap = conn
         .run("lookup", move |c| {
-            async move { ingest::lookup::lookup(c, &keys).await }.boxed()
+            async move { ingest::lookup::lookup(c, &keys, None).await }.boxed()
         })
         .await
         .unwrap();
     assert!(snap.persons.is_empty());
-    assert_eq!(snap.mode, "open");
+    assert_eq!(snap.policy.map(|p| p.mode).as_deref(), Some("open"));
 
     let mut ch = Changes {
         instances: vec!["a.example".into()],

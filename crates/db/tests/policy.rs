@@ -3,7 +3,7 @@
 //! so they decide alike for every host; entries are stored in their normal form.
 
 use futures::FutureExt;
-use sluice_db::ingest::lookup::{Keys, lookup};
+use sluice_db::ingest::lookup::{Keys, PolicyRows, lookup};
 use sluice_db::instances::{self, Mode, Policy, decision_table};
 use sluice_testkit::test_db;
 use sluice_trust::host::InstanceHost;
@@ -72,15 +72,12 @@ async fn the_pipeline_and_the_inbox_load_the_same_decisions() {
     for mode in [Mode::Open, Mode::Allowlist] {
         instances::set_mode(&t.db, mode).await.unwrap();
         let inbox = instances::load_policy(&t.db).await.unwrap().policies();
-        let snap =
-            t.db.run("lookup", |c| {
-                async move { lookup(c, &Keys::default()).await }.boxed()
-            })
+        let rows = policy_rows(&t.db, None)
             .await
-            .unwrap();
+            .expect("no generation held yet");
         let pipeline = decision_table(
-            Mode::parse(&snap.mode),
-            snap.instances
+            Mode::parse(&rows.mode),
+            rows.instances
                 .iter()
                 .map(|i| (i.domain.as_str(), Policy::parse(&i.policy))),
         );
@@ -182,4 +179,46 @@ async fn processes_take_turns_at_the_sync_lease() {
     assert!(!claim(&t.db, interval).await.unwrap());
     tokio::time::sleep(interval).await;
     assert!(claim(&t.db, interval).await.unwrap());
+}
+
+/// The policy rows a pipeline lookup returns to a caller holding `known`.
+async fn policy_rows(db: &sluice_db::Db, known: Option<i64>) -> Option<PolicyRows> {
+    db.run("lookup", move |c| {
+        async move { lookup(c, &Keys::default(), known).await }.boxed()
+    })
+    .await
+    .unwrap()
+    .policy
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pipeline_reads_policy_rows_only_when_their_generation_moved() {
+    let t = test_db().await;
+    let host = |h: &str| InstanceHost::parse(h).unwrap();
+    instances::set_policy(&t.db, &host("blocked.example"), Policy::Block, None)
+        .await
+        .unwrap();
+    let first = policy_rows(&t.db, None)
+        .await
+        .expect("read without a generation");
+    assert_eq!(first.instances.len(), 1);
+    // Held at this generation: no rows come back, however many entries there are.
+    assert!(policy_rows(&t.db, Some(first.generation)).await.is_none());
+    // A change moves the generation: the rows are read again, the change included.
+    instances::set_policy(&t.db, &host("other.example"), Policy::Block, None)
+        .await
+        .unwrap();
+    let second = policy_rows(&t.db, Some(first.generation))
+        .await
+        .expect("the generation moved");
+    assert!(second.generation > first.generation);
+    let mut domains: Vec<&str> = second.instances.iter().map(|i| i.domain.as_str()).collect();
+    domains.sort();
+    assert_eq!(domains, ["blocked.example", "other.example"]);
+    // A change of mode alone moves it too.
+    instances::set_mode(&t.db, Mode::Allowlist).await.unwrap();
+    let third = policy_rows(&t.db, Some(second.generation))
+        .await
+        .expect("the mode changed");
+    assert_eq!(third.mode, "allowlist");
 }

@@ -46,7 +46,7 @@ pub fn acceptable_media_type(content_type: Option<&str>) -> bool {
 }
 
 /// Longest number literal accepted. Honest numbers are at most ~25 characters (an f64's
-/// shortest form, a u64); the bound keeps every accepted literal far inside what `jsonb`'s
+/// shortest form, a u64); the bound keeps every accepted literal far inside what PostgreSQL's
 /// `numeric` stores (16,383 digits after the point).
 const MAX_NUMBER_LEN: usize = 256;
 
@@ -55,7 +55,8 @@ const MAX_NUMBER_LEN: usize = 256;
 const MAX_EXPONENT: i64 = 400;
 
 /// Scans the raw bytes: nesting depth at most `max_depth`, no `\u0000` escape (PostgreSQL
-/// `jsonb` cannot store it, and one such row would fail a whole group-commit batch), and
+/// text cannot hold the NUL it stands for, so content parsed from it could never be
+/// written), and
 /// every number inside f64's range ([`number_in_range`]). Runs before parsing, so a deeply
 /// nested body costs a linear scan and nothing more.
 pub fn scan(body: &[u8], max_depth: usize) -> Result<(), Refusal> {
@@ -108,7 +109,7 @@ pub fn scan(body: &[u8], max_depth: usize) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// A number literal must be one f64 can hold and `jsonb` can store: not so large that it
+/// A number literal must be one f64 can hold and PostgreSQL can store: not so large that it
 /// overflows (`1e400`), not so small that it underflows to zero while not being zero
 /// (`1e-20000`, which serde reads as 0 and PostgreSQL refuses), with an exponent within
 /// ±[`MAX_EXPONENT`] and at most [`MAX_NUMBER_LEN`] characters. A token that is not a

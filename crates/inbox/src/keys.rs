@@ -80,6 +80,26 @@ impl Tier {
     }
 }
 
+/// How far a lookup may go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// Memory, the database, then a fetch of the owner's document.
+    Fetch,
+    /// Memory and the database only.
+    Stored,
+}
+
+/// Counts a lookup's outcome in `sluice_key_lookups_total`.
+fn counted(r: Result<(Arc<Key>, Tier), KeyError>) -> Result<(Arc<Key>, Tier), KeyError> {
+    let label = match &r {
+        Ok((_, tier)) => tier.label(),
+        Err(KeyError::Gone) => "gone",
+        Err(_) => "failed",
+    };
+    global().key_lookups_total.with_label_values(&[label]).inc();
+    r
+}
+
 /// Why no key could be had.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
@@ -182,37 +202,55 @@ impl KeyStore {
 
     /// The key `key_id`, from the cheapest tier that has it. `trips` collects the database
     /// round-trips this call paid.
-    pub async fn get(&self, key_id: &str, trips: &AtomicU64) -> Result<(Arc<Key>, Tier), KeyError> {
+    /// `doc` is the document the keyId names ([`key_document`]).
+    pub async fn get(
+        &self,
+        key_id: &str,
+        doc: &Url,
+        trips: &AtomicU64,
+    ) -> Result<(Arc<Key>, Tier), KeyError> {
         let tier = std::sync::Mutex::new(Tier::Cache);
         let entry = self
             .cache
             .entry_by_ref(key_id)
             .or_try_insert_with(async {
-                let (key, t) = self.load(key_id, trips).await?;
+                let (key, t) = self.load(key_id, doc, trips, Reach::Fetch).await?;
                 *tier.lock().unwrap_or_else(|p| p.into_inner()) = t;
                 Ok::<_, KeyError>(Arc::new(key))
             })
             .await
             .map_err(|e: Arc<KeyError>| (*e).clone());
         let tier = *tier.lock().unwrap_or_else(|p| p.into_inner());
-        match entry {
-            Ok(e) => {
-                global()
-                    .key_lookups_total
-                    .with_label_values(&[tier.label()])
-                    .inc();
-                Ok((e.into_value(), tier))
-            }
-            Err(e) => {
-                let label = if e == KeyError::Gone {
-                    "gone"
-                } else {
-                    "failed"
-                };
-                global().key_lookups_total.with_label_values(&[label]).inc();
-                Err(e)
-            }
+        counted(entry.map(|e| (e.into_value(), tier)))
+    }
+
+    /// The key `key_id` only if it is already known (memory, `remote_key`, or a local key):
+    /// never fetched. For signers that are not the activity's actor (forwarded
+    /// activities): a forward must not make us fetch a document it names, or any stranger
+    /// could aim our GETs at any path of any host again.
+    pub async fn known(
+        &self,
+        key_id: &str,
+        doc: &Url,
+        trips: &AtomicU64,
+    ) -> Result<(Arc<Key>, Tier), KeyError> {
+        if let Some(k) = self.cache.get(key_id).await {
+            return counted(Ok((k, Tier::Cache)));
         }
+        let loaded = match self.load(key_id, doc, trips, Reach::Stored).await {
+            Ok((key, tier)) => {
+                let key = Arc::new(key);
+                self.cache.insert(key_id.to_string(), key.clone()).await;
+                Ok((key, tier))
+            }
+            Err(e) => Err(e),
+        };
+        counted(loaded)
+    }
+
+    /// Whether `url` is on our own domain.
+    pub fn is_local(&self, url: &Url) -> bool {
+        authority(url) == self.settings.local_domain
     }
 
     /// After a failed verification with `used`: fetches the key again when `used` is old
@@ -221,6 +259,7 @@ impl KeyStore {
         &self,
         key_id: &str,
         used: &Key,
+        doc: &Url,
         trips: &AtomicU64,
     ) -> Option<Result<Arc<Key>, KeyError>> {
         let age = SystemTime::now()
@@ -229,7 +268,7 @@ impl KeyStore {
         if age < self.settings.refetch_after {
             return None;
         }
-        let r = self.fetch(key_id, trips).await.map(Arc::new);
+        let r = self.fetch(key_id, doc, trips).await.map(Arc::new);
         match &r {
             Ok(k) => {
                 self.cache.insert(key_id.to_string(), k.clone()).await;
@@ -249,16 +288,21 @@ impl KeyStore {
         Some(r)
     }
 
-    /// Local keys for our domain; else the database, then a fetch.
-    async fn load(&self, key_id: &str, trips: &AtomicU64) -> Result<(Key, Tier), KeyError> {
-        let doc = document_of(key_id)?;
-        if authority(&doc) == self.settings.local_domain {
-            return self.local(key_id, &doc, trips).await;
+    /// Local keys for our domain; else the database, then (if `reach` allows) a fetch.
+    async fn load(
+        &self,
+        key_id: &str,
+        doc: &Url,
+        trips: &AtomicU64,
+        reach: Reach,
+    ) -> Result<(Key, Tier), KeyError> {
+        if authority(doc) == self.settings.local_domain {
+            return self.local(key_id, doc, trips).await;
         }
         // A permanent failure (the document is gone or is not the owner's, or lacks this
         // keyId) makes any stored copy stale: refused without a round-trip. A transient one
         // does not: the stored key may be good, so the database is asked first.
-        if let Some(e) = self.remembered(key_id, &doc)
+        if let Some(e) = self.remembered(key_id, doc)
             && !matches!(e, KeyError::Transient(_))
         {
             return Err(e);
@@ -288,7 +332,13 @@ impl KeyStore {
                 Tier::Db,
             ));
         }
-        Ok((self.fetch(key_id, trips).await?, Tier::Fetch))
+        match reach {
+            Reach::Fetch => Ok((self.fetch(key_id, doc, trips).await?, Tier::Fetch)),
+            Reach::Stored => Err(KeyError::Unknown(format!(
+                "the key {key_id} is not known here, and a forwarded activity's signer is \
+                 never fetched: its key must have been learned from its own signed activities"
+            ))),
+        }
     }
 
     /// A keyId on our domain: a local actor's key, or nothing. Never fetched, never stored
@@ -375,8 +425,8 @@ impl KeyStore {
     }
 
     /// Fetches the key's document and stores the key, if the document is its owner's.
-    async fn fetch(&self, key_id: &str, trips: &AtomicU64) -> Result<Key, KeyError> {
-        let url = document_of(key_id)?;
+    async fn fetch(&self, key_id: &str, doc: &Url, trips: &AtomicU64) -> Result<Key, KeyError> {
+        let url = doc.clone();
         if authority(&url) == self.settings.local_domain {
             return Err(KeyError::Unknown(format!(
                 "{key_id} is on our own domain and is never fetched"
@@ -461,6 +511,24 @@ pub fn document_of(key_id: &str) -> Result<Url, KeyError> {
         .map_err(|_| KeyError::Unknown(format!("keyId {key_id:?} is not a URL")))?;
     u.set_fragment(None);
     Ok(u)
+}
+
+/// The document whose key a keyId names, for an activity by `actor`: the keyId without its
+/// fragment (`<actor>#main-key`, Lemmy's and Mastodon's form); or `actor` itself when the
+/// keyId is one path segment directly under it (`<actor>/main-key`, GoToSocial's form): its
+/// own document must then list the key under that id, owned by itself ([`find_key`]), so
+/// such a keyId still makes us fetch nothing but the actor the activity names.
+pub fn key_document(key_id: &str, actor: &Url) -> Result<Url, KeyError> {
+    let doc = document_of(key_id)?;
+    let under_actor = actor.query().is_none()
+        && actor.fragment().is_none()
+        && doc.query().is_none()
+        && doc
+            .as_str()
+            .strip_prefix(actor.as_str())
+            .and_then(|rest| rest.strip_prefix('/'))
+            .is_some_and(|segment| !segment.is_empty() && !segment.contains('/'));
+    Ok(if under_actor { actor.clone() } else { doc })
 }
 
 struct FoundKey {
@@ -557,5 +625,27 @@ mod tests {
             "https://a.example/u/x"
         );
         assert!(document_of("not a url").is_err());
+    }
+
+    #[test]
+    fn a_key_names_its_fragmentless_document_or_the_actor_one_segment_up() {
+        let actor = Url::parse("https://g.example/users/gina").unwrap();
+        let doc = |k: &str| key_document(k, &actor).unwrap().to_string();
+        assert_eq!(doc("https://g.example/users/gina#main-key"), actor.as_str());
+        assert_eq!(doc("https://g.example/users/gina/main-key"), actor.as_str());
+        // Anything else names its own document (a forward's signer, never fetched for it).
+        for other in [
+            "https://g.example/users/gina/keys/main-key",
+            "https://g.example/users/gina/main-key?x=1",
+            "https://g.example/users/ginax/main-key",
+            "https://h.example/users/gina/main-key",
+            "https://g.example/users/gina/",
+        ] {
+            assert_eq!(
+                doc(other),
+                document_of(other).unwrap().to_string(),
+                "{other}"
+            );
+        }
     }
 }

@@ -9,9 +9,10 @@
 //!    (numbers beyond f64's range: 400)
 //! 5. the activity `id` on the actor's host and not reserved (400); the actor's instance
 //!    policy (403)
-//! 6. the HTTP signature ([`crate::verify`]: key-less checks, the signer is the actor,
-//!    then the key, cheapest tier first) → 401 (503 when the key's server or our database
-//!    is unreachable, or the key fetch budget is spent)
+//! 6. the HTTP signature ([`crate::verify`]: key-less checks, who signed (the actor, or a
+//!    forwarder whose key is known and whose instance policy admits), then the key,
+//!    cheapest tier first) → 401/403 (503 when the key's server or our database is
+//!    unreachable, or the key fetch budget is spent)
 //! 7. the instance's acceptance rate, in memory (429), counted only for signed activities
 //!    so nobody can spend another instance's rate
 //! 8. the journal ([`crate::journal`], group commit) → 202 once the row is committed
@@ -31,6 +32,7 @@ use sluice_db::inbox::NewReceived;
 use sluice_metrics::{global, spend};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use url::Url;
 
 /// An acknowledged activity.
 #[derive(Debug, Clone, PartialEq)]
@@ -213,10 +215,22 @@ pub async fn receive(
     global().signature_verify_seconds.observe(cpu.as_secs_f64());
     let verified = verified?;
 
+    // A forwarded activity comes from the signer's instance: it must be admitted too, and
+    // it is the one whose rate is spent.
+    let sender_host = match verified.forwarder().map(Url::parse) {
+        Some(Ok(signer)) => {
+            let host = sluice_apub::urls::authority(&signer);
+            s.policy.check(&host)?;
+            host
+        }
+        Some(Err(_)) => return Err(Refusal::new(Rc::KeyUnknown, "the signer is not a URL")),
+        None => actor_host,
+    };
+
     // 7: what may this instance cost us. Only signed activities count: the unsigned 410
     // Delete proves nothing about who sent it, and its derived id makes repeats free.
     if verified != Verified::ActorGone {
-        s.check_rate(&actor_host)?;
+        s.check_rate(&sender_host)?;
     }
 
     // 8: the one durable write.
@@ -230,18 +244,20 @@ pub async fn receive(
             actor: env.actor.clone(),
             object_id: Some(env.actor.to_string()),
         };
-        return journal(inbox, &derived, raw, own_trips).await;
+        return journal(inbox, &derived, raw, None, own_trips).await;
     }
     // `scan` + `parse` proved the body is UTF-8 JSON; it is journaled as received.
     let raw = String::from_utf8(body.to_vec())
         .map_err(|_| Refusal::new(Rc::JsonMalformed, "the body is not UTF-8"))?;
-    journal(inbox, &env, raw, own_trips).await
+    let signer = verified.forwarder().map(str::to_string);
+    journal(inbox, &env, raw, signer, own_trips).await
 }
 
 async fn journal(
     inbox: &Inbox,
     env: &Envelope,
     raw: String,
+    signer: Option<String>,
     own_trips: f64,
 ) -> Result<Ack, Refusal> {
     let row = NewReceived {
@@ -249,6 +265,7 @@ async fn journal(
         actor: env.actor.to_string(),
         kind: env.kind.clone(),
         raw,
+        signer,
     };
     let wait = Instant::now();
     let r = inbox.shared.journal.append(row).await;

@@ -5,14 +5,18 @@
 //!    (`(request-target)`, `host`, `date` or `(created)`, `digest`), the time window, the
 //!    `Digest` against the exact body bytes. The `Host` we check is the configured domain:
 //!    behind a reverse proxy the socket's address is not what the sender signed.
-//! 2. The signer must be the activity's actor, decided before anything is fetched: the
-//!    `keyId` must be the actor's own document or a fragment of it (`<actor>#main-key`), as
-//!    activitypub_federation and Mastodon require. A signature therefore never makes us
-//!    fetch anything but the actor the activity names, and a signer that is not the actor
-//!    (inbox forwarding, or `mallory` signing for `bob`) is refused: forwarded activities
-//!    would count only after a fetch from their origin, which the inbox does not do.
+//! 2. Who signed, decided before anything is fetched: the `keyId` names its signer's
+//!    own document ([`key_document`]: the keyId without its fragment, `<actor>#main-key`,
+//!    or the actor for a keyId one segment under it, `<actor>/main-key`). When that signer is the
+//!    activity's actor, its key may be fetched (as activitypub_federation and Mastodon
+//!    do): a signature never makes us fetch anything but the actor the activity names.
+//!    When it is not (inbox forwarding, or `mallory` signing for `bob`), the activity is
+//!    *forwarded*: the signature proves only who forwarded it, the signer's key must
+//!    already be known (never fetched for a forward), the actor may not be one of ours,
+//!    and the pipeline applies the activity only as fetched by its id from its origin
+//!    (Mastodon's rule).
 //! 3. The key, cheapest tier first ([`crate::keys`]; keyIds on our own domain resolve to
-//!    local keys only), whose owner must be the actor; the RSA verification; one refetch
+//!    local keys only), whose owner must be the signer; the RSA verification; one refetch
 //!    when a stored key fails (rotation).
 //!
 //! The one exception: a `Delete` whose object is its own actor, when the actor's document
@@ -24,7 +28,7 @@
 
 use crate::Refusal;
 use crate::envelope::Envelope;
-use crate::keys::{Key, KeyError, KeyStore, Tier, document_of};
+use crate::keys::{Key, KeyError, KeyStore, Tier, key_document};
 use actix_web::HttpRequest;
 use sluice_apub::Rc;
 use sluice_apub::signature::{Checked, Incoming, SignatureError, VerifyPolicy, check};
@@ -43,8 +47,26 @@ pub enum Verified {
         /// Where the key came from.
         tier: Tier,
     },
+    /// A valid signature by `signer`, an actor other than the activity's (inbox
+    /// forwarding): it proves who forwarded the activity, not the activity itself.
+    Forwarded {
+        /// The signer (its key's owner).
+        signer: String,
+        /// Where the key came from.
+        tier: Tier,
+    },
     /// A Delete of its own actor, whose document is 410 Gone.
     ActorGone,
+}
+
+impl Verified {
+    /// The signer, when it is not the activity's actor.
+    pub fn forwarder(&self) -> Option<&str> {
+        match self {
+            Verified::Forwarded { signer, .. } => Some(signer),
+            _ => None,
+        }
+    }
 }
 
 /// The request headers as the signature library wants them, with `host` set to our
@@ -111,56 +133,72 @@ pub async fn authenticate(
             format!("the keyId is longer than {MAX_KEY_ID_LEN} bytes"),
         ));
     }
-    let key_doc = document_of(&checked.key_id).map_err(key_refusal)?;
-    if key_doc != env.actor {
+    let signer = key_document(&checked.key_id, &env.actor).map_err(key_refusal)?;
+    let forwarded = signer != env.actor;
+    if forwarded && keys.is_local(&env.actor) {
         return Err(Refusal::new(
             Rc::SignerNotActor,
             format!(
-                "signed with {}, which is not the actor {} (a keyId must be the actor's own \
-                 document or a fragment of it; forwarded activities are not accepted)",
+                "signed with {}, not by the actor {}: nobody forwards our own actors' \
+                 activities to us",
                 checked.key_id, env.actor
             ),
         ));
     }
-    let (key, tier) = match keys.get(&checked.key_id, trips).await {
+    let found = if forwarded {
+        keys.known(&checked.key_id, &signer, trips).await
+    } else {
+        keys.get(&checked.key_id, &signer, trips).await
+    };
+    let (key, tier) = match found {
         Ok(k) => k,
         Err(KeyError::Gone)
-            if env.kind == "Delete" && env.object_id.as_deref() == Some(env.actor.as_str()) =>
+            if !forwarded
+                && env.kind == "Delete"
+                && env.object_id.as_deref() == Some(env.actor.as_str()) =>
         {
             return Ok(Verified::ActorGone);
         }
         Err(e) => return Err(key_refusal(e)),
     };
-    owned_by_actor(&key, env)?;
+    let verified = |owner: &str, tier| {
+        if forwarded {
+            Verified::Forwarded {
+                signer: owner.to_string(),
+                tier,
+            }
+        } else {
+            Verified::Signature {
+                owner: owner.to_string(),
+                tier,
+            }
+        }
+    };
+    owned_by(&key, &signer)?;
     if timed_verify(checked, &key.key, cpu).is_ok() {
-        return Ok(Verified::Signature {
-            owner: key.owner.clone(),
-            tier,
-        });
+        return Ok(verified(&key.owner, tier));
     }
     // A stored key failed: the owner may have rotated it. One refetch, if not too young.
     if !matches!(tier, Tier::Fetch | Tier::Local)
-        && let Some(again) = keys.refetch(&checked.key_id, &key, trips).await
+        && let Some(again) = keys.refetch(&checked.key_id, &key, &signer, trips).await
     {
         let key = again.map_err(key_refusal)?;
-        owned_by_actor(&key, env)?;
+        owned_by(&key, &signer)?;
         timed_verify(checked, &key.key, cpu).map_err(refuse)?;
-        return Ok(Verified::Signature {
-            owner: key.owner.clone(),
-            tier: Tier::Refetch,
-        });
+        return Ok(verified(&key.owner, Tier::Refetch));
     }
     Err(refuse(SignatureError::Invalid))
 }
 
-/// The key's owner (as stored, or as its document said) must be the actor itself.
-fn owned_by_actor(key: &Key, env: &Envelope) -> Result<(), Refusal> {
-    if Url::parse(&key.owner).ok().as_ref() == Some(&env.actor) {
+/// The key's owner (as stored, or as its document said) must be the signer itself, the
+/// document its keyId names.
+fn owned_by(key: &Key, signer: &Url) -> Result<(), Refusal> {
+    if Url::parse(&key.owner).ok().as_ref() == Some(signer) {
         return Ok(());
     }
     Err(Refusal::new(
         Rc::SignerNotActor,
-        format!("the key belongs to {}, not to {}", key.owner, env.actor),
+        format!("the key belongs to {}, not to {signer}", key.owner),
     ))
 }
 

@@ -17,8 +17,8 @@ pub mod spend;
 use prometheus::core::Collector;
 use prometheus::proto::MetricType;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::sync::OnceLock;
 
@@ -121,6 +121,8 @@ pub struct Metrics {
     pub queue_lag_seconds: prometheus::GaugeVec,
     /// Deliveries on the wire right now, by peer host.
     pub delivery_in_flight: IntGaugeVec,
+    /// Journal rows deleted by pruning (done and ignored rows past their retention).
+    pub journal_pruned_rows_total: IntCounter,
 
     // --- the Fediseer sync ---
     /// Syncs by result (`ok`, `failed`, `skipped`).
@@ -165,6 +167,9 @@ impl Reg<'_> {
     }
     fn counter_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
         self.add(IntCounterVec::new(Opts::new(name, help), labels).expect("metric"))
+    }
+    fn counter(&self, name: &str, help: &str) -> IntCounter {
+        self.add(IntCounter::new(name, help).expect("metric"))
     }
     fn gauge(&self, name: &str, help: &str) -> IntGauge {
         self.add(IntGauge::new(name, help).expect("metric"))
@@ -378,6 +383,10 @@ impl Metrics {
                 "sluice_fediseer_entries",
                 "Synced instance-policy entries in force, by policy.",
                 &["policy"],
+            ),
+            journal_pruned_rows_total: r.counter(
+                "sluice_journal_pruned_rows_total",
+                "Journal rows deleted by pruning (done and ignored rows past their retention).",
             ),
             hosts: HostLabels::new(HOST_LABEL_CAP),
             registry: registry.clone(),

@@ -12,6 +12,7 @@
 use crate::apply::{Via, apply};
 use crate::ctx::{Ctx, Env, Fetched};
 use crate::fetch::{Fetch, FetchFailure};
+use crate::forwarded;
 use crate::keys::Collector;
 use crate::outcome::Step;
 use crate::relay;
@@ -21,8 +22,11 @@ use sluice_apub::Rc;
 use sluice_apub::vocab::{Activity, AnnounceObject, Object, ObjectRef, ParseError, Verb, host};
 use sluice_db::ingest::journal::Claimed;
 use sluice_db::ingest::lookup::{Keys, lookup};
+use sluice_db::instances;
 use sluice_db::{Conn, DbError};
+use sluice_trust::instances::Policies;
 use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 use url::Url;
 
@@ -39,16 +43,40 @@ impl Item {
     }
 }
 
-async fn look_up(conn: &mut Conn, view: &mut View, keys: Keys) -> Result<(), DbError> {
+/// The instance-policy table a processor holds across batches, with its
+/// `policy_generation`: a lookup reads the policy rows only when the generation moved (in
+/// its one flight, so a change takes effect at the next lookup, at no extra round-trip).
+#[derive(Default)]
+pub(crate) struct Policy {
+    generation: Option<i64>,
+    table: Arc<Policies>,
+}
+
+async fn look_up(
+    conn: &mut Conn,
+    view: &mut View,
+    policy: &mut Policy,
+    keys: Keys,
+) -> Result<(), DbError> {
     if keys.is_empty() {
         return Ok(());
     }
-    let k = keys.clone();
-    let snap = conn
+    let (k, known) = (keys.clone(), policy.generation);
+    let mut snap = conn
         .run("ingest_lookup", move |c| {
-            async move { lookup(c, &k).await }.boxed()
+            async move { lookup(c, &k, known).await }.boxed()
         })
         .await?;
+    if let Some(rows) = snap.policy.take() {
+        policy.table = Arc::new(instances::decision_table(
+            instances::Mode::parse(&rows.mode),
+            rows.instances
+                .iter()
+                .map(|i| (i.domain.as_str(), instances::Policy::parse(&i.policy))),
+        ));
+        policy.generation = Some(rows.generation);
+    }
+    view.policies = policy.table.clone();
     view.absorb(&keys, snap);
     Ok(())
 }
@@ -68,13 +96,26 @@ fn provided(items: &[Item]) -> HashSet<String> {
         }
     }
     let mut out = HashSet::new();
-    for a in items.iter().filter_map(|i| i.parsed.as_ref().ok()) {
+    for a in trusted(items) {
         walk(a, &mut out);
     }
     out
 }
 
+/// The parsed activities of the rows whose body counts as sent: a forwarded row's body is
+/// what its forwarder says, so nothing is looked up or provided for it (only its origin's
+/// copy counts).
+fn trusted(items: &[Item]) -> impl Iterator<Item = &Activity> {
+    items
+        .iter()
+        .filter(|i| forwarded::pair(i).is_none())
+        .filter_map(|i| i.parsed.as_ref().ok())
+}
+
 fn apply_item(view: &mut View, fetched: &Fetched, env: &Env, item: &Item) -> Step {
+    if forwarded::pair(item).is_some() {
+        return forwarded::apply_forwarded(view, fetched, env, item);
+    }
     let a = match &item.parsed {
         Ok(a) => a,
         Err(e) => return Step::failed(Rc::MalformedActivity, e.to_string()),
@@ -137,7 +178,7 @@ fn plan(
             let urls: BTreeSet<String> = urls
                 .into_iter()
                 .map(|u| u.to_string())
-                .filter(|u| !provided.contains(u))
+                .filter(|u| !provided.contains(u) || *u == item.row.activity_id)
                 .collect();
             if !urls.is_empty() {
                 needs.push((i, urls));
@@ -196,17 +237,23 @@ pub(crate) async fn run(
     env: &Env,
     fetcher: &dyn Fetch,
     fetched: &mut Fetched,
+    policy: &mut Policy,
     items: &[Item],
 ) -> Result<(Vec<Step>, View), DbError> {
-    let mut view = View::default();
+    let mut view = View {
+        policies: policy.table.clone(),
+        ..View::default()
+    };
     let mut keys = Collector::default();
-    for a in items.iter().filter_map(|i| i.parsed.as_ref().ok()) {
+    for a in trusted(items) {
         keys.activity(a);
     }
-    look_up(conn, &mut view, keys.finish()).await?;
+    look_up(conn, &mut view, policy, keys.finish()).await?;
 
     let mut budget = Budget::new(env, items.len());
+    let mut keyed = HashSet::new();
     for _ in 0..env.settings.fetch_rounds {
+        look_up_served(conn, &mut view, policy, fetched, items, &mut keyed).await?;
         let needs = plan(&view, fetched, env, items, &budget);
         if needs.is_empty() {
             break;
@@ -221,7 +268,7 @@ pub(crate) async fn run(
         }
         let more = more.finish();
         let looked = !more.is_empty();
-        look_up(conn, &mut view, more).await?;
+        look_up(conn, &mut view, policy, more).await?;
         // Fetches are granted in journal order; a URL two activities need counts once.
         let mut to_fetch: Vec<Url> = Vec::new();
         let mut granted: HashSet<String> = HashSet::new();
@@ -244,6 +291,7 @@ pub(crate) async fn run(
         }
         fetch_all(env, fetcher, to_fetch, fetched).await;
     }
+    look_up_served(conn, &mut view, policy, fetched, items, &mut keyed).await?;
 
     let mut steps = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
@@ -263,12 +311,31 @@ pub(crate) async fn run(
             relay: Some(community),
         } = &step
         {
-            let announce = relay::announce(&env.urls, community, &item.row.raw);
+            let announce = relay::announce(&env.urls, community, forwarded::served(item, fetched));
             view.outbound.push(announce);
         }
         steps.push(step);
     }
     Ok((steps, view))
+}
+
+/// Looks up what the activities served for forwarded rows refer to, once per row (their
+/// forwarders' copies were not looked up: only the origin's counts).
+async fn look_up_served(
+    conn: &mut Conn,
+    view: &mut View,
+    policy: &mut Policy,
+    fetched: &Fetched,
+    items: &[Item],
+    keyed: &mut HashSet<usize>,
+) -> Result<(), DbError> {
+    let mut keys = Collector::default();
+    for (i, a) in forwarded::served_activities(items, fetched) {
+        if keyed.insert(i) {
+            keys.activity(&a);
+        }
+    }
+    look_up(conn, view, policy, keys.finish()).await
 }
 
 fn knows(view: &View, id: &str) -> bool {

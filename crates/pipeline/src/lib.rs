@@ -26,6 +26,7 @@ mod apply;
 mod batch;
 mod ctx;
 pub mod fetch;
+mod forwarded;
 mod keys;
 mod metrics;
 mod outcome;

@@ -15,6 +15,7 @@
 use crate::batch::{self, Item};
 use crate::ctx::{Env, Fetched};
 use crate::fetch::Fetch;
+use crate::forwarded::Unverified;
 use crate::metrics;
 use crate::outcome::Step;
 use crate::settings::Settings;
@@ -55,6 +56,8 @@ pub struct Processor {
     fetcher: Arc<dyn Fetch>,
     last_backlog: Option<Instant>,
     batches: u64,
+    unverified: Unverified,
+    policy: batch::Policy,
 }
 
 /// Retried rows (fetch timeouts, budgets, unresolved references, trouble) run in chunks of
@@ -95,6 +98,8 @@ impl Processor {
             fetcher,
             last_backlog: None,
             batches: 0,
+            unverified: Unverified::default(),
+            policy: batch::Policy::default(),
         }
     }
 
@@ -270,9 +275,15 @@ impl Processor {
     ) -> Result<Vec<Outcome>, DbError> {
         let env = self.env.clone();
         let fetcher = self.fetcher.clone();
+        self.unverified.hold_back(items, fetched);
         self.warm_up().await?;
-        let conn = self.held()?;
-        let (steps, view) = batch::run(conn, &env, &*fetcher, fetched, items).await?;
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| DbError::Unavailable("no connection".into()))?;
+        let (steps, view) =
+            batch::run(conn, &env, &*fetcher, fetched, &mut self.policy, items).await?;
+        self.unverified.learn(items, &steps);
         let mut changes = view.changes();
         self.batches_gc(&mut changes);
         changes.journal = extra.to_vec();

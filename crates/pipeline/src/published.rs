@@ -93,6 +93,7 @@ impl LocalEffects {
             raw,
             received_at: chrono::Utc::now(),
             attempts: 1,
+            signer: None,
         });
         let follow = matches!(&item.parsed, Ok(a) if matches!(a.verb, Verb::Follow(_)));
         let fetcher: &dyn Fetch = if follow { &*self.fetcher } else { &Offline };
@@ -103,6 +104,9 @@ impl LocalEffects {
             &self.env,
             fetcher,
             &mut fetched,
+            // A publish is rare next to a batch: it reads the policy rows in its lookup
+            // rather than holding a cache of its own.
+            &mut batch::Policy::default(),
             std::slice::from_ref(&item),
         )
         .await?;

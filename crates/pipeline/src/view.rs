@@ -6,11 +6,11 @@
 use chrono::{DateTime, Utc};
 use sluice_db::ingest::changes::*;
 use sluice_db::ingest::lookup::{Keys, Snapshot};
-use sluice_db::instances;
 use sluice_db::outbound::NewOutbound;
 use sluice_trust::authority;
 use sluice_trust::instances::Policies;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 /// A person.
 #[derive(Debug, Clone)]
@@ -157,8 +157,8 @@ pub(crate) struct View {
     pub bans: HashMap<(String, Option<String>), BanState>,
     pub reports: HashMap<String, ReportState>,
     /// The instance-policy table (`sluice_trust::instances`), as the inbox and the queue
-    /// hold it.
-    pub policies: Policies,
+    /// hold it; the processor keeps it across batches (`batch::Policy`).
+    pub policies: Arc<Policies>,
     /// `ingest_memory`: key → journal id.
     pub memory: HashMap<String, i64>,
     /// Ids already looked up in the database (found or not).
@@ -182,12 +182,6 @@ impl View {
     /// win.
     pub(crate) fn absorb(&mut self, keys: &Keys, s: Snapshot) {
         self.looked_up.extend(keys.ids.iter().cloned());
-        self.policies = instances::decision_table(
-            instances::Mode::parse(&s.mode),
-            s.instances
-                .iter()
-                .map(|i| (i.domain.as_str(), instances::Policy::parse(&i.policy))),
-        );
         for p in s.persons {
             // Rows stored before foreign inboxes were refused are checked again.
             let inbox = crate::ctx::own_inbox(&p.ap_id, Some(&p.inbox));

@@ -397,3 +397,69 @@ async fn an_announced_activity_is_judged_before_anything_is_fetched_for_it() {
     h.ignored(&announce(R, follow), "NotAnnounceable").await;
     assert_eq!(h.peer.hits().len(), before);
 }
+
+/// The processor holds the instance policy across batches (read again only when
+/// `policy_generation` moves): a block entered after it has run still takes effect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_policy_change_takes_effect_at_the_next_batch() {
+    let mut h = harness().await;
+    let post = "http://r.example/post/1";
+    h.done(&docs::wrap("Create", A, docs::page(post, A, R)))
+        .await;
+    h.done(&docs::vote(A, post, 1)).await;
+    sluice_db::instances::set_policy(
+        &h.t.db,
+        &sluice_trust::host::InstanceHost::parse("R.example.").unwrap(),
+        sluice_db::instances::Policy::Block,
+        None,
+    )
+    .await
+    .unwrap();
+    h.ignored(&docs::vote(MALLORY, post, 1), "PolicyBlocked")
+        .await;
+    sluice_db::instances::set_policy(
+        &h.t.db,
+        &sluice_trust::host::InstanceHost::parse("r.example").unwrap(),
+        sluice_db::instances::Policy::None,
+        None,
+    )
+    .await
+    .unwrap();
+    h.done(&docs::vote(MALLORY, post, -1)).await;
+}
+
+/// A forwarded row (signed by someone other than its actor) is applied as its origin serves
+/// it at its id, never as the forwarder sent it; one its origin does not serve is not applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarded_activity_is_applied_as_its_origin_serves_it() {
+    let mut h = harness().await;
+    let post = "http://r.example/post/1";
+    h.done(&docs::wrap("Create", A, docs::page(post, A, R)))
+        .await;
+    let forwarder = "http://f.example/u/fwd";
+    // The origin serves A's Like; the forwarder's copy says Dislike.
+    let served = docs::vote(A, post, 1);
+    h.peer.serve(served.clone());
+    let mut sent = served.clone();
+    sent["type"] = json!("Dislike");
+    let genuine = h.deliver(&sent).await;
+    // MALLORY's "vote", which r.example does not serve.
+    let forged = h.deliver(&docs::vote(MALLORY, post, -1)).await;
+    h.exec(format!(
+        "UPDATE received_activity SET signer = '{forwarder}' WHERE id IN ({genuine}, {forged})"
+    ))
+    .await;
+    h.run().await;
+    assert_eq!(h.row(genuine).await.state, "done");
+    let row = h.row(forged).await;
+    assert_eq!(
+        (row.state.as_str(), row.error_code.as_deref()),
+        ("ignored", Some("ForwardUnverified")),
+        "{row:?}"
+    );
+    assert_eq!(
+        h.count("SELECT sum(score)::bigint AS v FROM vote").await,
+        1,
+        "the origin's Like, and nothing from the forgery"
+    );
+}

@@ -77,6 +77,14 @@ pub async fn run(shared: Arc<Shared>) {
             }
         };
         failing = false;
+        // A policy change reaches the workers' windows (they decide before each launch).
+        if let Err(e) = shared
+            .policies
+            .at_least(&shared.db, probe.policy_generation)
+            .await
+        {
+            tracing::warn!(error = %e, "send queue: cannot reload the instance policy");
+        }
         let had_gap = gap.is_some();
         let next = advance(horizon, &mut gap, &probe);
         if gap.is_some() && !had_gap {
@@ -154,6 +162,7 @@ mod tests {
             visible,
             in_progress: in_progress.to_vec(),
             waited_done,
+            policy_generation: 0,
         }
     }
 

@@ -2,9 +2,10 @@
 //! decision the inbox and the pipeline make, `sluice_trust::instances`, over the same rows)
 //! and that every inbox is on the instance it is delivered for.
 //!
-//! Every outbound fetch returns the current `policy_generation`; the table is reloaded only
-//! when that moved, so a block reaches the activities already queued at their next fetch,
-//! at one extra query per policy change (not per fetch).
+//! Every outbound fetch, and the horizon's poll, returns the current `policy_generation`;
+//! the table is reloaded only when that moved (one extra query per policy change, not per
+//! fetch or poll). Workers decide again before every launch, so a block also recalls what
+//! is already in a worker's window and not yet on the wire.
 
 use sluice_db::{Db, DbError, instances};
 use sluice_trust::host::InstanceHost;
@@ -14,12 +15,15 @@ use std::sync::Arc;
 /// The policy table, shared by the process's workers.
 pub struct PolicyTable {
     current: tokio::sync::Mutex<(i64, Arc<Policies>)>,
+    /// The newest table loaded, for workers to read without waiting on a load.
+    latest: std::sync::RwLock<Arc<Policies>>,
 }
 
 impl Default for PolicyTable {
     fn default() -> Self {
         PolicyTable {
             current: tokio::sync::Mutex::new((i64::MIN, Arc::default())),
+            latest: std::sync::RwLock::default(),
         }
     }
 }
@@ -31,8 +35,17 @@ impl PolicyTable {
         if cur.0 < generation {
             let snap = instances::load_policy(db).await?;
             *cur = (snap.generation, Arc::new(snap.policies()));
+            *self.latest.write().unwrap_or_else(|p| p.into_inner()) = cur.1.clone();
         }
         Ok(cur.1.clone())
+    }
+
+    /// The newest table loaded so far (empty before the first load).
+    pub fn latest(&self) -> Arc<Policies> {
+        self.latest
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 

@@ -206,6 +206,26 @@ impl Window {
         }
     }
 
+    /// The instance's policy now refuses it (a block landed): nothing not yet delivered is
+    /// sent. Fetched activities not launched are skipped when their turn comes, and those
+    /// waiting for a retry are finished unsent at once; attempts already on the wire cannot
+    /// be called back. Returns how many waiting ones were finished.
+    pub fn recall(&mut self) -> usize {
+        for item in &mut self.queue {
+            item.refused = true;
+        }
+        let mut recalled = 0;
+        for e in &mut self.launched {
+            if e.state == State::Waiting {
+                e.state = State::Done { sent: false };
+                e.item.body = Bytes::new();
+                recalled += 1;
+            }
+        }
+        self.advance();
+        recalled
+    }
+
     /// The cursor is persisted up to `upto`.
     pub fn persisted(&mut self, upto: i64) {
         self.persisted = self.persisted.max(upto);
@@ -300,5 +320,27 @@ mod tests {
         assert_eq!(w.cursor(), 2, "the skipped one is finished too");
         w.persisted(2);
         assert_eq!(sent(w.next(0)), 3);
+    }
+
+    #[test]
+    fn a_recall_stops_everything_not_yet_on_the_wire() {
+        let mut w = Window::new(2, 0);
+        w.extend((1..=5).map(|i| item(i, &format!("o{i}"))));
+        assert_eq!(sent(w.next(0)), 1);
+        assert_eq!(sent(w.next(0)), 2);
+        // 1 failed and waits for its retry; 2 is on the wire; 3..5 are queued.
+        w.complete(1, vec!["https://peer.example/inbox".into()]);
+        assert_eq!(w.recall(), 1);
+        // 2 still completes (it was already sent); nothing else is ever sent.
+        w.complete(2, vec![]);
+        let mut skipped = Vec::new();
+        while let Some(step) = w.next(0) {
+            match step {
+                Step::Skipped(id) => skipped.push(id),
+                Step::Send(i) => panic!("{} sent after the recall", i.id),
+            }
+        }
+        assert_eq!(skipped, vec![3, 4, 5]);
+        assert_eq!(w.cursor(), 5, "every recalled activity is finished");
     }
 }

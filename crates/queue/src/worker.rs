@@ -256,6 +256,18 @@ impl Worker {
         if self.backoff_remaining().is_some() || !self.lease_valid() {
             return;
         }
+        // A block may have landed since these activities were fetched.
+        if !policy::decide(&self.shared.policies.latest(), &self.domain).admits() {
+            let recalled = self.window.recall();
+            if recalled > 0 {
+                tracing::info!(instance = %self.domain, recalled, "retries recalled: the instance is now refused by policy");
+                sluice_metrics::global()
+                    .delivery_failures_total
+                    .with_label_values(&[&self.label, "blocked"])
+                    .inc_by(recalled as u64);
+                self.dirty = true;
+            }
+        }
         while let Some(step) = self.window.next(self.health.epoch) {
             match step {
                 Step::Skipped(id) => {

@@ -431,3 +431,60 @@ async fn received_from(db: &sluice_db::Db, domain: &str) {
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_recalls_what_a_window_has_not_yet_delivered() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let t = sluice_testkit::test_db().await;
+    let alice = local_actor(&t.db, "alice").await;
+    // The peer asks to be retried later until `open`; then it would accept everything.
+    let open = Arc::new(AtomicBool::new(false));
+    let gate = open.clone();
+    let peer = Peer::start(
+        &t.db,
+        Box::new(move |_, _| {
+            if gate.load(Ordering::SeqCst) {
+                Reply::Accept
+            } else {
+                Reply::RetryAfter(2)
+            }
+        }),
+        Duration::ZERO,
+    )
+    .await;
+    // One object: one activity on the wire at a time, the rest queued in the window.
+    let items = (1..=5)
+        .map(|n| (alice.clone(), activity(&alice, n, "http://x/o")))
+        .collect();
+    let out = enqueue(&t.db, items, &[peer.inbox()]).await;
+    let q = queue(&t.db, fast(8));
+    // The first attempt was answered "later": it waits for its retry, the others queued.
+    let deadline = std::time::Instant::now() + LIMIT;
+    while peer.hits().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no attempt reached the peer"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sluice_db::instances::set_policy(
+        &t.db,
+        &sluice_trust::host::InstanceHost::parse(&peer.domain).unwrap(),
+        sluice_db::instances::Policy::Block,
+        Some("test"),
+    )
+    .await
+    .unwrap();
+    open.store(true, Ordering::SeqCst);
+    // Every one of them is finished (the cursor passes them all) without being delivered.
+    let last = out[4];
+    wait_state(&t.db, &peer.domain, LIMIT, |s| s.last_delivered_id == last).await;
+    assert!(
+        peer.accepted().is_empty(),
+        "delivered after the block: {:?}",
+        peer.accepted()
+    );
+    assert!(peer.hits().iter().all(|h| h.status == 429));
+    q.shutdown().await;
+}

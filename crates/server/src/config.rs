@@ -182,6 +182,9 @@ pub struct Config {
     // --- admin console ---
     /// The admin console's login token (`/admin`); unset turns the console off (404).
     pub admin_token: Option<String>,
+    /// Seconds between two journal pruning passes (the first comes after at most 60 s).
+    #[serde(deserialize_with = "flexible")]
+    pub journal_prune_every_seconds: f64,
     /// Seconds between two writes of the inbox's refusal counts by instance (the console).
     #[serde(deserialize_with = "flexible")]
     pub inbox_refusal_flush_s: f64,
@@ -255,6 +258,7 @@ impl Default for Config {
             fediseer_hesitations: "ignore".into(),
             fediseer_sync_minutes: 60.0,
             admin_token: None,
+            journal_prune_every_seconds: 600.0,
             inbox_refusal_flush_s: 60.0,
         }
     }
@@ -381,6 +385,7 @@ impl Config {
             "fediseer_hesitations",
             "fediseer_sync_minutes",
             "admin_token",
+            "journal_prune_every_seconds",
             "inbox_refusal_flush_s",
         ]
     }
@@ -490,6 +495,10 @@ impl Config {
             (
                 "pipeline_fetch_timeout_seconds",
                 self.pipeline_fetch_timeout_seconds,
+            ),
+            (
+                "journal_prune_every_seconds",
+                self.journal_prune_every_seconds,
             ),
         ] {
             if !(secs.is_finite() && secs > 0.0 && secs < 1e7) {

@@ -18,29 +18,34 @@ use tokio_util::sync::CancellationToken;
 const BATCH: i64 = 1000;
 /// Pause between two statements of one pass.
 const PACE: Duration = Duration::from_millis(200);
-/// Pause between passes.
-const EVERY: Duration = Duration::from_secs(600);
+/// The first pass waits at most this long after start-up.
+const FIRST: Duration = Duration::from_secs(60);
 
-/// Prunes until `shutdown`; the first pass starts a minute after start-up.
+/// Prunes every `every` until `shutdown`; the first pass starts `every` (at most a minute)
+/// after start-up.
 pub fn spawn(
     db: Db,
     retention_days: f64,
+    every: Duration,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut pause = Duration::from_secs(60);
+        let mut pause = every.min(FIRST);
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(pause) => {}
             }
-            pause = EVERY;
+            pause = every;
             let mut pruned = 0usize;
             loop {
                 match sluice_db::ingest::journal::prune(&db, retention_days * 86400.0, BATCH).await
                 {
                     Ok(n) => {
                         pruned += n;
+                        sluice_metrics::global()
+                            .journal_pruned_rows_total
+                            .inc_by(n as u64);
                         if (n as i64) < BATCH {
                             break;
                         }

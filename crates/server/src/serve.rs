@@ -62,6 +62,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let pruning = crate::prune::spawn(
         database.db.clone(),
         cfg.journal_retention_days,
+        std::time::Duration::from_secs_f64(cfg.journal_prune_every_seconds),
         stop_pruning.clone(),
     );
     let stop_fediseer = tokio_util::sync::CancellationToken::new();

@@ -13,34 +13,67 @@
 
 use crate::{Db, DbError};
 use chrono::{DateTime, Utc};
-use diesel::sql_types::{Array, BigInt, Bool, Double, Integer, Jsonb, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Bool, Double, Integer, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures::FutureExt;
 
 /// A claimed journal row.
-#[derive(Debug, Clone, diesel::QueryableByName)]
+#[derive(Debug, Clone)]
 pub struct Claimed {
     /// Journal id (order).
-    #[diesel(sql_type = BigInt)]
     pub id: i64,
     /// The activity's id.
-    #[diesel(sql_type = Text)]
     pub activity_id: String,
     /// Its actor, as the receiver verified it.
-    #[diesel(sql_type = Text)]
     pub actor: String,
     /// Top-level type.
-    #[diesel(sql_type = Text)]
     pub kind: String,
-    /// The activity as received.
-    #[diesel(sql_type = Jsonb)]
+    /// The activity, parsed from the exact bytes received (`Null` if they are not JSON,
+    /// which the receiver never journals: the pipeline then fails the row as malformed).
     pub raw: serde_json::Value,
     /// When the receiver committed it.
-    #[diesel(sql_type = Timestamptz)]
     pub received_at: DateTime<Utc>,
     /// Claims so far, this one included.
-    #[diesel(sql_type = Integer)]
     pub attempts: i32,
+    /// Who signed it, when not its actor (inbox forwarding): the activity counts only as
+    /// fetched from its origin.
+    pub signer: Option<String>,
+}
+
+/// A claimed row as stored: `raw` is the body's exact text.
+#[derive(diesel::QueryableByName)]
+struct ClaimedRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    activity_id: String,
+    #[diesel(sql_type = Text)]
+    actor: String,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    raw: String,
+    #[diesel(sql_type = Timestamptz)]
+    received_at: DateTime<Utc>,
+    #[diesel(sql_type = Integer)]
+    attempts: i32,
+    #[diesel(sql_type = Nullable<Text>)]
+    signer: Option<String>,
+}
+
+impl From<ClaimedRow> for Claimed {
+    fn from(r: ClaimedRow) -> Claimed {
+        Claimed {
+            raw: serde_json::from_str(&r.raw).unwrap_or(serde_json::Value::Null),
+            id: r.id,
+            activity_id: r.activity_id,
+            actor: r.actor,
+            kind: r.kind,
+            received_at: r.received_at,
+            attempts: r.attempts,
+            signer: r.signer,
+        }
+    }
 }
 
 const CLAIM: &str = "\
@@ -55,7 +88,7 @@ UPDATE received_activity r
 SET lease_owner = $3, lease_until = now() + make_interval(secs => $4),
     attempts = r.attempts + CASE WHEN r.lease_owner = $5 THEN 0 ELSE 1 END
 FROM c WHERE r.id = c.id
-RETURNING r.id, r.activity_id, r.actor, r.kind, r.raw, r.received_at, r.attempts";
+RETURNING r.id, r.activity_id, r.actor, r.kind, r.raw, r.received_at, r.attempts, r.signer";
 
 /// Claims up to `limit` due rows for `owner` for `lease_secs` seconds; returned in journal
 /// order. One statement: pipeline it with others when possible.
@@ -71,7 +104,7 @@ pub async fn claim(
     owner: &str,
     lease_secs: f64,
 ) -> diesel::QueryResult<Vec<Claimed>> {
-    let mut rows: Vec<Claimed> = crate::sql(CLAIM)
+    let rows: Vec<ClaimedRow> = crate::sql(CLAIM)
         .bind::<Text, _>(owner)
         .bind::<BigInt, _>(limit)
         .bind::<Text, _>(owner)
@@ -79,6 +112,7 @@ pub async fn claim(
         .bind::<Text, _>(owner)
         .load(&mut &*c)
         .await?;
+    let mut rows: Vec<Claimed> = rows.into_iter().map(Claimed::from).collect();
     rows.sort_by_key(|r| r.id);
     Ok(rows)
 }

@@ -277,9 +277,51 @@ pub struct ReportRow {
 }
 
 #[derive(diesel::QueryableByName)]
-struct ModeRow {
+struct PolicyRow {
+    #[diesel(sql_type = BigInt)]
+    generation: i64,
     #[diesel(sql_type = Text)]
     mode: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    domain: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    policy: Option<String>,
+}
+
+/// The instance policy as stored at one `policy_generation`.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyRows {
+    /// `policy_generation.generation`.
+    pub generation: i64,
+    /// `open` or `allowlist`.
+    pub mode: String,
+    /// Every instance policy entry (rows with a policy other than `none`).
+    pub instances: Vec<InstanceRow>,
+}
+
+impl PolicyRows {
+    /// `None` when the rows say the generation is still `known` (no entries were read).
+    fn from_rows(rows: Vec<PolicyRow>, known: Option<i64>) -> Option<PolicyRows> {
+        let first = <[PolicyRow]>::first(&rows)?;
+        if Some(first.generation) == known {
+            return None;
+        }
+        let (generation, mode) = (first.generation, first.mode.clone());
+        let instances = rows
+            .into_iter()
+            .filter_map(|r| {
+                Some(InstanceRow {
+                    domain: r.domain?,
+                    policy: r.policy?,
+                })
+            })
+            .collect();
+        Some(PolicyRows {
+            generation,
+            mode,
+            instances,
+        })
+    }
 }
 
 /// Everything found.
@@ -301,10 +343,8 @@ pub struct Snapshot {
     pub follows: Vec<FollowRow>,
     /// Bans of referenced persons.
     pub bans: Vec<BanRow>,
-    /// Every instance policy entry (rows with a policy other than `none`).
-    pub instances: Vec<InstanceRow>,
-    /// `open` or `allowlist`.
-    pub mode: String,
+    /// The instance policy, when its generation is not the one the caller already holds.
+    pub policy: Option<PolicyRows>,
     /// Remembered Undos and Deletes.
     pub memory: Vec<MemoryRow>,
     /// Reports.
@@ -379,10 +419,13 @@ WHERE pe.ap_id = ANY($1::text[])";
 
 // Every policy row, not only the batch's domains: a block on a parent domain must reach
 // its subdomains, and the decision (`sluice_trust::instances`) reads the same rows the inbox
-// and the send queue read. A few hundred rows in the batch's one flight.
-const INSTANCES: &str = "SELECT domain, policy FROM instance WHERE policy <> 'none'";
-
-const MODE: &str = "SELECT mode FROM policy_generation";
+// and the send queue read. Read only when `policy_generation` moved past the caller's ($1):
+// otherwise one row (generation and mode) comes back. One statement, so the generation and
+// the entries are of one snapshot.
+const POLICY: &str = "\
+SELECT g.generation, g.mode, i.domain, i.policy
+FROM policy_generation g
+LEFT JOIN instance i ON i.policy <> 'none' AND g.generation IS DISTINCT FROM $1::bigint";
 
 const MEMORY: &str =
     "SELECT key, journal_id, activity_id FROM ingest_memory WHERE key = ANY($1::text[])";
@@ -392,8 +435,13 @@ SELECT r.ap_id, c.ap_id AS community, r.resolved
 FROM report r LEFT JOIN community c ON c.id = r.community_id
 WHERE r.ap_id = ANY($1::text[])";
 
-/// Runs every lookup statement in one flight.
-pub async fn lookup(c: &AsyncPgConnection, k: &Keys) -> diesel::QueryResult<Snapshot> {
+/// Runs every lookup statement in one flight. `policy_generation` is the generation of the
+/// instance policy the caller holds: its rows are read only when it has moved.
+pub async fn lookup(
+    c: &AsyncPgConnection,
+    k: &Keys,
+    policy_generation: Option<i64>,
+) -> diesel::QueryResult<Snapshot> {
     let ids = || k.ids.clone();
     let (vote_people, vote_objects): (Vec<String>, Vec<String>) = k.votes.iter().cloned().unzip();
     let (follow_communities, follow_people): (Vec<String>, Vec<String>) =
@@ -409,8 +457,7 @@ pub async fn lookup(c: &AsyncPgConnection, k: &Keys) -> diesel::QueryResult<Snap
         votes,
         follows,
         bans,
-        instances,
-        mode,
+        policy,
         memory,
         reports,
     ) = futures::try_join!(
@@ -429,8 +476,9 @@ pub async fn lookup(c: &AsyncPgConnection, k: &Keys) -> diesel::QueryResult<Snap
             .bind::<Array<Text>, _>(k.follow_activities.clone())
             .load::<FollowRow>(&mut &*c),
         by_ids(BANS).load::<BanRow>(&mut &*c),
-        crate::sql(INSTANCES).load::<InstanceRow>(&mut &*c),
-        crate::sql(MODE).load::<ModeRow>(&mut &*c),
+        crate::sql(POLICY)
+            .bind::<Nullable<BigInt>, _>(policy_generation)
+            .load::<PolicyRow>(&mut &*c),
         crate::sql(MEMORY)
             .bind::<Array<Text>, _>(k.memory.clone())
             .load::<MemoryRow>(&mut &*c),
@@ -445,12 +493,7 @@ pub async fn lookup(c: &AsyncPgConnection, k: &Keys) -> diesel::QueryResult<Snap
         votes,
         follows,
         bans,
-        instances,
-        mode: mode
-            .into_iter()
-            .next()
-            .map(|m| m.mode)
-            .unwrap_or_else(|| "open".into()),
+        policy: PolicyRows::from_rows(policy, policy_generation),
         memory,
         reports,
     })

@@ -27,7 +27,7 @@ pub async fn warm_up(conn: &mut Conn) -> Result<(), DbError> {
             let c: &diesel_async::AsyncPgConnection = c;
             journal::claim(c, 0, "", 0.0).await?;
             journal::backlog(c).await?;
-            lookup::lookup(c, &Keys::default()).await?;
+            lookup::lookup(c, &Keys::default(), None).await?;
             Ok(())
         }
         .boxed()

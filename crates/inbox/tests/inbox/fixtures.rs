@@ -99,8 +99,10 @@ async fn every_lemmy_activity_signed_by_activitypub_federation_is_accepted_and_j
         h.t.db
             .run("test_rows", |c| {
                 Box::pin(
-                    sluice_db::sql("SELECT actor, kind, raw FROM received_activity ORDER BY id")
-                        .load(c),
+                    sluice_db::sql(
+                        "SELECT actor, kind, raw::jsonb AS raw FROM received_activity ORDER BY id",
+                    )
+                    .load(c),
                 )
             })
             .await

@@ -79,17 +79,40 @@ async fn raw_of(h: &Harness, id: &str) -> serde_json::Value {
     serde_json::from_str(&raw_text(h, id).await).unwrap()
 }
 
+/// The `signer` column of the journal row of `id`.
+async fn signer_of(h: &Harness, id: &str) -> Option<String> {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        signer: Option<String>,
+    }
+    let id = id.to_string();
+    let row: Row =
+        h.t.db
+            .run("test_signer", move |c| {
+                Box::pin(
+                    sluice_db::sql("SELECT signer FROM received_activity WHERE activity_id = $1")
+                        .bind::<diesel::sql_types::Text, _>(id)
+                        .get_result(c),
+                )
+            })
+            .await
+            .unwrap();
+    row.signer
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_signer_that_is_not_the_actor_is_refused_even_on_the_same_host() {
+async fn a_signer_that_is_not_the_actor_is_only_a_forwarder_whose_key_is_known() {
     let (h, peer, _) = with_alice(|_| {}).await;
     let bob = peer.add_person("bob").await;
     let mallory = raw_actor(&peer, "mallory");
-    // bob's activity, signed with mallory's real, published key.
+    // bob's activity, signed with mallory's real, published key, before mallory ever signed
+    // for herself: a forward by an unknown signer, whose key is not fetched for it.
     let body = like(&peer, &bob).to_string();
     let a = h
         .deliver_raw(&signing_as(&bob, &mallory), "/inbox", body.as_bytes())
         .await;
-    assert_eq!((a.status, a.rc()), (401, "SignerNotActor"), "{}", a.body);
+    assert_eq!((a.status, a.rc()), (401, "KeyUnknown"), "{}", a.body);
     assert_eq!(
         peer.fetch_count("/u/mallory"),
         0,
@@ -97,14 +120,55 @@ async fn a_signer_that_is_not_the_actor_is_refused_even_on_the_same_host() {
     );
     assert_eq!(peer.fetch_count("/u/bob"), 0);
     assert!(h.journal().await.is_empty());
-    // mallory's own activity is fine.
-    let own = like(&peer, &mallory.id).to_string();
+    // mallory's own activity is fine, and teaches us her key.
+    let own = like(&peer, &mallory.id);
     assert_eq!(
-        h.deliver_raw(&mallory, "/inbox", own.as_bytes())
+        h.deliver_raw(&mallory, "/inbox", own.to_string().as_bytes())
             .await
             .status,
         202
     );
+    assert_eq!(signer_of(&h, own["id"].as_str().unwrap()).await, None);
+    // Now her forward of bob's activity is journaled as a forward (the pipeline applies only
+    // what bob's origin serves at its id), still without a GET of bob or a second of hers.
+    let fwd = like(&peer, &bob);
+    let a = h
+        .deliver_raw(
+            &signing_as(&bob, &mallory),
+            "/inbox",
+            fwd.to_string().as_bytes(),
+        )
+        .await;
+    assert_eq!(a.status, 202, "{}", a.body);
+    assert_eq!(
+        signer_of(&h, fwd["id"].as_str().unwrap()).await.as_deref(),
+        Some(mallory.id.as_str())
+    );
+    assert_eq!(
+        (peer.fetch_count("/u/mallory"), peer.fetch_count("/u/bob")),
+        (1, 0)
+    );
+    // A forward with a bad signature is no forward.
+    let a = h
+        .deliver_raw(
+            &signing_as(&bob, &forger(&mallory.id, &mallory.key_id)),
+            "/inbox",
+            like(&peer, &bob).to_string().as_bytes(),
+        )
+        .await;
+    assert_eq!((a.status, a.rc()), (401, "SignatureInvalid"), "{}", a.body);
+    // Nobody forwards our own actors' activities to us.
+    let ours = json!({"id": h.url("/activities/like/1"), "type": "Like",
+        "actor": h.url("/u/alice"), "object": peer.url("/post/1")});
+    let a = h
+        .deliver_raw(
+            &signing_as(&h.url("/u/alice"), &mallory),
+            "/inbox",
+            ours.to_string().as_bytes(),
+        )
+        .await;
+    assert_eq!((a.status, a.rc()), (401, "SignerNotActor"), "{}", a.body);
+    assert_eq!(h.journal().await.len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -119,14 +183,15 @@ async fn key_ids_other_than_the_actors_document_are_refused_without_a_fetch() {
             0 => victim.url(path),
             1 => format!("{}?k={i}#main-key", bob),
             2 => victim.url(&format!("/u/other{i}#main-key")),
-            _ => format!("{bob}/main-key{i}"),
+            _ => format!("{bob}/keys/main-key{i}"),
         };
         let f = forger(&bob, &key_id);
         let body = like(&victim, &bob).to_string();
         let a = h.deliver_raw(&f, "/inbox", body.as_bytes()).await;
+        // Signers other than the actor are forwarders, whose keys are never fetched.
         assert_eq!(
             (a.status, a.rc()),
-            (401, "SignerNotActor"),
+            (401, "KeyUnknown"),
             "{key_id}: {}",
             a.body
         );
@@ -466,4 +531,60 @@ async fn hostile_signature_times_are_answered_401_not_dropped() {
             a.body
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_id_one_segment_under_the_actor_is_read_from_the_actors_own_document() {
+    let h = Harness::start(|_| {}).await;
+    let peer = TestPeer::start().await;
+    // GoToSocial's form: the key is `<actor>/main-key`, listed in the actor's document.
+    let id = peer.url("/users/gina");
+    let key_id = format!("{id}/main-key");
+    let kp = sluice_apub::keys::generate().unwrap();
+    peer.serve_json(
+        "/users/gina",
+        json!({"@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+            "id": id, "type": "Person", "preferredUsername": "gina", "inbox": format!("{id}/inbox"),
+            "publicKey": {"id": key_id, "owner": id, "publicKeyPem": kp.public_pem}}),
+    );
+    let gina = RawActor {
+        id: id.clone(),
+        key_id: key_id.clone(),
+        signer: Signer::from_pem(&key_id, &kp.private_pem).unwrap(),
+    };
+    let a = h
+        .deliver_raw(&gina, "/inbox", like(&peer, &id).to_string().as_bytes())
+        .await;
+    assert_eq!(a.status, 202, "{}", a.body);
+    assert_eq!(
+        peer.fetch_count("/users/gina"),
+        1,
+        "the actor's document, once"
+    );
+    assert_eq!(peer.fetch_count("/users/gina/main-key"), 0);
+    assert_eq!(remote_keys(&h).await, vec![key_id.clone()]);
+    // A key the document does not list under that id is refused, and a path two segments
+    // down is no key of the actor's (a forward by an unknown signer): nothing more fetched.
+    for (other, rc) in [
+        (format!("{id}/other-key"), "KeyUnknown"),
+        (format!("{id}/keys/main-key"), "KeyUnknown"),
+    ] {
+        let a = h
+            .deliver_raw(
+                &forger(&id, &other),
+                "/inbox",
+                like(&peer, &id).to_string().as_bytes(),
+            )
+            .await;
+        assert!(
+            a.status == 401 && a.rc() == rc || a.status == 503,
+            "{other}: {} {}",
+            a.status,
+            a.body
+        );
+    }
+    assert_eq!(peer.fetch_count("/users/gina"), 1);
+    assert_eq!(peer.fetch_count("/users/gina/keys/main-key"), 0);
+    // The journal holds gina's own activity only.
+    assert_eq!(h.journal().await.len(), 1);
 }

@@ -212,7 +212,7 @@ impl Rows {
                 .unwrap_or_else(|| panic!("activity without {f}: {a}"))
                 .to_string()
         };
-        let (id, actor, kind, raw) = (field("id"), field("actor"), field("type"), a.clone());
+        let (id, actor, kind, raw) = (field("id"), field("actor"), field("type"), a.to_string());
         self.db
             .run("test_journal", move |c| {
                 sluice_db::sql(
@@ -222,7 +222,7 @@ impl Rows {
                 .bind::<Text, _>(id)
                 .bind::<Text, _>(actor)
                 .bind::<Text, _>(kind)
-                .bind::<Jsonb, _>(raw)
+                .bind::<Text, _>(raw)
                 .get_result::<I64>(c)
                 .boxed()
             })

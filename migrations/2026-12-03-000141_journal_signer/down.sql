@@ -1,0 +1,1 @@
+ALTER TABLE received_activity DROP COLUMN signer;
