@@ -691,7 +691,7 @@ async fn render_time_with_1000_instances() {
         &t,
         "INSERT INTO received_activity (activity_id, actor, kind, raw, received_at, state, processed_at) \
          SELECT 'https://peer' || (i % 1000 + 1) || '.example/activities/' || i, \
-                'https://peer' || (i % 1000 + 1) || '.example/u/x', 'Like', '{}'::jsonb, \
+                'https://peer' || (i % 1000 + 1) || '.example/u/x', 'Like', '{}', \
                 now() - (i * interval '100 milliseconds'), 'done', \
                 now() - (i * interval '100 milliseconds') + interval '40 milliseconds' \
          FROM generate_series(1, 36000) i",
@@ -701,7 +701,7 @@ async fn render_time_with_1000_instances() {
         &t,
         "INSERT INTO received_activity (activity_id, actor, kind, raw, state, error_code, error) \
          SELECT 'https://peer1.example/failed/' || i, 'https://peer1.example/u/x', 'Create', \
-                '{\"type\": \"Create\"}'::jsonb, 'failed', 'FetchFailed', 'timeout' \
+                '{\"type\": \"Create\"}', 'failed', 'FetchFailed', 'timeout' \
          FROM generate_series(1, 100) i",
     )
     .await;

@@ -50,7 +50,7 @@ pub(crate) async fn page(
                     tr { td colspan="8" {
                         details {
                             summary { "Raw JSON of " (f.activity_id) }
-                            pre { (f.raw) }
+                            pre { (pretty(&f.raw)) }
                         }
                     } }
                 } }
@@ -94,4 +94,13 @@ pub(crate) async fn replay(
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/admin/journal"))
         .finish())
+}
+
+/// The raw JSON indented for reading; as received when it does not parse (the journal
+/// keeps the exact bytes, which a reader may want to see unchanged then).
+fn pretty(raw: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(raw)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| raw.to_string())
 }

@@ -435,12 +435,12 @@ pub struct FailedActivity {
     pub raw: String,
 }
 
-/// The newest `limit` failed rows with their JSON.
+/// The newest `limit` failed rows with the exact bytes received (text: the journal keeps
+/// them as sent, and a cast to jsonb would fail on some valid JSON, e.g. `\u0000`).
 pub async fn failed(db: &Db, limit: i64) -> Result<Vec<FailedActivity>, DbError> {
     db.run("admin_failed", move |c| {
         crate::sql(
-            "SELECT id, activity_id, actor, kind, received_at, attempts, error_code, error, \
-                    jsonb_pretty(raw) AS raw \
+            "SELECT id, activity_id, actor, kind, received_at, attempts, error_code, error, raw \
                FROM received_activity WHERE state = 'failed' ORDER BY id DESC LIMIT $1",
         )
         .bind::<BigInt, _>(limit)
