@@ -104,3 +104,16 @@ fn pretty(raw: &str) -> String {
         .and_then(|v| serde_json::to_string_pretty(&v).ok())
         .unwrap_or_else(|| raw.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::pretty;
+
+    #[test]
+    fn raw_json_is_indented_when_it_parses_and_kept_as_received_otherwise() {
+        let shown = pretty(r#"{"content":"<b>\u0000</b>"}"#);
+        assert!(shown.contains("\n  \"content\""), "{shown}");
+        assert!(shown.contains("<b>"), "{shown}");
+        assert_eq!(pretty("{not json"), "{not json");
+    }
+}
