@@ -11,6 +11,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use sluice_db::diesel;
 use sluice_db::diesel_async::RunQueryDsl;
+use sluice_testkit::peer::Tamper;
 use sluice_testkit::{TestDb, TestPeer, free_port};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -170,7 +171,11 @@ fn raw_client() -> reqwest::Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_blocks_replays_and_sees_peer_strings_as_text_in_a_browser() {
-    let (s, t) = sluice_on_test_db(&[("SLUICE_ADMIN_TOKEN", TOKEN)]).await;
+    let (s, t) = sluice_on_test_db(&[
+        ("SLUICE_ADMIN_TOKEN", TOKEN),
+        ("SLUICE_INBOX_REFUSAL_FLUSH_S", "0.3"),
+    ])
+    .await;
     let peer = TestPeer::start_on("127.0.0.71").await;
     let alice = peer.add_person("alice").await;
     let inbox = format!("{}/inbox", s.base);
@@ -209,6 +214,27 @@ async fn an_admin_blocks_replays_and_sees_peer_strings_as_text_in_a_browser() {
     )
     .await;
     let failed_id = journal_row(&t, &note_id).await.id;
+    // A forged signature: refused, and counted for the peer's instance by rc.
+    let forged = peer
+        .deliver_with(
+            &inbox,
+            "alice",
+            &like(&peer, &alice, 50),
+            Tamper::SignedWithWrongKey,
+        )
+        .await
+        .unwrap();
+    assert!((400..500).contains(&forged.status), "{}", forged.text);
+    let forged_rc = forged.rc().expect("an rc");
+    // A block synced from the Fediseer, written as the sync writes it.
+    sql(
+        &t,
+        "INSERT INTO instance (domain, policy, policy_reason, policy_updated, policy_source, \
+                               policy_source_detail) \
+         VALUES ('censured.example', 'block', 'spam', now(), 'fediseer', \
+                 'censured by a.example, b.example')",
+    )
+    .await;
 
     let (_driver, c) = browser().await;
     // Logging in.
@@ -279,6 +305,15 @@ async fn an_admin_blocks_replays_and_sees_peer_strings_as_text_in_a_browser() {
     wait_title(&c, peer.domain()).await;
     let page = c.source().await.unwrap();
     assert!(page.contains("<svg"), "the latency chart: {page}");
+    // The forged request's refusal, once a flush wrote it.
+    wait_until("the refusal counted on the instance page", || async {
+        c.refresh().await.unwrap();
+        c.source()
+            .await
+            .unwrap()
+            .contains(&format!("{forged_rc} 1"))
+    })
+    .await;
     screenshot(&c, "instance").await;
 
     // Blocking it from its page: its next activity is refused.
@@ -391,7 +426,32 @@ async fn an_admin_blocks_replays_and_sees_peer_strings_as_text_in_a_browser() {
         text.contains("command line (") && text.contains("cli reason"),
         "{text}"
     );
+    // Where each rule came from: the synced block names its sources and reason, the
+    // console's block who set it.
+    assert!(
+        text.contains("Fediseer: censured by a.example, b.example (spam)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("manual, by e2e-admin, ") && text.contains(": spam wave <i>from</i> here"),
+        "{text}"
+    );
     screenshot(&c, "policies").await;
+    c.goto(&format!("{}/admin/instances?q=censured", s.base))
+        .await
+        .unwrap();
+    let text = c
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("blocked (rule on this domain)")
+            && text.contains("Fediseer: censured by a.example, b.example (spam)"),
+        "{text}"
+    );
 
     // Outside the browser: no session, or the session with a wrong CSRF token: refused.
     let http = raw_client();
@@ -518,10 +578,41 @@ async fn the_console_is_off_without_a_token() {
     }
 }
 
-/// Logs in over plain HTTP; returns the `Cookie` header of the session.
-async fn login(base: &str) -> String {
-    let http = raw_client();
-    let r = http
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_logins_are_bounded_then_refused_429() {
+    let (s, _t) = sluice_on_test_db(&[("SLUICE_ADMIN_TOKEN", TOKEN)]).await;
+    // Ten wrong guesses are answered (more if the bucket refilled meanwhile), then 429.
+    let mut wrong = 0;
+    loop {
+        let r = post_login(&s.base, "a wrong guess").await;
+        if r.status() == 429 {
+            break;
+        }
+        assert_eq!(r.status(), 403);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["rc"], "AdminTokenInvalid");
+        wrong += 1;
+        assert!(wrong <= 40, "wrong logins are not bounded");
+    }
+    assert!(wrong >= 10, "only {wrong} wrong logins answered");
+    // The bucket is empty: every login waits, the right token too (no oracle meanwhile).
+    for token in ["a wrong guess", TOKEN] {
+        let r = post_login(&s.base, token).await;
+        assert_eq!(r.status(), 429);
+        let wait: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&wait), "Retry-After {wait}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["rc"], "RateLimited");
+    }
+}
+
+/// The login form: its double-submit cookie and its CSRF token.
+async fn login_form(base: &str) -> (String, String) {
+    let r = raw_client()
         .get(format!("{base}/admin/login"))
         .send()
         .await
@@ -535,18 +626,29 @@ async fn login(base: &str) -> String {
         .and_then(|rest| rest.split('"').next())
         .expect("the login form's token")
         .to_string();
-    let r = http
+    (pre, csrf)
+}
+
+/// Posts the login form with `token`.
+async fn post_login(base: &str, token: &str) -> reqwest::Response {
+    let (pre, csrf) = login_form(base).await;
+    raw_client()
         .post(format!("{base}/admin/login"))
         .header("Cookie", pre)
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(form_body(&[
             ("csrf", csrf.as_str()),
             ("who", "bench"),
-            ("token", TOKEN),
+            ("token", token),
         ]))
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// Logs in over plain HTTP; returns the `Cookie` header of the session.
+async fn login(base: &str) -> String {
+    let r = post_login(base, TOKEN).await;
     assert_eq!(r.status(), 303);
     r.headers()
         .get_all("set-cookie")
@@ -589,7 +691,7 @@ async fn render_time_with_1000_instances() {
         &t,
         "INSERT INTO received_activity (activity_id, actor, kind, raw, received_at, state, processed_at) \
          SELECT 'https://peer' || (i % 1000 + 1) || '.example/activities/' || i, \
-                'https://peer' || (i % 1000 + 1) || '.example/u/x', 'Like', '{}'::jsonb, \
+                'https://peer' || (i % 1000 + 1) || '.example/u/x', 'Like', '{}', \
                 now() - (i * interval '100 milliseconds'), 'done', \
                 now() - (i * interval '100 milliseconds') + interval '40 milliseconds' \
          FROM generate_series(1, 36000) i",
@@ -599,7 +701,7 @@ async fn render_time_with_1000_instances() {
         &t,
         "INSERT INTO received_activity (activity_id, actor, kind, raw, state, error_code, error) \
          SELECT 'https://peer1.example/failed/' || i, 'https://peer1.example/u/x', 'Create', \
-                '{\"type\": \"Create\"}'::jsonb, 'failed', 'FetchFailed', 'timeout' \
+                '{\"type\": \"Create\"}', 'failed', 'FetchFailed', 'timeout' \
          FROM generate_series(1, 100) i",
     )
     .await;

@@ -186,6 +186,11 @@ pub(crate) async fn login(
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, Refusal> {
     let console = console(&req)?;
+    let now = std::time::Instant::now();
+    console.login_throttle.check(now).map_err(|wait| {
+        Refusal::new(Rc::RateLimited, "too many wrong logins; wait and try again")
+            .retry_after(wait.max(std::time::Duration::from_secs(1)))
+    })?;
     let expected = read_cookie(&req, LOGIN_COOKIE);
     if !expected.is_some_and(|e| same(&form.csrf, &e)) {
         return Err(Refusal::new(
@@ -197,6 +202,7 @@ pub(crate) async fn login(
         .ct_eq(&console.token_hash)
         .into();
     if !token_ok {
+        console.login_throttle.failed(now);
         tracing::warn!(peer = ?req.peer_addr(), "admin console: login with a wrong token");
         return Err(Refusal::new(Rc::AdminTokenInvalid, "wrong admin token"));
     }

@@ -23,7 +23,7 @@ pub(crate) async fn page(
     let now = Utc::now();
     let body = html! {
         h2 { "Failed activities" }
-        p.muted { "The pipeline gave up on these (the newest " (ROWS) "). Fix what the rc names (docs/errors.md), then replay; the raw JSON is the body exactly as the peer sent it: the row goes back to pending with a fresh attempt budget." }
+        p.muted { "The pipeline gave up on these (the newest " (ROWS) "). Fix what the rc names (docs/errors.md), then replay: the row goes back to pending with a fresh attempt budget." }
         @if failed.is_empty() {
             p { "None." }
         } @else {

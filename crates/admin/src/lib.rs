@@ -19,10 +19,12 @@ mod chart;
 mod error;
 mod journal;
 mod live;
+mod origin;
 mod overview;
 mod page;
 mod policies;
 mod remote;
+mod throttle;
 
 use actix_web::dev::Service;
 use actix_web::web;
@@ -83,6 +85,7 @@ pub(crate) struct Console {
     doctor: Arc<dyn Doctor>,
     backpressure_depth: u64,
     backpressure_lag_secs: u64,
+    login_throttle: throttle::LoginThrottle,
 }
 
 /// Registers `/admin` and its pages, or, without a token, a 404 for all of them.
@@ -98,6 +101,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
         doctor: settings.doctor.clone(),
         backpressure_depth: settings.backpressure_depth,
         backpressure_lag_secs: settings.backpressure_lag_secs,
+        login_throttle: throttle::LoginThrottle::new(
+            throttle::FAILURES_PER_MINUTE,
+            std::time::Instant::now(),
+        ),
     });
     cfg.service(
         web::scope("/admin")

@@ -5,6 +5,7 @@
 
 use crate::Console;
 use crate::auth::Admin;
+use crate::origin::Origin;
 use crate::page::{self, Section};
 use actix_web::{HttpResponse, http::header, web};
 use chrono::Utc;
@@ -43,16 +44,13 @@ pub(crate) async fn page(
     console: web::Data<Console>,
     admin: Admin,
 ) -> Result<HttpResponse, Refusal> {
-    let (snapshot, instances, log) = futures::join!(
+    let (snapshot, with_policy, log) = futures::join!(
         sluice_db::instances::load_policy(&console.db),
-        sluice_db::instances::list(&console.db),
+        sluice_db::admin::policies(&console.db),
         sluice_db::admin::log_recent(&console.db, LOG_ROWS)
     );
     let mode = snapshot?.mode.unwrap_or(Mode::Open);
-    let with_policy: Vec<_> = instances?
-        .into_iter()
-        .filter(|i| i.policy() != Policy::None)
-        .collect();
+    let with_policy = with_policy?;
     let log = log?;
     let now = Utc::now();
     let body = html! {
@@ -93,12 +91,18 @@ pub(crate) async fn page(
             p.muted { "None." }
         } @else {
             div.scroll { table {
-                thead { tr { th scope="col" { "Instance" } th scope="col" { "Policy" } th scope="col" { "Since" } th scope="col" { "Reason" } } }
+                thead { tr { th scope="col" { "Instance" } th scope="col" { "Policy" } th scope="col" { "Since" } th scope="col" { "Origin and reason" } } }
                 tbody { @for i in &with_policy { tr {
                     td { a href={"/admin/instances/" (i.domain)} { (i.domain) } }
                     td { (i.policy) }
                     td { (page::ago(i.policy_updated, now)) }
-                    td { (i.policy_reason.as_deref().unwrap_or("")) }
+                    td.origin { (Origin {
+                        source: &i.policy_source,
+                        detail: i.policy_source_detail.as_deref(),
+                        reason: i.policy_reason.as_deref(),
+                        by: i.policy_by.as_deref(),
+                        at: i.policy_updated,
+                    }.words()) }
                 } } }
             } }
         }

@@ -2,6 +2,7 @@
 //! with its latency chart.
 
 use crate::auth::Admin;
+use crate::origin::Origin;
 use crate::page::{self, Section};
 use crate::{Console, Light, chart, policies};
 use actix_web::{HttpResponse, web};
@@ -19,6 +20,17 @@ const CHART_HOURS: f64 = 6.0;
 const CHART_BUCKET_SECS: f64 = 900.0;
 /// Longest search string kept.
 const QUERY_MAX_CHARS: usize = 100;
+
+/// What the refusal counts cover, said on both pages.
+const REFUSALS_NOTE: &str = "Refusals are counted since the start of the previous clock hour \
+    (each process adds its counts every `inbox_refusal_flush_s`, a minute by default), by the host of the activity's actor: a \
+    request refused before its body was parsed (too large, not JSON, wrong media type, back \
+    pressure) names no actor and counts under no instance; the overview has those, for \
+    this process, by rc.";
+
+/// Refusal rows read for the hosts without an instance row, and how many are shown.
+const UNKNOWN_REFUSALS_READ: i64 = 500;
+const UNKNOWN_REFUSALS_SHOWN: usize = 20;
 
 /// The list's query string: `sort`, `dir` (`asc`/`desc`), `q` (a search in domains).
 #[derive(serde::Deserialize, Default)]
@@ -40,6 +52,9 @@ const COLUMNS: &[(&str, &str, Order)] = &[
         a.received_1h.cmp(&b.received_1h)
     }),
     ("failed", "Failed / h", |a, b| a.failed_1h.cmp(&b.failed_1h)),
+    ("refused", "Refused by rc", |a, b| {
+        a.refused_1h.cmp(&b.refused_1h)
+    }),
     ("state", "Outbound", |a, b| a.out_state.cmp(&b.out_state)),
     ("lag", "Outbound lag", |a, b| {
         a.lag_activities.cmp(&b.lag_activities)
@@ -63,9 +78,36 @@ fn policy(r: &InstanceRow, table: &Policies) -> (Light, &'static str) {
     }
 }
 
+/// Where this domain's own rule came from (none without one).
+fn origin(r: &InstanceRow) -> Option<String> {
+    (r.policy != "none").then(|| {
+        Origin {
+            source: &r.policy_source,
+            detail: r.policy_source_detail.as_deref(),
+            reason: r.policy_reason.as_deref(),
+            by: r.policy_by.as_deref(),
+            at: r.policy_updated,
+        }
+        .words()
+    })
+}
+
 fn policy_cell(r: &InstanceRow, table: &Policies) -> Markup {
     let (light, words) = policy(r, table);
-    html! { (page::light(light)) " " (words) }
+    html! {
+        (page::light(light)) " " (words)
+        @if let Some(o) = origin(r) { br; span.muted.origin { (o) } }
+    }
+}
+
+/// The refusals attributed to an instance: `rc n, rc n` with their total.
+fn refusals_cell(r: &InstanceRow) -> Markup {
+    html! {
+        @match &r.refusals {
+            Some(list) => span.refusals title=(list) { (r.refused_1h) ": " (list) },
+            None => "0",
+        }
+    }
 }
 
 /// `GET /admin/instances`.
@@ -74,11 +116,21 @@ pub(crate) async fn list(
     admin: Admin,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, Refusal> {
-    let (rows, snapshot) = futures::join!(
+    let (rows, snapshot, refused) = futures::join!(
         sluice_db::admin::instances(&console.db, None),
-        sluice_db::instances::load_policy(&console.db)
+        sluice_db::instances::load_policy(&console.db),
+        sluice_db::refusals::recent(&console.db, UNKNOWN_REFUSALS_READ)
     );
     let (mut rows, table) = (rows?, snapshot?.policies());
+    // Refused hosts the instance table does not know (every request refused before a key
+    // was fetched, or `(other)`): listed apart, the most refused first.
+    let known: std::collections::HashSet<&str> = rows.iter().map(|r| r.domain.as_str()).collect();
+    let unknown: Vec<_> = refused?
+        .into_iter()
+        .filter(|c| !known.contains(c.domain.as_str()))
+        .take(UNKNOWN_REFUSALS_SHOWN)
+        .collect();
+    drop(known);
     let search: String = query
         .q
         .as_deref()
@@ -126,7 +178,8 @@ pub(crate) async fn list(
             input type="hidden" name="sort" value=(sort);
             " " button type="submit" { "Search" }
         }
-        p.muted { (rows.len()) " instances. Inbound counts are journal rows of the last hour; refusals are not journaled, see the overview for them by rc." }
+        p.muted { (rows.len()) " instances. Inbound counts are journal rows of the last hour. "
+            (REFUSALS_NOTE) }
         div.scroll { table {
             thead { tr {
                 @for (key, name, _) in COLUMNS { (heading(key, name)) }
@@ -138,6 +191,7 @@ pub(crate) async fn list(
                 td { (page::ago(r.last_received, now)) }
                 td.n { (r.received_1h) }
                 td.n { (r.failed_1h) }
+                td { (refusals_cell(r)) }
                 td { (r.out_state.as_deref().unwrap_or("-")) }
                 td.n { (r.lag_activities) @if r.lag_activities > 0 { " (" (page::secs(r.lag_seconds)) ")" } }
                 td { (page::ago(r.last_success_at, now)) }
@@ -145,6 +199,18 @@ pub(crate) async fn list(
                 td { (r.last_error.as_deref().unwrap_or("")) }
             } } }
         } }
+        h2 { "Refused hosts not known as instances" }
+        @if unknown.is_empty() {
+            p.muted { "None since the start of the previous hour." }
+        } @else {
+            p.muted { "Hosts named by refused requests that sluice has no instance row for (\"(other)\" counts the hosts beyond each process's bound between two writes), most refused first." }
+            div.scroll { table {
+                thead { tr { th scope="col" { "Host" } th scope="col" { "rc" } th scope="col" { "Refused" } } }
+                tbody { @for u in &unknown { tr {
+                    td { (u.domain) } td { (u.rc) } td.n { (u.count) }
+                } } }
+            } }
+        }
     };
     Ok(page::frame(
         &admin,
@@ -189,16 +255,17 @@ pub(crate) async fn detail(
     let body = html! {
         h2 { "Policy" }
         p { (policy_cell(&row, &table))
-            @if let Some(t) = row.policy_updated { " · set " (page::ago(Some(t), now)) }
-            @if let Some(why) = &row.policy_reason { " · reason: " (why) } }
+            @if let Some(t) = row.policy_updated { " · set " (page::ago(Some(t), now)) } }
         (policies::instance_form(&admin, &row.domain))
         h2 { "Inbound, last hour" }
         dl {
             dt { "Activities journaled" } dd { (row.received_1h) }
             dt { "Of them failed" } dd { (row.failed_1h) }
+            dt { "Refused, by rc" } dd { (refusals_cell(&row)) }
             dt { "Last received" } dd { (page::ago(row.last_received, now)) }
             dt { "Software" } dd { (row.software.as_deref().unwrap_or("unknown")) }
         }
+        p.muted { (REFUSALS_NOTE) }
         h2 { "Receipt to applied, last " (CHART_HOURS) " hours" }
         p.muted { "From the journal: per 15 minutes, the time from an activity's acknowledgement to its rows being written (p50 and p99), for this instance's activities." }
         (chart::latency(&row.domain, &series, CHART_HOURS * 3600.0))
@@ -234,6 +301,11 @@ mod tests {
             policy: policy.into(),
             policy_reason: None,
             policy_updated: None,
+            policy_source: "manual".into(),
+            policy_source_detail: None,
+            policy_by: None,
+            refusals: None,
+            refused_1h: 0,
             received_1h: 0,
             last_received: None,
             failed_1h: 0,

@@ -125,6 +125,50 @@ pub async fn log_recent(db: &Db, limit: i64) -> Result<Vec<LogEntry>, DbError> {
     .await
 }
 
+/// One instance's policy and where it came from, as the Policies page lists it.
+#[derive(Debug, Clone, diesel::QueryableByName)]
+pub struct PolicyRow {
+    /// host[:port].
+    #[diesel(sql_type = Text)]
+    pub domain: String,
+    /// `allow` or `block`.
+    #[diesel(sql_type = Text)]
+    pub policy: String,
+    /// Why.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub policy_reason: Option<String>,
+    /// When it was set.
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub policy_updated: Option<DateTime<Utc>>,
+    /// `manual` or `fediseer`.
+    #[diesel(sql_type = Text)]
+    pub policy_source: String,
+    /// For a synced policy: the feelers or sources that gave it.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub policy_source_detail: Option<String>,
+    /// For a manual policy: who set it, from the change log.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub policy_by: Option<String>,
+}
+
+/// Every instance with a policy, with its origin (who set a manual one is the newest
+/// matching change in `admin_log`, an index lookup per row).
+pub async fn policies(db: &Db) -> Result<Vec<PolicyRow>, DbError> {
+    db.run("admin_policies", move |c| {
+        crate::sql(
+            "SELECT i.domain, i.policy, i.policy_reason, i.policy_updated, i.policy_source, \
+                    i.policy_source_detail, \
+                    CASE WHEN i.policy_source = 'manual' THEN \
+                      (SELECT l.who FROM admin_log l WHERE l.target = i.domain \
+                          AND l.action = i.policy ORDER BY l.id DESC LIMIT 1) END AS policy_by \
+               FROM instance i WHERE i.policy <> 'none' ORDER BY i.domain",
+        )
+        .load(c)
+        .boxed()
+    })
+    .await
+}
+
 /// The journal's state for the overview, in one statement. Counts are bounded scans of
 /// partial or time indexes: the last five minutes, the pending and failed rows (capped).
 #[derive(Debug, Clone, diesel::QueryableByName)]
@@ -203,6 +247,22 @@ pub struct InstanceRow {
     /// When the policy was set.
     #[diesel(sql_type = Nullable<Timestamptz>)]
     pub policy_updated: Option<DateTime<Utc>>,
+    /// Where it came from: `manual` or `fediseer`.
+    #[diesel(sql_type = Text)]
+    pub policy_source: String,
+    /// For a synced policy: the feelers or sources that gave it.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub policy_source_detail: Option<String>,
+    /// For a manual policy: who set it, as the change log has it (console or command line).
+    #[diesel(sql_type = Nullable<Text>)]
+    pub policy_by: Option<String>,
+    /// Inbox refusals attributed to it since the start of the previous clock hour, by rc,
+    /// most frequent first (`rc n, rc n`), from `inbound_refusal`.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub refusals: Option<String>,
+    /// Their total.
+    #[diesel(sql_type = BigInt)]
+    pub refused_1h: i64,
     /// Activities journaled from its actors in the last hour.
     #[diesel(sql_type = BigInt)]
     pub received_1h: i64,
@@ -252,8 +312,21 @@ const INSTANCES_SQL: &str = "WITH wanted AS (SELECT $1::text AS domain), recent 
      inbound AS ( \
        SELECT host, count(*) AS n, max(received_at) AS last, \
               count(*) FILTER (WHERE state = 'failed') AS failed \
-         FROM recent GROUP BY host) \
+         FROM recent GROUP BY host), \
+     by_rc AS ( \
+       SELECT domain, rc, sum(count) AS n FROM inbound_refusal \
+        WHERE hour >= date_trunc('hour', now() - interval '1 hour') \
+          AND ((SELECT domain FROM wanted) IS NULL OR domain = (SELECT domain FROM wanted)) \
+        GROUP BY domain, rc), \
+     refused AS ( \
+       SELECT domain, sum(n)::int8 AS total, string_agg(rc || ' ' || n, ', ' ORDER BY n DESC, rc) AS list \
+         FROM by_rc GROUP BY domain) \
      SELECT i.domain, i.software, i.policy, i.policy_reason, i.policy_updated, \
+            i.policy_source, i.policy_source_detail, \
+            CASE WHEN i.policy <> 'none' AND i.policy_source = 'manual' THEN \
+              (SELECT l.who FROM admin_log l WHERE l.target = i.domain AND l.action = i.policy \
+                ORDER BY l.id DESC LIMIT 1) END AS policy_by, \
+            x.list AS refusals, COALESCE(x.total, 0) AS refused_1h, \
             COALESCE(r.n, 0) AS received_1h, r.last AS last_received, \
             COALESCE(r.failed, 0) AS failed_1h, d.state AS out_state, \
             COALESCE((SELECT count(*) FROM outbound_target t \
@@ -266,6 +339,7 @@ const INSTANCES_SQL: &str = "WITH wanted AS (SELECT $1::text AS domain), recent 
             d.last_success_at, d.last_error, d.next_retry_at, COALESCE(d.fail_count, 0) AS fail_count \
        FROM instance i \
        LEFT JOIN inbound r ON r.host = i.domain \
+       LEFT JOIN refused x ON x.domain = i.domain \
        LEFT JOIN delivery_state d ON d.instance_id = i.id \
       WHERE (SELECT domain FROM wanted) IS NULL OR i.domain = (SELECT domain FROM wanted) \
       ORDER BY i.domain";
@@ -333,15 +407,16 @@ pub async fn latency(
 /// A failed journal row (as `sluice journal failed` lists it) with the exact bytes received.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct FailedActivity {
-    #[diesel(embed)]
     /// What `sluice journal failed` shows of it.
+    #[diesel(embed)]
     pub listed: crate::ingest::journal::FailedRow,
     /// The body exactly as the peer sent it.
     #[diesel(sql_type = Text)]
     pub raw: String,
 }
 
-/// The newest `limit` failed rows with their bodies.
+/// The newest `limit` failed rows with the exact bytes received (text: the journal keeps
+/// them as sent, and a cast to jsonb would fail on some valid JSON, e.g. `\u0000`).
 pub async fn failed(db: &Db, limit: i64) -> Result<Vec<FailedActivity>, DbError> {
     db.run("admin_failed", move |c| {
         crate::sql(

@@ -28,6 +28,7 @@ pub mod instances;
 pub mod leases;
 pub mod outbound;
 pub mod probe;
+pub mod refusals;
 pub mod remote_keys;
 pub mod served;
 pub mod synced_policy;

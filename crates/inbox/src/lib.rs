@@ -34,6 +34,7 @@ pub mod local_actors;
 pub mod policy;
 pub mod receive;
 mod refresh;
+pub mod refusals;
 pub mod verify;
 
 pub use config::InboxConfig;
@@ -80,6 +81,8 @@ pub(crate) struct Shared {
     pub(crate) journal: journal::Journal,
     /// Per-instance acceptance buckets (`None`: no limit).
     pub(crate) rate: Option<budget::Buckets>,
+    /// Refusals by instance and rc, until the flusher writes them.
+    pub(crate) refusals: Arc<refusals::RefusalTally>,
 }
 
 impl Inbox {
@@ -131,6 +134,7 @@ impl Inbox {
             pressure: refresh::Pressure::default(),
             journal,
             rate,
+            refusals: Arc::new(refusals::RefusalTally::new(refusals::DEFAULT_MAX_HOSTS)),
             cfg,
         });
         // Generation -1 and fingerprint -1 force the first load.
@@ -150,6 +154,11 @@ impl Inbox {
     /// Group-commit counters (inserts vs activities).
     pub fn journal_stats(&self) -> JournalStats {
         self.shared.journal.stats()
+    }
+
+    /// The refusal counts by instance and rc, for [`refusals::spawn_flusher`].
+    pub fn refusal_tally(&self) -> Arc<refusals::RefusalTally> {
+        self.shared.refusals.clone()
     }
 
     /// Re-reads policy, local actor names and journal pressure now, instead of at the next

@@ -133,6 +133,7 @@ async fn handle(
         }
         Err(refusal) => {
             let result = refusal.result_label();
+            inbox.shared.refusals.refused(&req, refusal.rc);
             m.inbox_requests_total
                 .with_label_values(&[result, refusal.rc.code()])
                 .inc();
@@ -180,6 +181,9 @@ pub async fn receive(
 
     // 5: who claims to speak, and may they.
     let actor_host = env.actor_host();
+    // Refusals from here on are counted for this instance (the console's refusals by rc).
+    actix_web::HttpMessage::extensions_mut(req)
+        .insert(crate::refusals::ActorHost(actor_host.clone()));
     if sluice_apub::urls::authority(&env.id) != actor_host {
         return Err(Refusal::new(
             Rc::IdHostMismatch,

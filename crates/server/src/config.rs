@@ -185,6 +185,9 @@ pub struct Config {
     /// Seconds between two journal pruning passes (the first comes after at most 60 s).
     #[serde(deserialize_with = "flexible")]
     pub journal_prune_every_seconds: f64,
+    /// Seconds between two writes of the inbox's refusal counts by instance (the console).
+    #[serde(deserialize_with = "flexible")]
+    pub inbox_refusal_flush_s: f64,
 }
 
 /// Log output format.
@@ -256,6 +259,7 @@ impl Default for Config {
             fediseer_sync_minutes: 60.0,
             admin_token: None,
             journal_prune_every_seconds: 600.0,
+            inbox_refusal_flush_s: 60.0,
         }
     }
 }
@@ -382,6 +386,7 @@ impl Config {
             "fediseer_sync_minutes",
             "admin_token",
             "journal_prune_every_seconds",
+            "inbox_refusal_flush_s",
         ]
     }
 
@@ -397,6 +402,13 @@ impl Config {
             source_name: src("domain"),
             message: e.to_string(),
         })?;
+        if !(0.1..=3600.0).contains(&self.inbox_refusal_flush_s) {
+            return Err(ConfigError {
+                source_name: src("inbox_refusal_flush_s"),
+                message: "inbox_refusal_flush_s must be a number of seconds from 0.1 to 3600"
+                    .into(),
+            });
+        }
         if let Some(url) = &self.database_url {
             sluice_db::parse_url(url).map_err(|e| ConfigError {
                 source_name: src("database_url"),

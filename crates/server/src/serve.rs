@@ -68,6 +68,17 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let stop_fediseer = tokio_util::sync::CancellationToken::new();
     let fediseer = start_fediseer(&cfg, &database.db, &net, &stop_fediseer);
     let inbox = start_inbox(&cfg, &database.db, net.clone(), instance_signer, journaled).await?;
+    // The inbox's refusals by instance and rc reach the console through this flusher.
+    let stop_refusals = tokio_util::sync::CancellationToken::new();
+    let refusals = sluice_inbox::refusals::spawn_flusher(
+        database.db.clone(),
+        inbox.refusal_tally(),
+        sluice_inbox::refusals::FlushSettings {
+            every: std::time::Duration::from_secs_f64(cfg.inbox_refusal_flush_s),
+            retention: std::time::Duration::from_secs_f64(cfg.journal_retention_days * 86400.0),
+        },
+        stop_refusals.clone(),
+    );
     let queue = sluice_queue::Queue::spawn(database.db.clone(), net.clone(), cfg.queue());
     if cfg.publish_token.is_none() {
         tracing::info!("publish and federation-status APIs disabled (no publish_token)");
@@ -118,6 +129,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     // The batch in progress finishes (and commits) before the database goes.
     stop_pruning.cancel();
     let _ = pruning.await;
+    stop_refusals.cancel();
+    let _ = refusals.await;
     stop_fediseer.cancel();
     if let Some(task) = fediseer {
         let _ = task.await;

@@ -265,3 +265,75 @@ async fn a_body_that_trickles_in_too_slowly_gets_408() {
     assert_eq!(v["rc"], "RequestTimeout");
     assert!(h.journal().await.is_empty());
 }
+
+/// The refusal tally keeps at most its bound of hosts by name (the rest under `(other)`),
+/// and a flush adds its counts to the database in one statement, summing with what other
+/// processes (or earlier flushes) wrote for the same hour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_by_instance_are_bounded_in_memory_and_flushed_per_host_and_rc() {
+    use sluice_apub::Rc;
+    use sluice_db::refusals::Counted;
+    use sluice_inbox::refusals::{OTHER, RefusalTally};
+    let t = sluice_testkit::test_db().await;
+    let tally = RefusalTally::new(2);
+    tally.add("a.example", Rc::SignatureInvalid, 1);
+    tally.add("a.example", Rc::SignatureInvalid, 1);
+    tally.add("a.example", Rc::InstanceBlocked, 1);
+    tally.add("b.example", Rc::SignatureInvalid, 1);
+    tally.add("c.example", Rc::SignatureInvalid, 1);
+    tally.add(&"x".repeat(300), Rc::SignatureInvalid, 1);
+    tally.add("b.example", Rc::SignatureInvalid, 1);
+    assert_eq!(tally.hosts(), 2, "the bound holds");
+    tally.flush(&t.db).await.unwrap();
+    assert!(tally.take().is_empty(), "a flush empties the tally");
+    // A second process (or the next minute) adds to the same hour's rows.
+    let other = RefusalTally::new(10);
+    other.add("a.example", Rc::SignatureInvalid, 3);
+    other.flush(&t.db).await.unwrap();
+    let mut got = sluice_db::refusals::recent(&t.db, 100).await.unwrap();
+    got.sort_by(|x, y| (&x.domain, &x.rc).cmp(&(&y.domain, &y.rc)));
+    let row = |d: &str, rc: Rc, n: i64| Counted {
+        domain: d.into(),
+        rc: rc.code().into(),
+        count: n,
+    };
+    assert_eq!(
+        got,
+        vec![
+            row(OTHER, Rc::SignatureInvalid, 2),
+            row("a.example", Rc::InstanceBlocked, 1),
+            row("a.example", Rc::SignatureInvalid, 5),
+            row("b.example", Rc::SignatureInvalid, 2),
+        ]
+    );
+}
+
+/// A refusal after the envelope names its actor is counted for the actor's instance; one
+/// before (the body is not JSON) names nobody and is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_signature_is_counted_for_the_actors_instance() {
+    let (h, peer, alice) = with_alice(|_| {}).await;
+    let d = peer
+        .deliver_with(
+            &h.url("/inbox"),
+            "alice",
+            &like(&peer, &alice),
+            Tamper::SignedWithWrongKey,
+        )
+        .await
+        .unwrap();
+    assert!((400..500).contains(&d.status), "{}", d.text);
+    let a = h
+        .post_raw(
+            "/inbox",
+            b"not json".to_vec(),
+            &[("content-type", "application/activity+json".into())],
+        )
+        .await;
+    assert_eq!(a.status, 400, "{}", a.body);
+    let counted = h.inbox.refusal_tally().take();
+    assert_eq!(counted.len(), 1, "{counted:?}");
+    assert_eq!(counted[0].domain, peer.domain());
+    assert_eq!(counted[0].rc, d.json().unwrap()["rc"].as_str().unwrap());
+    assert_eq!(counted[0].count, 1);
+}
