@@ -13,6 +13,7 @@ use sluice_db::diesel;
 use sluice_db::diesel_async::RunQueryDsl;
 use sluice_testkit::peer::Tamper;
 use sluice_testkit::{TestDb, TestPeer, free_port};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,7 +21,9 @@ use std::time::{Duration, Instant};
 const TOKEN: &str = "e2e-admin-token-0123456789abcdef";
 const SCRIPT: &str = "<script>document.title='pwned'</script><img src=x onerror=alert(1)>";
 
-/// chromedriver on a free port, killed with the test.
+/// chromedriver on a free port in a process group of its own, killed with the test: the
+/// whole group, so the chromium it started goes too even when a failed assertion left the
+/// browser session open.
 struct Driver {
     child: Child,
     url: String,
@@ -28,7 +31,8 @@ struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // SAFETY: kill has no memory-safety preconditions; the group is chromedriver's own.
+        unsafe { libc::kill(-(self.child.id() as i32), libc::SIGKILL) };
         let _ = self.child.wait();
     }
 }
@@ -37,6 +41,7 @@ async fn browser() -> (Driver, Client) {
     let port = free_port();
     let child = Command::new("chromedriver")
         .arg(format!("--port={port}"))
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

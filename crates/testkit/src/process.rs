@@ -198,7 +198,12 @@ impl Sluice {
     }
 
     /// Starts it again with the same settings (after `kill9` or `stop`).
+    /// A running process is stopped first: spawning beside it would leave it running (and
+    /// answering on the port, so a test would talk to the old process without knowing).
     pub async fn restart(&mut self) {
+        if self.child.is_some() {
+            self.stop();
+        }
         self.spawn().await;
     }
 
