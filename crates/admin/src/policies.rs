@@ -29,13 +29,20 @@ pub(crate) fn instance_form(admin: &Admin, domain: &str) -> Markup {
             input type="hidden" name="back" value={"/admin/instances/" (domain)};
             label for="reason" { "Reason (kept with the policy and in the log)" }
             input #reason type="text" name="reason" maxlength="500";
-            " "
-            button type="submit" name="action" value="block" { "Block" }
-            " "
-            button type="submit" name="action" value="allow" { "Allow" }
-            " "
-            button type="submit" name="action" value="unblock" { "Remove policy" }
+            (policy_buttons())
         }
+    }
+}
+
+/// The three policy actions, one submit button each (the form's `action` field).
+fn policy_buttons() -> Markup {
+    html! {
+        " "
+        button type="submit" name="action" value="block" { "Block" }
+        " "
+        button type="submit" name="action" value="allow" { "Allow" }
+        " "
+        button type="submit" name="action" value="unblock" { "Remove policy" }
     }
 }
 
@@ -79,12 +86,7 @@ pub(crate) async fn page(
             input #domain type="text" name="domain" required maxlength="253" placeholder="lemmy.example";
             label for="reason" { "Reason" }
             input #reason type="text" name="reason" maxlength="500";
-            " "
-            button type="submit" name="action" value="block" { "Block" }
-            " "
-            button type="submit" name="action" value="allow" { "Allow" }
-            " "
-            button type="submit" name="action" value="unblock" { "Remove policy" }
+            (policy_buttons())
         }
         h2 { "Instances with a policy" }
         @if with_policy.is_empty() {

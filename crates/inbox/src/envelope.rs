@@ -56,9 +56,8 @@ const MAX_EXPONENT: i64 = 400;
 
 /// Scans the raw bytes: nesting depth at most `max_depth`, no `\u0000` escape (PostgreSQL
 /// text cannot hold the NUL it stands for, so content parsed from it could never be
-/// written), and
-/// every number inside f64's range ([`number_in_range`]). Runs before parsing, so a deeply
-/// nested body costs a linear scan and nothing more.
+/// written), and every number inside f64's range ([`number_in_range`]). Runs before
+/// parsing, so a deeply nested body costs a linear scan and nothing more.
 pub fn scan(body: &[u8], max_depth: usize) -> Result<(), Refusal> {
     let mut depth = 0usize;
     let mut in_string = false;
