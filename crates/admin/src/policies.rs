@@ -5,7 +5,7 @@
 
 use crate::Console;
 use crate::auth::Admin;
-use crate::origin::Origin;
+use crate::origin;
 use crate::page::{self, Section};
 use actix_web::{HttpResponse, http::header, web};
 use chrono::Utc;
@@ -96,15 +96,9 @@ pub(crate) async fn page(
                 thead { tr { th scope="col" { "Instance" } th scope="col" { "Policy" } th scope="col" { "Since" } th scope="col" { "Origin and reason" } } }
                 tbody { @for i in &with_policy { tr {
                     td { a href={"/admin/instances/" (i.domain)} { (i.domain) } }
-                    td { (i.policy) }
-                    td { (page::ago(i.policy_updated, now)) }
-                    td.origin { (Origin {
-                        source: &i.policy_source,
-                        detail: i.policy_source_detail.as_deref(),
-                        reason: i.policy_reason.as_deref(),
-                        by: i.policy_by.as_deref(),
-                        at: i.policy_updated,
-                    }.words()) }
+                    td { (i.rule.policy) }
+                    td { (page::ago(i.rule.policy_updated, now)) }
+                    td.origin { (origin::words(&i.rule)) }
                 } } }
             } }
         }

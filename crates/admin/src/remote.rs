@@ -2,7 +2,7 @@
 //! with its latency chart.
 
 use crate::auth::Admin;
-use crate::origin::Origin;
+use crate::origin;
 use crate::page::{self, Section};
 use crate::{Console, Light, chart, policies};
 use actix_web::{HttpResponse, web};
@@ -44,7 +44,7 @@ pub(crate) struct ListQuery {
 type Order = fn(&InstanceRow, &InstanceRow) -> Ordering;
 const COLUMNS: &[(&str, &str, Order)] = &[
     ("domain", "Instance", |a, b| a.domain.cmp(&b.domain)),
-    ("policy", "Policy", |a, b| a.policy.cmp(&b.policy)),
+    ("policy", "Policy", |a, b| a.rule.policy.cmp(&b.rule.policy)),
     ("last", "Last received", |a, b| {
         a.last_received.cmp(&b.last_received)
     }),
@@ -68,7 +68,7 @@ const COLUMNS: &[(&str, &str, Order)] = &[
 /// same decision table every stage builds (`sluice_db::instances::decision_table`), so a
 /// block of a parent domain shows on its subdomains.
 fn policy(r: &InstanceRow, table: &Policies) -> (Light, &'static str) {
-    match (table.decide_str(&r.domain), r.policy.as_str()) {
+    match (table.decide_str(&r.domain), r.rule.policy.as_str()) {
         (Decision::Blocked, "block") => (Light::Amber, "blocked (rule on this domain)"),
         (Decision::Blocked, _) => (Light::Amber, "blocked (rule on a parent domain)"),
         (Decision::NotAllowed, _) => (Light::Amber, "refused (allow-list mode, not listed)"),
@@ -80,16 +80,7 @@ fn policy(r: &InstanceRow, table: &Policies) -> (Light, &'static str) {
 
 /// Where this domain's own rule came from (none without one).
 fn origin(r: &InstanceRow) -> Option<String> {
-    (r.policy != "none").then(|| {
-        Origin {
-            source: &r.policy_source,
-            detail: r.policy_source_detail.as_deref(),
-            reason: r.policy_reason.as_deref(),
-            by: r.policy_by.as_deref(),
-            at: r.policy_updated,
-        }
-        .words()
-    })
+    (r.rule.policy != "none").then(|| origin::words(&r.rule))
 }
 
 fn policy_cell(r: &InstanceRow, table: &Policies) -> Markup {
@@ -255,7 +246,7 @@ pub(crate) async fn detail(
     let body = html! {
         h2 { "Policy" }
         p { (policy_cell(&row, &table))
-            @if let Some(t) = row.policy_updated { " · set " (page::ago(Some(t), now)) } }
+            @if let Some(t) = row.rule.policy_updated { " · set " (page::ago(Some(t), now)) } }
         (policies::instance_form(&admin, &row.domain))
         h2 { "Inbound, last hour" }
         dl {
@@ -291,19 +282,21 @@ pub(crate) async fn detail(
 #[cfg(test)]
 mod tests {
     use super::policy;
-    use sluice_db::admin::InstanceRow;
+    use sluice_db::admin::{InstanceRow, PolicyRule};
     use sluice_db::instances::{Mode, Policy, decision_table};
 
     fn row(domain: &str, policy: &str) -> InstanceRow {
         InstanceRow {
             domain: domain.into(),
             software: None,
-            policy: policy.into(),
-            policy_reason: None,
-            policy_updated: None,
-            policy_source: "manual".into(),
-            policy_source_detail: None,
-            policy_by: None,
+            rule: PolicyRule {
+                policy: policy.into(),
+                policy_reason: None,
+                policy_updated: None,
+                policy_source: "manual".into(),
+                policy_source_detail: None,
+                policy_by: None,
+            },
             refusals: None,
             refused_1h: 0,
             received_1h: 0,

@@ -125,13 +125,11 @@ pub async fn log_recent(db: &Db, limit: i64) -> Result<Vec<LogEntry>, DbError> {
     .await
 }
 
-/// One instance's policy and where it came from, as the Policies page lists it.
-#[derive(Debug, Clone, diesel::QueryableByName)]
-pub struct PolicyRow {
-    /// host[:port].
-    #[diesel(sql_type = Text)]
-    pub domain: String,
-    /// `allow` or `block`.
+/// An instance's policy rule and where it came from (the columns every console query
+/// selects under these names).
+#[derive(Debug, Clone, QueryableByName)]
+pub struct PolicyRule {
+    /// `none`, `allow` or `block`.
     #[diesel(sql_type = Text)]
     pub policy: String,
     /// Why.
@@ -146,9 +144,20 @@ pub struct PolicyRow {
     /// For a synced policy: the feelers or sources that gave it.
     #[diesel(sql_type = Nullable<Text>)]
     pub policy_source_detail: Option<String>,
-    /// For a manual policy: who set it, from the change log.
+    /// For a manual policy: who set it, as the change log has it (console or command line).
     #[diesel(sql_type = Nullable<Text>)]
     pub policy_by: Option<String>,
+}
+
+/// One instance's policy and where it came from, as the Policies page lists it.
+#[derive(Debug, Clone, diesel::QueryableByName)]
+pub struct PolicyRow {
+    /// host[:port].
+    #[diesel(sql_type = Text)]
+    pub domain: String,
+    /// The rule and its origin.
+    #[diesel(embed)]
+    pub rule: PolicyRule,
 }
 
 /// Every instance with a policy, with its origin (who set a manual one is the newest
@@ -238,24 +247,9 @@ pub struct InstanceRow {
     /// Software from nodeinfo, when known.
     #[diesel(sql_type = Nullable<Text>)]
     pub software: Option<String>,
-    /// `none`, `allow` or `block`.
-    #[diesel(sql_type = Text)]
-    pub policy: String,
-    /// Why.
-    #[diesel(sql_type = Nullable<Text>)]
-    pub policy_reason: Option<String>,
-    /// When the policy was set.
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    pub policy_updated: Option<DateTime<Utc>>,
-    /// Where it came from: `manual` or `fediseer`.
-    #[diesel(sql_type = Text)]
-    pub policy_source: String,
-    /// For a synced policy: the feelers or sources that gave it.
-    #[diesel(sql_type = Nullable<Text>)]
-    pub policy_source_detail: Option<String>,
-    /// For a manual policy: who set it, as the change log has it (console or command line).
-    #[diesel(sql_type = Nullable<Text>)]
-    pub policy_by: Option<String>,
+    /// Its policy rule and where it came from.
+    #[diesel(embed)]
+    pub rule: PolicyRule,
     /// Inbox refusals attributed to it since the start of the previous clock hour, by rc,
     /// most frequent first (`rc n, rc n`), from `inbound_refusal`.
     #[diesel(sql_type = Nullable<Text>)]
