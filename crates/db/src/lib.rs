@@ -26,12 +26,14 @@ pub mod inbox;
 pub mod ingest;
 pub mod instances;
 pub mod leases;
+pub mod origins;
 pub mod outbound;
 pub mod probe;
 pub mod refusals;
 pub mod remote_keys;
 pub mod served;
 pub mod synced_policy;
+pub mod webhooks;
 
 pub use cached::{Sql, sql};
 pub use connect::{DbTarget, parse_url};

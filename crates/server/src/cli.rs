@@ -63,6 +63,23 @@ pub enum Command {
         #[command(subcommand)]
         action: FediseerAction,
     },
+    /// Webhooks: events POSTed to the `[[webhook]]` URLs (docs/webhooks.md).
+    Webhook {
+        /// What to show.
+        #[command(subcommand)]
+        action: WebhookAction,
+    },
+}
+
+/// `sluice webhook ...`
+#[derive(Debug, Subcommand)]
+pub enum WebhookAction {
+    /// Per webhook: pending, delivered, failed, last success, next retry, last error.
+    Status {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `sluice fediseer ...`

@@ -188,6 +188,47 @@ pub struct Config {
     /// Seconds between two writes of the inbox's refusal counts by instance (the console).
     #[serde(deserialize_with = "flexible")]
     pub inbox_refusal_flush_s: f64,
+
+    // --- webhooks (docs/webhooks.md) ---
+    /// `[[webhook]]` tables: where events are POSTed (file only, not the environment).
+    pub webhook: Vec<WebhookConfig>,
+    /// Milliseconds between two looks of an idle webhook for new events.
+    #[serde(deserialize_with = "flexible")]
+    pub webhook_poll_ms: u64,
+    /// Seconds before a failed webhook delivery's first retry (then 4 and 16 times this).
+    #[serde(deserialize_with = "flexible")]
+    pub webhook_retry_base_s: f64,
+
+    // --- protected boosts (docs/security.md) ---
+    /// Minutes between two reads of an origin's published federation list; 0: protected
+    /// boosts off (relays reach every follower instance).
+    #[serde(deserialize_with = "flexible")]
+    pub origin_lists_refresh_minutes: f64,
+}
+
+/// One `[[webhook]]` table.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Its name (1–64 of `a-z 0-9 _ -`).
+    pub name: String,
+    /// Where to POST.
+    pub url: String,
+    /// The event types it receives.
+    pub events: Vec<String>,
+    /// The HMAC key (at least 16 characters).
+    pub secret: String,
+}
+
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("secret", &"(hidden)")
+            .finish()
+    }
 }
 
 /// Log output format.
@@ -260,6 +301,10 @@ impl Default for Config {
             admin_token: None,
             journal_prune_every_seconds: 600.0,
             inbox_refusal_flush_s: 60.0,
+            webhook: Vec::new(),
+            webhook_poll_ms: 1000,
+            webhook_retry_base_s: 10.0,
+            origin_lists_refresh_minutes: 360.0,
         }
     }
 }
@@ -302,6 +347,12 @@ impl Config {
                 continue;
             }
             let key = key.to_lowercase();
+            if key == "webhook" {
+                return Err(ConfigError {
+                    source_name: var.clone(),
+                    message: "webhooks are [[webhook]] tables of the configuration file".into(),
+                });
+            }
             if !Config::keys().contains(&key.as_str()) {
                 return Err(ConfigError {
                     source_name: var.clone(),
@@ -387,6 +438,10 @@ impl Config {
             "admin_token",
             "journal_prune_every_seconds",
             "inbox_refusal_flush_s",
+            "webhook",
+            "webhook_poll_ms",
+            "webhook_retry_base_s",
+            "origin_lists_refresh_minutes",
         ]
     }
 
@@ -520,7 +575,99 @@ impl Config {
                 source_name: src(key),
                 message,
             })?;
+        self.webhooks_checked()
+            .map_err(|(key, message)| ConfigError {
+                source_name: src(key),
+                message,
+            })?;
+        let refresh = self.origin_lists_refresh_minutes;
+        if !(refresh == 0.0 || (0.01..=100_000.0).contains(&refresh)) {
+            return Err(ConfigError {
+                source_name: src("origin_lists_refresh_minutes"),
+                message: "must be 0 (off) or a number of minutes from 0.01 to 100000".into(),
+            });
+        }
         Ok(())
+    }
+
+    /// The origin-list reader's settings, or `None` when protected boosts are off.
+    pub fn origins(&self) -> Option<sluice_origins::Settings> {
+        (self.origin_lists_refresh_minutes > 0.0).then(|| {
+            sluice_origins::Settings::new(
+                std::time::Duration::from_secs_f64(self.origin_lists_refresh_minutes * 60.0),
+                self.dev_mode,
+            )
+        })
+    }
+
+    /// The webhook sender's settings, or the key at fault and why: names unique, URLs the
+    /// outgoing-request guard accepts (outside dev_mode no private address), known event
+    /// types, secrets of at least 16 characters.
+    fn webhooks_checked(&self) -> Result<sluice_webhooks::Settings, (&'static str, String)> {
+        let ports = self.ports().map_err(|e| ("outgoing_ports", e))?;
+        let mut hooks: Vec<sluice_webhooks::Hook> = Vec::with_capacity(self.webhook.len());
+        for w in &self.webhook {
+            let fail = |m: String| ("webhook", format!("[[webhook]] {:?}: {m}", w.name));
+            if !sluice_webhooks::valid_name(&w.name) {
+                return Err(fail("name must be 1-64 of a-z, 0-9, _ and -".into()));
+            }
+            if hooks.iter().any(|h| h.name == w.name) {
+                return Err(fail("two webhooks have this name".into()));
+            }
+            let url = url::Url::parse(&w.url).map_err(|e| fail(format!("url: {e}")))?;
+            sluice_webhooks::destination::check_static(&url, &ports, self.dev_mode)
+                .map_err(|e| fail(e.to_string()))?;
+            let mut events = Vec::new();
+            for e in &w.events {
+                let kind = sluice_webhooks::EventKind::parse(e).ok_or_else(|| {
+                    let known: Vec<&str> = sluice_webhooks::EventKind::ALL
+                        .iter()
+                        .map(|k| k.as_str())
+                        .collect();
+                    fail(format!("unknown event {e:?} (known: {})", known.join(", ")))
+                })?;
+                if !events.contains(&kind) {
+                    events.push(kind);
+                }
+            }
+            if events.is_empty() {
+                return Err(fail("list at least one event".into()));
+            }
+            if w.secret.chars().count() < 16 {
+                return Err(fail("secret must be at least 16 characters".into()));
+            }
+            hooks.push(sluice_webhooks::Hook {
+                name: w.name.clone(),
+                url,
+                events,
+                secret: w.secret.clone(),
+            });
+        }
+        if !(1..=3_600_000).contains(&self.webhook_poll_ms) {
+            return Err((
+                "webhook_poll_ms",
+                "must be from 1 to 3600000 milliseconds".into(),
+            ));
+        }
+        let base = self.webhook_retry_base_s;
+        if !(0.001..=86_400.0).contains(&base) {
+            return Err((
+                "webhook_retry_base_s",
+                "must be a number of seconds from 0.001 to 86400".into(),
+            ));
+        }
+        Ok(sluice_webhooks::Settings {
+            hooks,
+            poll: std::time::Duration::from_millis(self.webhook_poll_ms),
+            retry_base: std::time::Duration::from_secs_f64(base),
+            node_id: format!("{}{}", self.lease_group(), std::process::id()),
+            retention: std::time::Duration::from_secs_f64(self.journal_retention_days * 86400.0),
+        })
+    }
+
+    /// The webhook sender's settings (validated at load).
+    pub fn webhooks(&self) -> sluice_webhooks::Settings {
+        self.webhooks_checked().expect("validated at load")
     }
 
     /// The Fediseer sync's settings (feelers and sources in their normal form), or the key

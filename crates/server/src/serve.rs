@@ -67,6 +67,18 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     );
     let stop_fediseer = tokio_util::sync::CancellationToken::new();
     let fediseer = start_fediseer(&cfg, &database.db, &net, &stop_fediseer);
+    let stop_webhooks = tokio_util::sync::CancellationToken::new();
+    let webhooks = start_webhooks(&cfg, &database.db, &net, &stop_webhooks).await?;
+    // Protected boosts: the origins' published lists, read off the hot path.
+    let stop_origins = tokio_util::sync::CancellationToken::new();
+    let origins = cfg.origins().map(|settings| {
+        sluice_origins::learn::spawn(
+            database.db.clone(),
+            net.clone(),
+            settings,
+            stop_origins.clone(),
+        )
+    });
     let inbox = start_inbox(&cfg, &database.db, net.clone(), instance_signer, journaled).await?;
     // The inbox's refusals by instance and rc reach the console through this flusher.
     let stop_refusals = tokio_util::sync::CancellationToken::new();
@@ -135,6 +147,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     if let Some(task) = fediseer {
         let _ = task.await;
     }
+    stop_webhooks.cancel();
+    let _ = webhooks.await;
+    stop_origins.cancel();
+    if let Some(task) = origins {
+        let _ = task.await;
+    }
     stop_pipeline.cancel();
     if let Some(p) = pipeline {
         p.join().await;
@@ -170,6 +188,28 @@ fn start_fediseer(
         cfg.urls().domain().to_string(),
         stop.clone(),
     ))
+}
+
+/// The webhook sender (docs/webhooks.md): refuses to start when a webhook's name resolves
+/// only to private addresses (outside dev_mode); writes the configured webhooks, so the
+/// event triggers know who wants what, even when there are none.
+async fn start_webhooks(
+    cfg: &Config,
+    db: &sluice_db::Db,
+    net: &sluice_net::Client,
+    stop: &tokio_util::sync::CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let settings = cfg.webhooks();
+    for hook in &settings.hooks {
+        sluice_webhooks::destination::check_resolved(&hook.url, cfg.dev_mode)
+            .await
+            .with_context(|| format!("[[webhook]] {:?}", hook.name))?;
+        let events: Vec<&str> = hook.events.iter().map(|e| e.as_str()).collect();
+        tracing::info!(webhook = %hook.name, url = %hook.url, events = %events.join(","), "webhook on");
+    }
+    sluice_webhooks::send::start(db.clone(), net.clone(), settings, stop.clone())
+        .await
+        .context("writing the configured webhooks")
 }
 
 /// The inbox receiver: key fetches go out through the guarded client, signed as the

@@ -74,6 +74,7 @@ pub async fn check(cfg: &Config, samples: usize, report: &mut Report) -> Option<
         );
     }
     super::fediseer::check(cfg, &db, report).await;
+    super::webhooks::check(cfg, &db, report).await;
     cluster
 }
 
