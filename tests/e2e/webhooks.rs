@@ -152,6 +152,45 @@ async fn start(
     (s, t, dir)
 }
 
+/// A policy chain's decision about journal row N (`https://other.example/activities/N`,
+/// created here; not from `peer.example`, which the queue would revive on seeing it): a `policy_decision` row as the pipeline writes it, whose trigger makes the
+/// event. Without the chain's table (this branch alone), the event is made by calling
+/// `sluice_webhook_emit` with the fields that trigger sends.
+async fn policy_decision(rows: &Rows, n: u32, action: &str, policy: &str, rc: Option<&str>) {
+    let activity = format!("https://other.example/activities/{n}");
+    rows.exec(format!(
+        "INSERT INTO received_activity (activity_id, actor, kind, raw, state) \
+         VALUES ('{activity}', 'https://other.example/u/bob', 'Create', '{{}}', 'done')"
+    ))
+    .await;
+    let rc = rc.map_or("NULL".to_string(), |rc| format!("'{rc}'"));
+    let chain = rows
+        .text("SELECT to_regclass('policy_decision')::text AS v")
+        .await
+        .is_some();
+    if chain {
+        rows.exec(format!(
+            "INSERT INTO policy_decision (journal_id, activity_id, policy, action, rc, reason) \
+             SELECT id, activity_id, '{policy}', '{action}', {rc}, 'decided by {policy}' \
+             FROM received_activity WHERE activity_id = '{activity}'"
+        ))
+        .await;
+    } else {
+        let kind = if action == "reject" {
+            "activity.rejected"
+        } else {
+            "activity.held"
+        };
+        rows.exec(format!(
+            "SELECT sluice_webhook_emit('{kind}', jsonb_build_object( \
+                 'journal_id', id, 'activity_id', activity_id, 'actor', actor, 'type', kind, \
+                 'policy', '{policy}', 'rc', {rc}::text, 'reason', 'decided by {policy}')) \
+             FROM received_activity WHERE activity_id = '{activity}'"
+        ))
+        .await;
+    }
+}
+
 /// Waits until `r` got `n` requests; returns them.
 async fn wait_for(r: &Receiver, n: usize, s: &Sluice) -> Vec<Got> {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -236,11 +275,12 @@ async fn every_event_type_is_delivered_signed_in_order() {
         "INSERT INTO report (ap_id, creator_id, object_ap_id, reason) \
          SELECT 'https://peer.example/flags/1', id, 'https://peer.example/post/9', 'spam' \
          FROM person WHERE name = 'alice'",
-        // activity.rejected: as the policy chain emits it.
-        "SELECT sluice_webhook_emit('activity.rejected', jsonb_build_object( \
-             'journal_id', 41, 'activity_id', 'https://peer.example/activities/1', \
-             'actor', 'https://peer.example/u/alice', 'type', 'Create', \
-             'policy', 'keyword', 'rc', 'PolicyRejected', 'reason', 'matched casino'))",
+    ] {
+        rows.exec(statement).await;
+    }
+    // activity.rejected: the policy chain's decision.
+    policy_decision(&rows, 1, "reject", "keyword", Some("PolicyRejected")).await;
+    for statement in [
         // instance.dead: the queue's flusher marks a delivery state dead (leased to another
         // process here, so this one's queue leaves it alone).
         "INSERT INTO delivery_state (instance_id, first_failure_at, last_error, lease_owner, \
@@ -262,14 +302,11 @@ async fn every_event_type_is_delivered_signed_in_order() {
         "UPDATE received_activity SET state = 'failed', error_code = 'FetchFailed', \
              error = 'HTTP 404', attempts = 5 \
          WHERE activity_id = 'https://peer.example/activities/2'",
-        // activity.held: as the policy chain emits it.
-        "SELECT sluice_webhook_emit('activity.held', jsonb_build_object( \
-             'journal_id', 42, 'activity_id', 'https://peer.example/activities/3', \
-             'actor', 'https://peer.example/u/alice', 'type', 'Create', \
-             'policy', 'new-instance', 'reason', 'first post from a new instance'))",
     ] {
         rows.exec(statement).await;
     }
+    // activity.held: the policy chain's decision.
+    policy_decision(&rows, 3, "hold", "new-instance", None).await;
     // policy.synced: the Fediseer sync's own apply.
     sluice_db::synced_policy::apply(
         &t.db,
@@ -305,7 +342,15 @@ async fn every_event_type_is_delivered_signed_in_order() {
     assert_eq!(report["object"], "https://peer.example/post/9");
     assert_eq!(report["reason"], "spam");
     assert!(report["time"].as_str().unwrap().ends_with('Z'), "{report}");
-    assert_eq!(body("activity.rejected")["rc"], "PolicyRejected");
+    let rejected = body("activity.rejected");
+    assert_eq!(rejected["rc"], "PolicyRejected");
+    assert_eq!(rejected["policy"], "keyword");
+    assert_eq!(
+        rejected["activity_id"],
+        "https://other.example/activities/1"
+    );
+    assert_eq!(rejected["actor"], "https://other.example/u/bob");
+    assert_eq!(rejected["type"], "Create");
     let dead = body("instance.dead");
     assert_eq!(dead["instance"], "peer.example");
     assert_eq!(dead["last_error"], "HTTP 502");
@@ -314,7 +359,10 @@ async fn every_event_type_is_delivered_signed_in_order() {
     assert_eq!(failed["activity_id"], "https://peer.example/activities/2");
     assert_eq!(failed["rc"], "FetchFailed");
     assert_eq!(failed["attempts"], 5);
-    assert_eq!(body("activity.held")["policy"], "new-instance");
+    let held = body("activity.held");
+    assert_eq!(held["policy"], "new-instance");
+    assert_eq!(held["activity_id"], "https://other.example/activities/3");
+    assert_eq!(held["reason"], "decided by new-instance");
     let synced = body("policy.synced");
     assert_eq!(synced["changed"][0]["domain"], "friendly.example");
     assert_eq!(synced["changed"][0]["policy"], "allow");
