@@ -1029,4 +1029,105 @@ mod tests {
             assert_eq!(e.source_name, key, "{e}");
         }
     }
+
+    /// A file with `[[webhook]]` tables, loaded with `vars`.
+    fn with_webhooks(toml: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sluice.toml");
+        std::fs::write(&path, toml).unwrap();
+        Config::load(Some(&path), env(vars))
+    }
+
+    #[test]
+    fn webhooks_are_checked_at_load() {
+        let hook = |name: &str, url: &str, events: &str, secret: &str| {
+            format!(
+                "domain = \"sluice.example\"\n[[webhook]]\nname = \"{name}\"\nurl = \"{url}\"\n\
+                 events = [{events}]\nsecret = \"{secret}\"\n"
+            )
+        };
+        let good = hook(
+            "ops",
+            "https://hooks.example/x",
+            "\"instance.dead\", \"journal.failed\"",
+            "0123456789abcdef",
+        );
+        let c = with_webhooks(&good, &[]).unwrap();
+        let s = c.webhooks();
+        assert_eq!(s.hooks.len(), 1);
+        assert_eq!(
+            s.subscriptions(),
+            [(
+                "ops".to_string(),
+                vec!["instance.dead".to_string(), "journal.failed".to_string()]
+            )]
+        );
+        assert!(
+            !format!("{c:?}").contains("0123456789abcdef"),
+            "the secret is not printed"
+        );
+        for (toml, says) in [
+            (
+                hook(
+                    "Ops!",
+                    "https://h.example/",
+                    "\"instance.dead\"",
+                    "0123456789abcdef",
+                ),
+                "name",
+            ),
+            (
+                hook(
+                    "ops",
+                    "https://10.1.1.1/",
+                    "\"instance.dead\"",
+                    "0123456789abcdef",
+                ),
+                "private",
+            ),
+            (
+                hook(
+                    "ops",
+                    "http://h.example/",
+                    "\"instance.dead\"",
+                    "0123456789abcdef",
+                ),
+                "https",
+            ),
+            (
+                hook(
+                    "ops",
+                    "https://h.example/",
+                    "\"instance.gone\"",
+                    "0123456789abcdef",
+                ),
+                "unknown event",
+            ),
+            (
+                hook("ops", "https://h.example/", "", "0123456789abcdef"),
+                "at least one event",
+            ),
+            (
+                hook("ops", "https://h.example/", "\"instance.dead\"", "short"),
+                "16 characters",
+            ),
+            (
+                format!("{good}{}", &good[good.find("[[").unwrap()..]),
+                "two webhooks",
+            ),
+        ] {
+            let e = with_webhooks(&toml, &[]).unwrap_err().to_string();
+            assert!(e.contains(says), "{toml}: {e}");
+        }
+        // A private address is a dev setup's business.
+        let dev = hook(
+            "ops",
+            "http://127.0.0.1:9/x",
+            "\"instance.dead\"",
+            "0123456789abcdef",
+        );
+        assert!(with_webhooks(&dev, &[("SLUICE_DEV_MODE", "1")]).is_ok());
+        let e = with_webhooks(&good, &[("SLUICE_WEBHOOK", "x")]).unwrap_err();
+        assert!(e.to_string().contains("[[webhook]] tables"), "{e}");
+    }
 }
