@@ -2,14 +2,15 @@
 //! publishing Lemmy's `GET /api/v3/federated_instances` with one allowed instance) posts to
 //! a local community followed from three instances; the community's Announce reaches the
 //! origin and the instance it allows, and not the other follower instance, whose inbox
-//! gets what an open origin's member posts next.
+//! gets what an open origin's member posts next; while the origin's list cannot be read,
+//! the last one read stays in force.
 
 use crate::federation::ENV;
 use crate::support::sluice_on_test_db;
 use serde_json::{Value, json};
 use sluice_testkit::Sluice;
 use sluice_testkit::lemmy::{Rows, docs};
-use sluice_testkit::peer::TestPeer;
+use sluice_testkit::peer::{Behaviour, TestPeer};
 use std::time::{Duration, Instant};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -123,18 +124,9 @@ async fn an_allow_list_origin_is_relayed_only_to_the_instances_it_allows() {
     let announce = announced(&allowed, &create, &s).await;
     announced(&origin, &create, &s).await;
     // Resolved at append time: no target row for the instance the origin does not allow.
-    let targets = rows
-        .texts(&format!(
-            "SELECT i.domain AS v FROM outbound_target t \
-             JOIN outbound_activity a ON a.id = t.outbound_id \
-             JOIN instance i ON i.id = t.instance_id \
-             WHERE a.activity_id = '{}' ORDER BY i.domain",
-            announce["id"].as_str().unwrap()
-        ))
-        .await;
     let mut want = vec![origin.domain().to_string(), allowed.domain().to_string()];
     want.sort();
-    assert_eq!(targets, want);
+    assert_eq!(targets_of(&rows, &announce).await, want);
 
     // The open instance's member posts next: relayed to everyone, `other` included. Its
     // deliveries are in order, so once it has this one, it would have had the first.
@@ -156,4 +148,45 @@ async fn an_allow_list_origin_is_relayed_only_to_the_instances_it_allows() {
         !leaked,
         "the protected post reached an instance its origin does not allow"
     );
+
+    // The origin's list cannot be read for a while: the last list read stays in force.
+    origin.set_route_behaviour(
+        "/api/v3/federated_instances",
+        Behaviour {
+            status: Some(503),
+            delay: None,
+        },
+    );
+    wait_count(
+        &rows,
+        &format!(
+            "SELECT count(*) AS v FROM origin_federation \
+             WHERE origin = '{}' AND failures > 0 AND allowlist AND last_error LIKE '%503%'",
+            origin.domain()
+        ),
+        1,
+        &s,
+    )
+    .await;
+    let create3 = docs::wrap(
+        "Create",
+        &members[0],
+        docs::page(&origin.url("/post/3"), &members[0], &community),
+    );
+    let d = origin.deliver(&inbox, &members[0], &create3).await.unwrap();
+    assert_eq!(d.status, 202, "{}", d.text);
+    let announce3 = announced(&allowed, &create3, &s).await;
+    assert_eq!(targets_of(&rows, &announce3).await, want);
+}
+
+/// The instances an outbound activity was given targets for, by domain.
+async fn targets_of(rows: &Rows, activity: &Value) -> Vec<String> {
+    rows.texts(&format!(
+        "SELECT i.domain AS v FROM outbound_target t \
+         JOIN outbound_activity a ON a.id = t.outbound_id \
+         JOIN instance i ON i.id = t.instance_id \
+         WHERE a.activity_id = '{}' ORDER BY i.domain",
+        activity["id"].as_str().unwrap()
+    ))
+    .await
 }
