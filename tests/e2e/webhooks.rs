@@ -444,6 +444,27 @@ async fn three_retries_then_failed_one_success_after_two_failures_and_order_kept
     assert_eq!(line("flaky")[1..4], ["0", "2", "0"], "{table}");
     assert_eq!(line("down")[1..4], ["0", "0", "2"], "{table}");
     assert!(table.contains("HTTP 503"), "{table}");
+
+    // Every attempt counted by result.
+    let body = crate::support::metrics(&s.base).await;
+    let attempts = |hook: &str, result: &str| {
+        let labels =
+            format!("sluice_webhook_attempts_total{{result=\"{result}\",webhook=\"{hook}\"}}");
+        body.lines()
+            .find(|l| l.starts_with(&labels))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    assert_eq!(
+        (attempts("flaky", "retry"), attempts("flaky", "delivered")),
+        (2.0, 2.0),
+        "{body}"
+    );
+    assert_eq!(
+        (attempts("down", "retry"), attempts("down", "failed")),
+        (6.0, 2.0),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -132,6 +132,10 @@ pub struct Metrics {
     /// Synced entries in force, by policy (`allow`, `block`).
     pub fediseer_entries: IntGaugeVec,
 
+    // --- webhooks ---
+    /// Webhook delivery attempts, by webhook and result (`delivered`, `retry`, `failed`).
+    pub webhook_attempts_total: IntCounterVec,
+
     /// Every collector registered above, for [`Metrics::catalog`].
     collectors: Vec<Box<dyn Collector>>,
 }
@@ -387,6 +391,11 @@ impl Metrics {
             journal_pruned_rows_total: r.counter(
                 "sluice_journal_pruned_rows_total",
                 "Journal rows deleted by pruning (done and ignored rows past their retention).",
+            ),
+            webhook_attempts_total: r.counter_vec(
+                "sluice_webhook_attempts_total",
+                "Webhook delivery attempts, by webhook and result (delivered, retry, failed).",
+                &["webhook", "result"],
             ),
             hosts: HostLabels::new(HOST_LABEL_CAP),
             registry: registry.clone(),

@@ -120,6 +120,11 @@ impl Sender {
             Decision::Failed => ("failed", Duration::ZERO),
         };
         let error = retry::error_of(&result);
+        let label = if state == "pending" { "retry" } else { state };
+        sluice_metrics::global()
+            .webhook_attempts_total
+            .with_label_values(&[&self.hook.name, label])
+            .inc();
         match state {
             "delivered" => tracing::debug!(webhook = %self.hook.name, event = head.event_id,
                 "webhook delivered"),
