@@ -445,6 +445,18 @@ async fn three_retries_then_failed_one_success_after_two_failures_and_order_kept
     assert_eq!(line("down")[1..4], ["0", "0", "2"], "{table}");
     assert!(table.contains("HTTP 503"), "{table}");
 
+    // `sluice doctor` warns about the webhook that loses events.
+    let out = s.admin(&["doctor", "--samples", "5"]);
+    let report = String::from_utf8_lossy(&out.stdout);
+    let down_line = report
+        .lines()
+        .find(|l| l.contains("webhook") && l.contains("down ("))
+        .unwrap_or_else(|| panic!("no webhook check for down:\n{report}"));
+    assert!(
+        down_line.contains("2 failed") && down_line.contains("HTTP 503"),
+        "{down_line}"
+    );
+
     // Every attempt counted by result.
     let body = crate::support::metrics(&s.base).await;
     let attempts = |hook: &str, result: &str| {
