@@ -1,6 +1,7 @@
 //! The webhooks: each URL resolved (outside dev_mode a name resolving only to private
-//! addresses fails, as `serve` refuses it), and what the deliveries table says (failed
-//! deliveries and a failing head are warnings: the inbox works without webhooks).
+//! addresses fails, as `serve` refuses it), and what the deliveries table says (a delivery
+//! failed in the last day, or one being retried, is a warning: the inbox works without
+//! webhooks).
 
 use super::report::{Report, Status};
 use crate::config::Config;
@@ -25,7 +26,7 @@ pub async fn check(cfg: &Config, db: &sluice_db::Db, report: &mut Report) {
                 Status::Ok,
                 format!("{} ({}): nothing sent yet.", hook.name, hook.url),
             ),
-            Some(r) if r.failed > 0 || r.next_retry_at.is_some() => (
+            Some(r) if r.next_retry_at.is_some() || failed_lately(r) => (
                 Status::Warn,
                 format!(
                     "{} ({}): {} pending, {} delivered, {} failed; last error: {} \
@@ -48,4 +49,12 @@ pub async fn check(cfg: &Config, db: &sluice_db::Db, report: &mut Report) {
         };
         report.push(name, status, message);
     }
+}
+
+/// A delivery was given up in the last day (older failures stay counted in `failed` but no
+/// longer make a warning).
+fn failed_lately(r: &sluice_db::webhooks::WebhookStatus) -> bool {
+    r.failed > 0
+        && r.last_failure_at
+            .is_some_and(|t| chrono::Utc::now() - t < chrono::Duration::days(1))
 }
