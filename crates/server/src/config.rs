@@ -660,7 +660,9 @@ impl Config {
             hooks,
             poll: std::time::Duration::from_millis(self.webhook_poll_ms),
             retry_base: std::time::Duration::from_secs_f64(base),
-            node_id: format!("{}{}", self.lease_group(), std::process::id()),
+            // Restart-stable (host and data directory), so a restarted process takes its
+            // webhooks' leases back at once instead of waiting for them to expire.
+            node_id: format!("{}webhooks", self.lease_group()),
             retention: std::time::Duration::from_secs_f64(self.journal_retention_days * 86400.0),
         })
     }

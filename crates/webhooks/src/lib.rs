@@ -55,7 +55,8 @@ pub struct Settings {
     pub poll: Duration,
     /// The wait before the first retry; each further retry waits four times longer.
     pub retry_base: Duration,
-    /// Who this process is (the lease owner of the webhooks it sends for).
+    /// Who this process is (the lease owner of the webhooks it sends for), the same across
+    /// its restarts.
     pub node_id: String,
     /// Delivered and failed events are deleted after this long.
     pub retention: Duration,
