@@ -1,6 +1,7 @@
-//! Receive, step 2: is the body an activity we can journal? Cheap checks first: the media
-//! type, then a byte scan for nesting depth (before any parser builds a tree), then one
-//! parse that extracts the few fields the request path needs.
+//! Is the body an activity we can journal (the *intake* and *envelope* steps of
+//! [`crate::receive`])? Cheap checks first: the media type, then a byte scan for nesting
+//! depth (before any parser builds a tree), then one parse that extracts the few fields the
+//! request path needs.
 
 use crate::Refusal;
 use sluice_apub::Rc;
