@@ -11,7 +11,7 @@ use url::Url;
 /// The fields of an activity the request path looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
-    /// `id`.
+    /// `id`: the key the journal deduplicates on.
     pub id: Url,
     /// `type` (the first one, when several are given).
     pub kind: String,
@@ -22,7 +22,7 @@ pub struct Envelope {
 }
 
 impl Envelope {
-    /// host[:port] of the actor.
+    /// The actor's instance, `host[:port]` as instance policy names it.
     pub fn actor_host(&self) -> String {
         authority(&self.actor)
     }
@@ -57,7 +57,7 @@ const MAX_EXPONENT: i64 = 400;
 
 /// Scans the raw bytes: nesting depth at most `max_depth`, no `\u0000` escape (PostgreSQL
 /// text cannot hold the NUL it stands for, so content parsed from it could never be
-/// written), and every number inside f64's range ([`number_in_range`]). Runs before
+/// written), and every number inside f64's range (`number_in_range`). Runs before
 /// parsing, so a deeply nested body costs a linear scan and nothing more.
 pub fn scan(body: &[u8], max_depth: usize) -> Result<(), Refusal> {
     let mut depth = 0usize;

@@ -189,7 +189,7 @@ impl From<KeyError> for Refusal {
 /// How the key store behaves.
 #[derive(Debug, Clone)]
 pub struct KeySettings {
-    /// Our domain (host[:port]): keyIds there resolve to local keys only.
+    /// Our domain (`host[:port]`): keyIds there resolve to local keys only.
     pub local_domain: String,
     /// Keys held in memory.
     pub cache_size: u64,
@@ -549,7 +549,7 @@ pub fn document_of(key_id: &str) -> Result<Url, KeyError> {
 /// The document whose key a keyId names, for an activity by `actor`: the keyId without its
 /// fragment (`<actor>#main-key`, Lemmy's and Mastodon's form); or `actor` itself when the
 /// keyId is one path segment directly under it (`<actor>/main-key`, GoToSocial's form): its
-/// own document must then list the key under that id, owned by itself ([`find_key`]), so
+/// own document must then list the key under that id, owned by itself (`find_key`), so
 /// such a keyId still makes us fetch nothing but the actor the activity names.
 pub fn key_document(key_id: &str, actor: &Url) -> Result<Url, KeyError> {
     let doc = document_of(key_id)?;
