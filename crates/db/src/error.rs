@@ -160,6 +160,37 @@ pub type DbResult<T> = Result<T, DbError>;
 
 #[cfg(test)]
 mod tests {
+    use super::{DbError, Retry};
+    use crate::SqlState;
+    use diesel::result::{DatabaseErrorKind as Kind, Error as DieselError};
+
+    fn failed(kind: Kind, code: &str) -> DbError {
+        DbError::classify(
+            DieselError::DatabaseError(kind, Box::new(code.to_string())),
+            SqlState::new(code),
+        )
+    }
+
+    #[test]
+    fn every_error_gets_one_retry_answer() {
+        assert_eq!(failed(Kind::Unknown, "57P01").retry(), Retry::Later);
+        assert_eq!(
+            failed(Kind::SerializationFailure, "40001").retry(),
+            Retry::Later
+        );
+        assert_eq!(DbError::Unavailable("down".into()).retry(), Retry::Later);
+        assert_eq!(failed(Kind::Unknown, "SL001").retry(), Retry::ByNewOwner);
+        let duplicate = failed(Kind::UniqueViolation, "23505");
+        assert_eq!(duplicate.retry(), Retry::Never);
+        assert!(duplicate.is_unique_violation());
+        assert_eq!(duplicate.class(), "unique_violation");
+        assert_eq!(DbError::Config("bad".into()).retry(), Retry::AfterFix);
+        assert_eq!(DbError::Migration("bad".into()).retry(), Retry::AfterFix);
+        for e in [failed(Kind::Unknown, "57P01"), duplicate] {
+            assert_eq!(e.is_transient(), e.retry() == Retry::Later, "{e}");
+        }
+    }
+
     /// Errors travel in the state of many futures; the pipeline's deepest test futures
     /// overflowed a 2 MB test thread in debug builds when this grew past the driver's error.
     #[test]

@@ -650,6 +650,37 @@ mod tests {
     }
 
     #[test]
+    fn key_errors_refuse_with_their_codes_and_keep_their_causes() {
+        use std::error::Error as _;
+        let url = "https://a.example/u/x".to_string();
+        let slow = KeyError::Transient {
+            url: url.clone(),
+            source: NetError::Timeout,
+            remembered: Some(Duration::from_millis(2500)),
+        };
+        assert!(slow.source().is_some_and(|s| s.is::<NetError>()));
+        let r = Refusal::from(slow);
+        assert_eq!((r.rc, r.status().as_u16()), (Rc::KeyFetchFailed, 503));
+        assert_eq!(
+            r.message,
+            "https://a.example/u/x: timed out (remembered; retry in 2 s)"
+        );
+        let missing = KeyError::Unfetchable {
+            url,
+            source: NetError::Status(404),
+        };
+        let r = Refusal::from(missing);
+        assert_eq!((r.rc, r.status().as_u16()), (Rc::KeyUnknown, 401));
+        assert_eq!(r.message, "fetching https://a.example/u/x: HTTP 404");
+        let db = KeyError::from(DbError::Unavailable("down".into()));
+        assert_eq!(
+            db.source().map(|s| s.to_string()).as_deref(),
+            Some("database unavailable: down")
+        );
+        assert_eq!(Refusal::from(db).rc, Rc::DatabaseUnavailable);
+    }
+
+    #[test]
     fn a_keys_document_is_the_key_id_without_its_fragment() {
         assert_eq!(
             document_of("https://a.example/u/x#main-key")
