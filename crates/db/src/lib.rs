@@ -35,7 +35,7 @@ pub mod synced_policy;
 
 pub use cached::{Sql, sql};
 pub use connect::{DbTarget, parse_url};
-pub use error::{DbError, DbResult};
+pub use error::{DbError, DbResult, Retry};
 pub use migrate::{MigrationState, ensure_database, migration_state, run_migrations};
 pub use pool::{Conn, Db, PoolOptions, PoolStatus};
 pub use sqlstate::SqlState;

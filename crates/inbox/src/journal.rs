@@ -1,4 +1,4 @@
-//! Journal, the request path's one write: group commit.
+//! The request path's one write: group commit.
 //!
 //! Requests hand their verified activity to one writer task and wait for their row to be
 //! committed. The writer takes whatever has queued up, and sends it as ONE multi-row
@@ -9,12 +9,18 @@
 //! lone request therefore waits for nothing, and under load batches grow by themselves
 //! (`journal_linger` adds a fixed wait, for those who prefer bigger batches).
 //!
-//! A batch that fails with a query error (not a connection problem) is retried row by
+//! A batch that fails for anything but the database's passing trouble is retried row by
 //! row, so one unstorable activity cannot refuse its neighbours.
+//!
+//! The wait for the commit is the request's database time, and its share of the insert's
+//! round-trips (trips / batch size) its round-trips: both are added to the request's spend
+//! (`sluice_metrics::spend`), though the insert runs on another task.
 
+use crate::Refusal;
+use sluice_apub::Rc;
 use sluice_db::inbox::{NewReceived, append};
-use sluice_db::{Db, DbError};
-use sluice_metrics::global;
+use sluice_db::{Db, DbError, Retry};
+use sluice_metrics::{global, spend};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,9 +32,10 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 pub struct Journaled {
     /// The id was already in the journal (or earlier in the same batch): nothing inserted.
     pub duplicate: bool,
-    /// This activity's share of the insert's database round-trips (trips / batch size).
-    pub roundtrips: f64,
 }
+
+/// A writer's answer: the outcome and the request's share of the insert's round-trips.
+type Reply = Result<(Journaled, f64), JournalError>;
 
 /// Counters for tests and `sluice doctor`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -51,12 +58,12 @@ pub enum JournalError {
 }
 
 impl JournalError {
-    /// True when the sender should retry later (503): the database's trouble, as
-    /// [`DbError::is_transient`] classifies it.
-    pub fn is_transient(&self) -> bool {
+    /// When journaling may succeed: a stopped writer is our passing trouble; an insert's
+    /// failure is as [`DbError::retry`] decides.
+    pub fn retry(&self) -> Retry {
         match self {
-            JournalError::Unavailable(_) => true,
-            JournalError::Database(e) => e.is_transient(),
+            JournalError::Unavailable(_) => Retry::Later,
+            JournalError::Database(e) => e.retry(),
         }
     }
 }
@@ -67,9 +74,21 @@ impl From<DbError> for JournalError {
     }
 }
 
+/// 503 while the sender may retry and succeed ([`JournalError::retry`]), else 500; the
+/// cause stays in our log (the writer logs what is not passing trouble).
+impl From<JournalError> for Refusal {
+    fn from(e: JournalError) -> Self {
+        if e.retry() == Retry::Later {
+            Refusal::database_unavailable()
+        } else {
+            Refusal::new(Rc::Internal, "internal error; retry later")
+        }
+    }
+}
+
 struct Pending {
     row: NewReceived,
-    reply: oneshot::Sender<Result<Journaled, JournalError>>,
+    reply: oneshot::Sender<Reply>,
 }
 
 #[derive(Default)]
@@ -107,6 +126,15 @@ impl Journal {
 
     /// Journals one activity; returns once its row is committed (or known to exist).
     pub async fn append(&self, row: NewReceived) -> Result<Journaled, JournalError> {
+        let wait = Instant::now();
+        let r = self.send(row).await;
+        spend::add_db(wait.elapsed());
+        let (journaled, share) = r?;
+        spend::add_roundtrips(share);
+        Ok(journaled)
+    }
+
+    async fn send(&self, row: NewReceived) -> Reply {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Pending { row, reply })
@@ -217,7 +245,7 @@ async fn write(
             wake(&inserted);
             answer(batch, inserted, trips)
         }
-        Err(e) if !e.is_transient() && batch.len() > 1 => {
+        Err(e) if e.retry() != Retry::Later && batch.len() > 1 => {
             tracing::warn!(error = %e, rows = batch.len(), "journal batch failed; inserting one by one");
             for p in batch {
                 let r = insert(&db, std::slice::from_ref(&p.row)).await;
@@ -228,16 +256,16 @@ async fn write(
                     }
                 }
                 let _ = p.reply.send(
-                    r.map(|(inserted, trips)| Journaled {
-                        duplicate: inserted.is_empty(),
-                        roundtrips: trips as f64,
+                    r.map(|(inserted, trips)| {
+                        let duplicate = inserted.is_empty();
+                        (Journaled { duplicate }, trips)
                     })
                     .map_err(JournalError::from),
                 );
             }
         }
         Err(e) => {
-            if !e.is_transient() {
+            if e.retry() != Retry::Later {
                 tracing::error!(error = %e, "journal insert failed");
             }
             let e = JournalError::from(e);
@@ -249,30 +277,23 @@ async fn write(
 }
 
 /// One insert statement; returns the inserted ids and the round-trips it took.
-async fn insert(db: &Db, rows: &[NewReceived]) -> Result<(Vec<String>, u64), DbError> {
-    let start = Instant::now();
-    let mut conn = db.get().await?;
-    let before = conn.wire_roundtrips();
+async fn insert(db: &Db, rows: &[NewReceived]) -> Result<(Vec<String>, f64), DbError> {
     let owned = rows.to_vec();
-    let inserted = conn
-        .run("journal_append", move |c| {
-            Box::pin(async move { append(c, &owned).await })
-        })
-        .await?;
-    let trips = conn.wire_roundtrips().saturating_sub(before);
-    tracing::trace!(rows = rows.len(), trips, elapsed = ?start.elapsed(), "journal insert");
-    Ok((inserted, trips))
+    let (inserted, spent) = spend::measure(db.run("journal_append", move |c| {
+        Box::pin(async move { append(c, &owned).await })
+    }))
+    .await;
+    let inserted = inserted?;
+    tracing::trace!(rows = rows.len(), trips = spent.roundtrips, elapsed = ?spent.total, "journal insert");
+    Ok((inserted, spent.roundtrips))
 }
 
-fn answer(batch: Vec<Pending>, inserted: Vec<String>, trips: u64) {
-    let share = trips as f64 / batch.len() as f64;
+fn answer(batch: Vec<Pending>, inserted: Vec<String>, trips: f64) {
+    let share = trips / batch.len() as f64;
     let mut fresh: HashSet<String> = inserted.into_iter().collect();
     for p in batch {
         // The first request with an id gets the insert; any twin in the batch is a duplicate.
         let duplicate = !fresh.remove(&p.row.activity_id);
-        let _ = p.reply.send(Ok(Journaled {
-            duplicate,
-            roundtrips: share,
-        }));
+        let _ = p.reply.send(Ok((Journaled { duplicate }, share)));
     }
 }

@@ -9,7 +9,7 @@
 //! Read top to bottom, the stages are:
 //!
 //! 1. [`receive`]: the endpoints and the request path, step by step (limits, parse, policy);
-//! 2. [`verify`] and [`keys`]: the HTTP signature and the signer's key, cheapest tier first
+//! 2. [`verify`] and [`key_tiers`]: the HTTP signature and the signer's key, cheapest tier first
 //!    (memory → `remote_key` → a signed fetch);
 //! 3. [`journal`]: the one durable write, shared by concurrent requests (group commit).
 //!
@@ -29,7 +29,7 @@ pub mod budget;
 mod config;
 pub mod envelope;
 pub mod journal;
-pub mod keys;
+pub mod key_tiers;
 pub mod local_actors;
 pub mod policy;
 pub mod receive;
@@ -74,7 +74,7 @@ pub struct Inbox {
 pub(crate) struct Shared {
     pub(crate) cfg: InboxConfig,
     pub(crate) db: Db,
-    pub(crate) keys: keys::KeyStore,
+    pub(crate) keys: key_tiers::KeyStore,
     pub(crate) policy: policy::PolicyCache,
     pub(crate) local: local_actors::LocalActors,
     pub(crate) pressure: refresh::Pressure,
@@ -90,11 +90,11 @@ impl Inbox {
     /// them), then starts the journal writer and the background probe on the current
     /// runtime. Both stop when the last clone of the `Inbox` is dropped.
     pub async fn start(deps: Deps, cfg: InboxConfig) -> Result<Inbox, DbError> {
-        let keys = keys::KeyStore::new(
+        let keys = key_tiers::KeyStore::new(
             deps.db.clone(),
             deps.net,
             deps.signer,
-            keys::KeySettings {
+            key_tiers::KeySettings {
                 local_domain: cfg.domain.clone(),
                 cache_size: cfg.key_cache_size,
                 cache_ttl: cfg.key_cache_ttl,

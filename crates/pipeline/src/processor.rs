@@ -4,8 +4,9 @@
 //! The processor keeps one connection and prepares every statement on it when it takes it
 //! (`sluice_db::ingest::warm_up`), so no batch pays a prepare round-trip. A write that fails
 //! with a query error is retried on halves of the batch, down to the one activity that
-//! fails, which is marked `failed`: one bad activity never blocks the rest. Database trouble
-//! (`DbError::is_transient`) puts the batch back with backoff.
+//! fails, which is marked `failed`: one bad activity never blocks the rest. Any other
+//! failure puts the batch back, as [`DbError::retry`] decides: with backoff for the
+//! database's trouble, at once for rows another process leases now.
 //!
 //! **Leases.** A batch renews its rows' leases while it runs ([`Renewal`]), and every mark
 //! it writes is fenced by its lease owner: if another process took the rows (the lease ran
@@ -23,7 +24,7 @@ use futures::FutureExt;
 use sluice_apub::{LocalUrls, Rc};
 use sluice_db::ingest::journal::{self, Claimed, Mark, Verdict};
 use sluice_db::ingest::{self, Changes};
-use sluice_db::{Conn, Db, DbError};
+use sluice_db::{Conn, Db, DbError, Retry};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,7 +45,8 @@ pub struct BatchReport {
     pub failed: usize,
     /// Rows put back for a later attempt.
     pub retried: usize,
-    /// Database round-trips the batch cost (on the processor's connection).
+    /// Database round-trips the batch cost (its spend: the lease renewals, on a task of
+    /// their own, and the connection's warm-up are not the batch's).
     pub roundtrips: u64,
 }
 
@@ -121,23 +123,23 @@ impl Processor {
             .ok_or_else(|| DbError::Unavailable("no connection".into()))
     }
 
-    /// Round-trips on the held connection so far (0 without one).
-    pub fn wire_roundtrips(&self) -> u64 {
-        self.conn.as_ref().map_or(0, Conn::wire_roundtrips)
-    }
-
     /// Claims and processes one batch. An empty journal claims nothing.
     pub async fn run_once(&mut self) -> Result<BatchReport, DbError> {
+        self.warm_up().await?;
         // Boxed: a batch is a large state machine, kept off the caller's stack.
         let (result, spent) = sluice_metrics::spend::measure(Box::pin(self.batch())).await;
-        if let Ok((report, rows)) = &result {
-            metrics::batch(report, rows, &spent);
+        match result {
+            Ok((mut report, rows)) => {
+                report.roundtrips = spent.roundtrips.round() as u64;
+                metrics::batch(&report, &rows, &spent);
+                Ok(report)
+            }
+            Err(e) => {
+                // A connection that failed mid-batch is not trusted again.
+                self.conn = None;
+                Err(e)
+            }
         }
-        if result.is_err() {
-            // A connection that failed mid-batch is not trusted again.
-            self.conn = None;
-        }
-        result.map(|(r, _)| r)
     }
 
     async fn batch(&mut self) -> Result<(BatchReport, Vec<(Claimed, Step)>), DbError> {
@@ -152,7 +154,6 @@ impl Processor {
             .is_none_or(|t| t.elapsed() >= BACKLOG_EVERY);
         self.warm_up().await?;
         let conn = self.held()?;
-        let before = conn.wire_roundtrips();
         let (rows, backlog) = conn
             .run("ingest_claim", move |c| {
                 async move {
@@ -178,7 +179,6 @@ impl Processor {
             ..BatchReport::default()
         };
         if rows.is_empty() {
-            report.roundtrips = self.wire_roundtrips() - before;
             return Ok((report, Vec::new()));
         }
         self.batches += 1;
@@ -214,10 +214,9 @@ impl Processor {
                         done.push((item.row, o.step));
                     }
                 }
-                Err(e) if !matches!(e, DbError::Query(_)) => {
-                    // The database's trouble, or rows now leased to another process: put
-                    // back everything not yet written that is still ours, and let the loop
-                    // back off.
+                Err(e) if e.retry() != Retry::Never => {
+                    // Not this chunk's data at fault: put back everything not yet written
+                    // that is still ours, and let the loop back off.
                     let mut rest: Vec<Claimed> = chunk.into_iter().map(|i| i.row).collect();
                     rest.extend(queue.into_iter().flatten().map(|i| i.row));
                     self.release(&rest, &e).await;
@@ -262,7 +261,6 @@ impl Processor {
             .count();
         report.retried -= gave_up;
         report.failed += gave_up;
-        report.roundtrips = self.wire_roundtrips() - before;
         Ok((report, done))
     }
 
@@ -315,12 +313,12 @@ impl Processor {
     /// owner, and come back at once: it was not their fault.
     async fn release(&mut self, rows: &[Claimed], e: &DbError) {
         self.conn = None;
-        let rc = if e.is_transient() {
+        let retry = e.retry();
+        let rc = if retry == Retry::Later {
             Rc::DatabaseUnavailable
         } else {
             Rc::Internal
         };
-        let lost = matches!(e, DbError::LeaseLost(_));
         let marks: Vec<Mark> = rows
             .iter()
             .map(|r| {
@@ -330,7 +328,7 @@ impl Processor {
                 m.needs_lease = false;
                 m.verdict = Verdict::Retry;
                 m.error = Some(e.to_string());
-                if lost {
+                if retry == Retry::ByNewOwner {
                     m.retry_in = 0.0;
                 }
                 m

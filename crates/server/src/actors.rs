@@ -67,7 +67,7 @@ pub async fn create_person(
 }
 
 fn taken(e: DbError, what: &str, name: &str) -> anyhow::Error {
-    if e.class() == "unique_violation" {
+    if e.is_unique_violation() {
         anyhow::anyhow!("a {what} named {name:?} already exists")
     } else {
         anyhow::Error::new(e).context(format!("creating {what} {name:?}"))
