@@ -225,6 +225,50 @@ mod sandbox {
         );
     }
 
+    #[test]
+    fn a_plugin_cannot_change_what_the_next_one_sees() {
+        let (_dir, config) = scripts(&[
+            (
+                "meddler",
+                r#"
+                let refused = 0;
+                try { activity.object.object.name = "changed"; } catch { refused += 1; }
+                try { activity.object.object.name.clear(); } catch { refused += 1; }
+                try { object.name = "changed"; } catch { refused += 1; }
+                try { activity.remove("id"); } catch { refused += 1; }
+                try { kind = "Delete"; } catch { refused += 1; }
+                let leftover = 1;
+                if refused != 5 { throw `only ${refused} of 5 changes refused`; }
+                accept()"#,
+            ),
+            (
+                "witness",
+                r#"if activity.object.object.name == "post 4" && object.name == "post 4"
+                       && activity.id != () && kind == "Create" && !is_def_var("leftover") {
+                       hold("unchanged")
+                   }"#,
+            ),
+        ]);
+        let set = PluginSet::load(&config).expect("loads");
+        let h = host(MemoryHost::default());
+        let announce =
+            Activity::new(&lemmy("activities/community/announce_create_page.json")).unwrap();
+        let meddler = set.evaluate("meddler", &announce, &h);
+        assert_eq!(
+            (meddler.verdict.clone(), meddler.failure.clone()),
+            (PluginVerdict::Accept, None),
+            "{meddler:?}"
+        );
+        let witness = set.evaluate("witness", &announce, &h);
+        assert_eq!(
+            witness.verdict,
+            PluginVerdict::Hold {
+                reason: "unchanged".into()
+            },
+            "{witness:?}"
+        );
+    }
+
     /// A host API whose counter panics (a bug on our side, not the script's).
     struct PanickingHost;
     impl HostApi for PanickingHost {
