@@ -3,6 +3,7 @@
 //! What a script can reach is exactly what is registered here. Rhai's standard packages have
 //! no file, network, process or environment access; `import` is refused twice (no module
 //! resolver, and a limit of zero modules), `eval` is disabled (no code built at run time),
+//! `sleep` (which would block the thread outside every limit) is replaced by an error,
 //! `print`/`debug` go to the log at debug level, a few per evaluation.
 //!
 //! The engine is shared by every thread that evaluates; what differs per evaluation (the
@@ -21,6 +22,8 @@ use std::time::{Duration, Instant};
 
 /// What a registered function answers: a value, or an error the script sees.
 type Answer<T> = Result<T, Box<EvalAltResult>>;
+
+const NO_SLEEP: &str = "sleep is not available to plugins";
 
 /// Lines a script may log per evaluation.
 const MAX_PRINTS: u32 = 8;
@@ -111,6 +114,10 @@ pub(crate) fn build(limits: &Limits) -> Engine {
         .on_progress(|ops| {
             (ops % CLOCK_EVERY == 0 && past_deadline()).then(|| Dynamic::from("timeout"))
         });
+    // Rhai's core package has `sleep`, which blocks the thread where no limit is counted:
+    // these take its place (the engine's own functions come before its packages').
+    e.register_fn("sleep", |_: i64| -> Answer<()> { Err(NO_SLEEP.into()) })
+        .register_fn("sleep", |_: f64| -> Answer<()> { Err(NO_SLEEP.into()) });
     register_verdicts(&mut e);
     register_host_api(&mut e);
     register_helpers(&mut e);

@@ -41,7 +41,7 @@ mod set;
 mod verdict;
 mod view;
 
-pub use config::{EXTENSION, Grants, Limits, MAX_SCRIPT_BYTES, PluginConfig, valid_name};
+pub use config::{EXTENSION, Limits, MAX_SCRIPT_BYTES, PluginConfig, valid_name};
 pub use counters::Counters;
 pub use failure::{Failure, FailureKind};
 pub use host::{HostApi, MemoryHost};

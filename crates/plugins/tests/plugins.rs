@@ -160,6 +160,9 @@ mod sandbox {
             r#"fetch("http://127.0.0.1/")"#,
             r#"system("ls")"#,
             r#"env("HOME")"#,
+            // Blocking the thread would escape every limit.
+            "sleep(3600)",
+            "sleep(3600.0)",
         ] {
             fails_with(source, Limits::default(), FailureKind::Runtime);
         }
