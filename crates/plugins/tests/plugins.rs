@@ -117,6 +117,7 @@ mod sandbox {
             // Padding asks for the whole size at once.
             r#"let s = ""; s.pad(1 << 40, "x"); s"#,
             "let a = []; a.pad(1 << 40, 0); a",
+            "let b = blob(1 << 40); b",
         ] {
             fails_with(source, sizes_only, FailureKind::Memory);
         }
