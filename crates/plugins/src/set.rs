@@ -103,7 +103,6 @@ impl PluginSet {
                 name: name.clone(),
                 message,
             })?;
-            loaded(name);
             plugins.push(Plugin {
                 name: name.as_str().into(),
                 path,
@@ -117,6 +116,10 @@ impl PluginSet {
                     .plugin_evaluation_seconds
                     .with_label_values(&[name]),
             });
+        }
+        // Counted once the whole set is in hand: a set refused for one plugin loads none.
+        for p in &plugins {
+            loaded(&p.name);
         }
         Ok(PluginSet {
             engine,
