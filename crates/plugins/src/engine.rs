@@ -193,9 +193,14 @@ pub(crate) fn refuse_index_assignment(ast: &AST) -> Result<(), String> {
     }
 }
 
-/// Compiles a script for `e`, with the rules above.
+/// Compiles a script for `e`, with the rules above. A script without a statement is
+/// refused: it would accept everything, and it is what a reader sees of a file being
+/// rewritten in place (truncated, then written).
 pub(crate) fn compile(e: &Engine, source: &str) -> Result<AST, String> {
     let ast = e.compile(source).map_err(|err| err.to_string())?;
+    if ast.statements().is_empty() {
+        return Err("the script has no statement".into());
+    }
     refuse_index_assignment(&ast)?;
     Ok(ast)
 }

@@ -377,6 +377,16 @@ mod reload {
         }
         assert_eq!(set.failures("p", FailureKind::Compile), 1);
 
+        // So does an emptied file (what a file rewritten in place looks like for a moment).
+        std::fs::write(&file, "// nothing yet\n").unwrap();
+        assert_eq!(
+            eval(&set, "p", &page, &h).verdict,
+            PluginVerdict::Hold {
+                reason: "v2".into()
+            }
+        );
+        assert_eq!(set.failures("p", FailureKind::Compile), 2);
+
         // A removed file keeps v2 too; a good edit after that is taken.
         std::fs::remove_file(&file).unwrap();
         assert_eq!(
@@ -385,10 +395,47 @@ mod reload {
                 reason: "v2".into()
             }
         );
-        assert_eq!(set.failures("p", FailureKind::Compile), 2);
+        assert_eq!(set.failures("p", FailureKind::Compile), 3);
         std::fs::write(&file, r#"reject("v3")"#).unwrap();
         assert!(
             matches!(eval(&set, "p", &page, &h).verdict, PluginVerdict::Reject { reason, .. } if reason == "v3")
+        );
+    }
+
+    #[test]
+    fn threads_evaluating_during_an_edit_see_the_old_or_the_new_version_whole() {
+        let (dir, mut config) = scripts(&[("p", r#"hold("v1")"#)]);
+        config.reload_every = Duration::ZERO;
+        let set = Arc::new(PluginSet::load(&config).expect("loads"));
+        let page = lemmy("activities/create_or_update/create_page.json");
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                let (set, page) = (set.clone(), page.clone());
+                std::thread::spawn(move || {
+                    let h = host(MemoryHost::default());
+                    (0..200)
+                        .map(|_| eval(&set, "p", &page, &h))
+                        .collect::<Vec<Outcome>>()
+                })
+            })
+            .collect();
+        for v in 2..20 {
+            std::fs::write(dir.path().join("p.rhai"), format!(r#"hold("v{v}")"#)).unwrap();
+        }
+        for worker in workers {
+            for out in worker.join().expect("no panic") {
+                assert!(out.failure.is_none(), "{out:?}");
+                assert!(
+                    matches!(out.verdict, PluginVerdict::Hold { ref reason } if reason.starts_with('v')),
+                    "{out:?}"
+                );
+            }
+        }
+        assert_eq!(
+            eval(&set, "p", &page, &host(MemoryHost::default())).verdict,
+            PluginVerdict::Hold {
+                reason: "v19".into()
+            }
         );
     }
 
