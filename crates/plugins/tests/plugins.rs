@@ -615,6 +615,19 @@ mod examples {
         assert!((0..30).all(|_| run(&announced) == PluginVerdict::Accept));
     }
 
+    #[test]
+    fn the_worked_example_in_the_docs_is_the_shipped_file() {
+        let docs = std::fs::read_to_string(repo().join("docs/plugins.md")).unwrap();
+        let block = docs
+            .split("```rhai\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("a rhai block");
+        let file =
+            std::fs::read_to_string(repo().join("plugins/examples/actor_post_rate.rhai")).unwrap();
+        assert_eq!(block, file);
+    }
+
     /// The cost of the three examples on a typical activity (a Lemmy post relayed by its
     /// community). Not a test of speed: it prints the figure docs/plugins.md records.
     #[test]
