@@ -132,6 +132,14 @@ pub struct Metrics {
     /// Synced entries in force, by policy (`allow`, `block`).
     pub fediseer_entries: IntGaugeVec,
 
+    // --- admin plugins ---
+    /// Plugin failures (the activity was accepted by that plugin), by plugin and kind.
+    pub plugin_failures_total: IntCounterVec,
+    /// Plugin scripts (re)compiled and put in force, by plugin.
+    pub plugin_loads_total: IntCounterVec,
+    /// Wall time of one plugin evaluation, by plugin.
+    pub plugin_evaluation_seconds: HistogramVec,
+
     /// Every collector registered above, for [`Metrics::catalog`].
     collectors: Vec<Box<dyn Collector>>,
 }
@@ -387,6 +395,22 @@ impl Metrics {
             journal_pruned_rows_total: r.counter(
                 "sluice_journal_pruned_rows_total",
                 "Journal rows deleted by pruning (done and ignored rows past their retention).",
+            ),
+            plugin_failures_total: r.counter_vec(
+                "sluice_plugin_failures_total",
+                "Plugin evaluations that failed and accepted, or edits that did not compile, by plugin and kind.",
+                &["plugin", "kind"],
+            ),
+            plugin_loads_total: r.counter_vec(
+                "sluice_plugin_loads_total",
+                "Plugin scripts compiled and put in force (at start and on every good edit), by plugin.",
+                &["plugin"],
+            ),
+            plugin_evaluation_seconds: r.histogram_vec(
+                "sluice_plugin_evaluation_seconds",
+                "Wall time of one plugin evaluation, by plugin.",
+                &["plugin"],
+                LATENCY_BUCKETS,
             ),
             hosts: HostLabels::new(HOST_LABEL_CAP),
             registry: registry.clone(),
