@@ -65,7 +65,7 @@ impl Collector {
         self.url(o.id());
         if let Object::Content(c) = o {
             self.urls(&c.attributed_to);
-            self.urls(crate::ctx::community_candidates(c).iter());
+            self.urls(crate::resolve::community_candidates(c).iter());
             if let Some(p) = &c.in_reply_to {
                 self.url(p);
             }

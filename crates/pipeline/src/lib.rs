@@ -28,11 +28,14 @@ mod ctx;
 pub mod fetch;
 mod forwarded;
 mod keys;
+mod materialize;
 mod metrics;
 mod outcome;
 mod processor;
 pub mod published;
 mod relay;
+mod resolve;
+mod rules;
 pub mod settings;
 mod view;
 

@@ -184,7 +184,7 @@ impl View {
         self.looked_up.extend(keys.ids.iter().cloned());
         for p in s.persons {
             // Rows stored before foreign inboxes were refused are checked again.
-            let inbox = crate::ctx::own_inbox(&p.ap_id, Some(&p.inbox));
+            let inbox = crate::materialize::own_inbox(&p.ap_id, Some(&p.inbox));
             self.persons.entry(p.ap_id).or_insert(PersonState {
                 local: p.local,
                 inbox,

@@ -1,9 +1,10 @@
 //! Update of a Person or Group: profile fields only. Keys are never taken from an activity:
 //! they come only from the owner's own actor document, fetched (`Ctx::add_actor`).
 
-use super::{Via, not_permitted, refused};
+use super::Via;
 use crate::ctx::Ctx;
 use crate::outcome::Step;
+use crate::rules::{not_permitted, refused};
 use sluice_apub::Rc;
 use sluice_apub::vocab::{Activity, ActorDoc, ActorKind};
 use sluice_trust::authority;

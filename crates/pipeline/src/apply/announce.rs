@@ -9,9 +9,10 @@
 //! moderation, never account-level verbs, follows, reports or our own actors.
 
 use super::content::{fetched_object, upsert};
-use super::{Via, apply, gate, refused};
+use super::{Via, apply};
 use crate::ctx::{Ctx, Known};
 use crate::outcome::{Miss, Step};
+use crate::rules::{gate, refused};
 use sluice_apub::Rc;
 use sluice_apub::vocab::{Activity, AnnounceObject, Object, Verb, host, is_activity_type};
 use sluice_trust::authority::{self, Act};

@@ -2,10 +2,12 @@
 //! Lemmy's moderator removal (a Delete with a `summary`, or by someone other than the
 //! author).
 
-use super::{Via, banned, carried, check_via, not_permitted, refused, relay_for};
-use crate::ctx::{Ctx, Known, comment_content, post_content};
+use super::{Via, relay_for};
+use crate::ctx::{Ctx, Known};
 use crate::keys::delete_key;
+use crate::materialize::{comment_content, post_content};
 use crate::outcome::{Miss, Step};
+use crate::rules::{banned, carried, check_via, not_permitted, refused};
 use crate::view::MessageState;
 use chrono::{DateTime, Utc};
 use sluice_apub::Rc;

@@ -2,11 +2,12 @@
 //! queue), our own follows of remote communities (recorded `pending` when a local user
 //! publishes one), and Accept / Reject of those.
 
-use super::{Via, banned, carried, refused};
+use super::Via;
 use crate::ctx::{Ctx, Known};
 use crate::keys::follow_key;
 use crate::outcome::Step;
 use crate::relay;
+use crate::rules::{banned, carried, refused};
 use crate::view::FollowState;
 use sluice_apub::Rc;
 use sluice_apub::vocab::{Activity, ActivityRef, Verb};

@@ -4,10 +4,11 @@
 //! Who may moderate is decided in one place (`authority::moderates`, through
 //! `Ctx::may_moderate`).
 
-use super::{Via, carried, check_via, not_permitted, refused, relay_for};
+use super::{Via, relay_for};
 use crate::ctx::{Ctx, Known};
 use crate::keys::ban_key;
 use crate::outcome::Step;
+use crate::rules::{carried, check_via, names_instance, not_permitted, refused};
 use crate::view::{BanState, ReportState};
 use chrono::{DateTime, Utc};
 use sluice_apub::Rc;
@@ -15,11 +16,6 @@ use sluice_apub::vocab::{Activity, ActivityRef};
 use sluice_db::ingest::changes::{ContentSweep, ModAction, NewReport};
 use sluice_trust::authority::{self, Act};
 use url::Url;
-
-/// Lemmy names the instance actor (`https://host/`) as the target of an instance ban.
-pub(super) fn names_instance(t: &Url) -> bool {
-    t.path() == "/" || t.path().is_empty()
-}
 
 fn log(ctx: &mut Ctx<'_>, a: &Activity, kind: &str, community: Option<&str>, target: &str) {
     ctx.view.mod_actions.push(ModAction {

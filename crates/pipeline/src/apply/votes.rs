@@ -1,9 +1,10 @@
 //! Like / Dislike / Undo: one vote per person and object, counts kept in step.
 
-use super::{Via, banned, check_via, relay_for};
+use super::{Via, relay_for};
 use crate::ctx::{Ctx, Known};
 use crate::keys::vote_key;
 use crate::outcome::Step;
+use crate::rules::{banned, check_via};
 use sluice_apub::Rc;
 use sluice_apub::vocab::Activity;
 use url::Url;
