@@ -4,22 +4,15 @@
 
 use crate::outcome::Step;
 use crate::processor::BatchReport;
+use sluice_apub::vocab::VerbType;
 use sluice_db::ingest::journal::{Backlog, Claimed};
 use sluice_metrics::global;
 use sluice_metrics::spend::Spent;
 
-/// Top-level types that get their own label; anything else is `other`.
-const KINDS: &[&str] = &[
-    "Create", "Update", "Delete", "Undo", "Like", "Dislike", "Follow", "Accept", "Reject",
-    "Announce", "Block", "Lock", "Flag", "Add", "Remove", "Resolve",
-];
-
-fn kind_label(kind: &str) -> &str {
-    KINDS
-        .iter()
-        .copied()
-        .find(|k| *k == kind)
-        .unwrap_or("other")
+/// The `kind` label: the types the vocabulary acts on (`VerbType`) get their own, anything
+/// else is `other`, so a payload cannot mint label values.
+fn kind_label(kind: &str) -> &'static str {
+    VerbType::parse(kind).map_or("other", VerbType::as_str)
 }
 
 /// Records one processed batch.

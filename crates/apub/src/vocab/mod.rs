@@ -18,7 +18,7 @@ mod object;
 pub mod text;
 
 pub use activity::{
-    Activity, ActivityRef, AnnounceObject, MAX_REASON_CHARS, Verb, is_activity_type,
+    Activity, ActivityRef, AnnounceObject, MAX_REASON_CHARS, Verb, VerbType, is_activity_type,
 };
 pub use object::{
     ActorDoc, ActorKind, Content, ContentKind, MAX_TITLE_CHARS, Object, ObjectRef, PublicKeyDoc,
