@@ -303,10 +303,8 @@ impl Processor {
         self.warm_up().await?;
         let conn = self.held()?;
         // The statements are built in the closure, before `BEGIN` leaves (see `write`).
-        conn.run_tx("ingest_write", move |c| {
-            ingest::write::write(c, &changes, false)
-        })
-        .await
+        conn.run_tx("ingest_write", move |c| ingest::write::write(c, &changes))
+            .await
     }
 
     /// Puts the rows still leased to us back to `pending` after trouble on our side (best

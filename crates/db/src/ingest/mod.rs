@@ -33,8 +33,5 @@ pub async fn warm_up(conn: &mut Conn) -> Result<(), DbError> {
         .boxed()
     })
     .await?;
-    conn.run_tx("ingest_warm_write", |c| {
-        write::write(c, &Changes::default(), true)
-    })
-    .await
+    conn.run_tx("ingest_warm_write", |c| write::warm(c)).await
 }
