@@ -5,7 +5,7 @@
 //! `materialize` depends on neither.
 
 use crate::fetch::FetchFailure;
-use crate::outcome::{Miss, Step};
+use crate::outcome::{Miss, Outcome};
 use crate::settings::Settings;
 use crate::view::View;
 use serde_json::Value;
@@ -68,7 +68,7 @@ impl<'a> Ctx<'a> {
 
     /// The step for what could not be resolved: everything fetchable at once, else the
     /// first other reason.
-    pub(crate) fn missing(&mut self) -> Step {
+    pub(crate) fn missing(&mut self) -> Outcome {
         let fetch: Vec<Url> = self
             .misses
             .iter()
@@ -78,11 +78,11 @@ impl<'a> Ctx<'a> {
             })
             .collect();
         let step = if !fetch.is_empty() {
-            Step::Need(fetch)
+            Outcome::Need(fetch)
         } else {
             match self.misses.first() {
                 Some(m) => m.step(),
-                None => Step::ignored(sluice_apub::Rc::UnknownObject, "unresolved reference"),
+                None => Outcome::ignored(sluice_apub::Rc::UnknownObject, "unresolved reference"),
             }
         };
         self.misses.clear();

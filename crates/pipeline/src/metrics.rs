@@ -2,10 +2,10 @@
 //! result, round-trips per activity, receipt → applied latency, the time split, and the
 //! journal's depth and lag.
 
-use crate::outcome::Step;
+use crate::outcome::Outcome;
 use crate::processor::BatchReport;
 use sluice_apub::vocab::VerbType;
-use sluice_db::ingest::journal::{Backlog, Claimed};
+use sluice_db::ingest::journal::{Backlog, ClaimedActivity};
 use sluice_metrics::global;
 use sluice_metrics::spend::Spent;
 
@@ -16,7 +16,7 @@ fn kind_label(kind: &str) -> &'static str {
 }
 
 /// Records one processed batch.
-pub(crate) fn batch(report: &BatchReport, rows: &[(Claimed, Step)], spent: &Spent) {
+pub(crate) fn batch(report: &BatchReport, rows: &[(ClaimedActivity, Outcome)], spent: &Spent) {
     if rows.is_empty() {
         return;
     }
@@ -37,10 +37,10 @@ pub(crate) fn batch(report: &BatchReport, rows: &[(Claimed, Step)], spent: &Spen
     let now = chrono::Utc::now();
     for (row, step) in rows {
         let result = match step {
-            Step::Done { .. } => "done",
-            Step::Ignored(..) => "ignored",
-            Step::Failed(..) => "failed",
-            Step::Retry(..) | Step::Need(_) => "retry",
+            Outcome::Done { .. } => "done",
+            Outcome::Ignored(..) => "ignored",
+            Outcome::Failed(..) => "failed",
+            Outcome::Retry(..) | Outcome::Need(_) => "retry",
         };
         m.pipeline_activities_total
             .with_label_values(&[kind_label(&row.kind), result])

@@ -14,7 +14,9 @@ use url::Url;
 impl Ctx<'_> {
     /// Whether `url` was remembered as deleted.
     pub(crate) fn remembered_deleted(&self, id: &str) -> bool {
-        self.view.memory.contains_key(&crate::keys::delete_key(id))
+        self.view
+            .memory
+            .contains_key(&crate::memory::delete_key(id))
     }
 
     /// Resolves `url`: known to the view, or materialized from its fetched document.

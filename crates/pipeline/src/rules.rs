@@ -4,7 +4,7 @@
 //! Handlers resolve first, then ask here, then change the view.
 
 use crate::ctx::{Ctx, Known};
-use crate::outcome::{Miss, Step};
+use crate::outcome::{Miss, Outcome};
 use sluice_apub::Rc;
 use sluice_apub::vocab::{
     Activity, ActivityRef, ActorKind, Object, ObjectRef, Verb, collection_items, host,
@@ -75,7 +75,7 @@ impl Ctx<'_> {
 /// What a community's Announce may carry (`authority::carried`), judged by the inner
 /// activity's shape before anything is fetched for it. Handlers whose verb only its object
 /// decides (an Update naming an actor by id, a Block's target) check again.
-pub(crate) fn gate(ctx: &Ctx<'_>, a: &Activity, via: &Via) -> Option<Step> {
+pub(crate) fn gate(ctx: &Ctx<'_>, a: &Activity, via: &Via) -> Option<Outcome> {
     let local = ctx.env.urls.is_local(&a.actor);
     match act_of(ctx, a) {
         Some(act) => authority::carried(act, via, local).err().map(refused),
@@ -138,17 +138,17 @@ pub(crate) fn names_instance(t: &Url) -> bool {
 }
 
 /// The step for a refusal of the authority rules.
-pub(crate) fn refused(d: Denied) -> Step {
-    Step::Ignored(d.rc, d.reason)
+pub(crate) fn refused(d: Denied) -> Outcome {
+    Outcome::Ignored(d.rc, d.reason)
 }
 
 /// An activity relayed by a community must concern that community (`authority::check_via`).
-pub(crate) fn check_via(community: &str, via: &Via) -> Option<Step> {
+pub(crate) fn check_via(community: &str, via: &Via) -> Option<Outcome> {
     authority::check_via(community, via).err().map(refused)
 }
 
 /// Whether an activity that reached us `via` may do `act` (`authority::carried`).
-pub(crate) fn carried(act: authority::Act, via: &Via) -> Option<Step> {
+pub(crate) fn carried(act: authority::Act, via: &Via) -> Option<Outcome> {
     authority::carried(act, via, false).err().map(refused)
 }
 
@@ -166,7 +166,7 @@ pub(crate) fn banned(ctx: &Ctx<'_>, person: &str, community: &str) -> bool {
         || active((person.to_string(), None))
 }
 
-/// `Step` for an actor that may not do something.
-pub(crate) fn not_permitted(actor: &str, what: &str) -> Step {
-    Step::ignored(Rc::NotPermitted, format!("{actor} may not {what}"))
+/// `Outcome` for an actor that may not do something.
+pub(crate) fn not_permitted(actor: &str, what: &str) -> Outcome {
+    Outcome::ignored(Rc::NotPermitted, format!("{actor} may not {what}"))
 }

@@ -284,7 +284,7 @@ impl View {
         for m in s.memory {
             // A remembered Delete counts only against its origin's own content (rows from
             // before that rule may name another host's objects).
-            if let Some(object) = m.key.strip_prefix(crate::keys::DELETE_PREFIX)
+            if let Some(object) = m.key.strip_prefix(crate::memory::DELETE_PREFIX)
                 && !authority::honour_remembered_delete(&m.activity_id, object)
             {
                 continue;

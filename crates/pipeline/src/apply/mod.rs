@@ -3,7 +3,7 @@
 //!
 //! Every handler first resolves everything it needs (`crate::resolve`, recording what is
 //! missing, so the planning pass can look it up or fetch it), then checks
-//! (`crate::rules`), then changes the view. A handler that returns `Step::Need` has
+//! (`crate::rules`), then changes the view. A handler that returns `Outcome::Need` has
 //! changed nothing but materialized facts (fetched actors and content).
 
 mod actors;
@@ -14,7 +14,7 @@ mod moderation;
 mod votes;
 
 use crate::ctx::Ctx;
-use crate::outcome::Step;
+use crate::outcome::Outcome;
 use crate::rules::{gate, refused};
 use sluice_apub::Rc;
 use sluice_apub::vocab::{Activity, ActivityRef, Verb, host};
@@ -23,9 +23,9 @@ use sluice_trust::authority;
 pub(crate) use sluice_trust::authority::Via;
 
 /// Applies one activity.
-pub(crate) fn apply(ctx: &mut Ctx<'_>, a: &Activity, via: &Via) -> Step {
+pub(crate) fn apply(ctx: &mut Ctx<'_>, a: &Activity, via: &Via) -> Outcome {
     if !ctx.view.allowed(&host(&a.actor)) {
-        return Step::ignored(
+        return Outcome::ignored(
             Rc::PolicyBlocked,
             format!("{} is on an instance our policy refuses", a.actor),
         );
@@ -64,16 +64,16 @@ pub(crate) fn apply(ctx: &mut Ctx<'_>, a: &Activity, via: &Via) -> Step {
         }
         Verb::Resolve(r) => moderation::resolve(ctx, a, r, via),
         Verb::Undo(inner) => undo(ctx, a, inner, via),
-        Verb::Other => Step::ignored(
+        Verb::Other => Outcome::ignored(
             Rc::UnsupportedActivity,
             format!("{} activities are not acted on", a.kind),
         ),
     }
 }
 
-fn undo(ctx: &mut Ctx<'_>, a: &Activity, inner: &ActivityRef, via: &Via) -> Step {
+fn undo(ctx: &mut Ctx<'_>, a: &Activity, inner: &ActivityRef, via: &Via) -> Outcome {
     let ActivityRef::Embedded(inner) = inner else {
-        return Step::ignored(
+        return Outcome::ignored(
             Rc::UnknownObject,
             format!("Undo of {} without the activity", inner.id()),
         );
@@ -95,7 +95,7 @@ fn undo(ctx: &mut Ctx<'_>, a: &Activity, inner: &ActivityRef, via: &Via) -> Step
             moderation::unblock(ctx, a, object, target.as_ref(), via)
         }
         Verb::Lock(o) => moderation::lock(ctx, a, o, false, via),
-        _ => Step::ignored(
+        _ => Outcome::ignored(
             Rc::UnsupportedActivity,
             format!("Undo({}) is not acted on", inner.kind),
         ),
