@@ -74,7 +74,7 @@ impl Collector {
                 self.object_ref(object);
                 self.memory.insert(delete_key(object.id().as_str()));
             }
-            Verb::Like(o) | Verb::Dislike(o) => {
+            Verb::Like(o) | Verb::Dislike(o) | Verb::EmojiReact(o) => {
                 self.url(o);
                 self.votes.insert((actor.to_string(), o.to_string()));
                 self.memory.insert(vote_key(actor, o.as_str()));

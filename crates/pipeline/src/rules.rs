@@ -113,7 +113,7 @@ fn act_of(ctx: &Ctx<'_>, a: &Activity) -> Option<Act> {
                 _ => Act::DeleteContent,
             }
         }
-        Verb::Like(_) | Verb::Dislike(_) => Act::Vote,
+        Verb::Like(_) | Verb::Dislike(_) | Verb::EmojiReact(_) => Act::Vote,
         Verb::Follow(_) => Act::Follow,
         Verb::Accept(_) | Verb::Reject(_) => Act::AnswerFollow,
         Verb::Announce(_) => Act::Announce,

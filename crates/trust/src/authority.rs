@@ -31,7 +31,7 @@ pub enum Act {
     UpdateCommunity,
     /// Delete or removal of a community, or its Undo.
     DeleteCommunity,
-    /// Like or Dislike, or its Undo.
+    /// Like, Dislike or EmojiReact, or its Undo.
     Vote,
     /// Follow, or its Undo.
     Follow,

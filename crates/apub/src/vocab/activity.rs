@@ -148,7 +148,7 @@ macro_rules! verb_types {
 
 verb_types!(
     Create, Update, Delete, Undo, Like, Dislike, Follow, Accept, Reject, Announce, Block, Lock,
-    Flag, Add, Remove, Resolve,
+    Flag, Add, Remove, Resolve, EmojiReact,
 );
 
 /// The verbs sluice acts on.
@@ -213,6 +213,9 @@ pub enum Verb {
     },
     /// Resolve a report.
     Resolve(ActivityRef),
+    /// An emoji reaction (Pleroma, Akkoma; FEP-c0e0), read as an upvote as PieFed reads
+    /// it: Misskey sends the same gesture as a `Like` with the emoji in `content`.
+    EmojiReact(Url),
     /// Anything else.
     Other,
 }
@@ -237,6 +240,7 @@ impl Verb {
             Verb::Add { .. } => VerbType::Add,
             Verb::Remove { .. } => VerbType::Remove,
             Verb::Resolve(_) => VerbType::Resolve,
+            Verb::EmojiReact(_) => VerbType::EmojiReact,
             Verb::Other => return None,
         })
     }
@@ -294,7 +298,11 @@ impl Activity {
         Some(match &self.verb {
             Verb::Create(o) | Verb::Update(o) | Verb::Delete { object: o, .. } => o.id(),
             Verb::Undo(a) | Verb::Accept(a) | Verb::Reject(a) | Verb::Resolve(a) => a.id(),
-            Verb::Like(u) | Verb::Dislike(u) | Verb::Follow(u) | Verb::Lock(u) => u,
+            Verb::Like(u)
+            | Verb::Dislike(u)
+            | Verb::EmojiReact(u)
+            | Verb::Follow(u)
+            | Verb::Lock(u) => u,
             Verb::Block { object, .. } | Verb::Add { object, .. } | Verb::Remove { object, .. } => {
                 object
             }
@@ -351,6 +359,7 @@ fn parse_at(v: &Value, depth: usize) -> Result<Activity, ParseError> {
         VerbType::Resolve => Verb::Resolve(activity_ref()?),
         VerbType::Like => Verb::Like(object_url()?),
         VerbType::Dislike => Verb::Dislike(object_url()?),
+        VerbType::EmojiReact => Verb::EmojiReact(object_url()?),
         VerbType::Follow => Verb::Follow(object_url()?),
         VerbType::Lock => Verb::Lock(object_url()?),
         VerbType::Announce => Verb::Announce(announce_object(&raw.object, depth)?),

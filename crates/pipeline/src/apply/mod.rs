@@ -44,6 +44,7 @@ pub(crate) fn apply(ctx: &mut Ctx<'_>, a: &Activity, via: &Via) -> Outcome {
         } => content::delete(ctx, a, object.id(), *remove_data, via),
         Verb::Like(o) => votes::vote(ctx, a, o, 1, via),
         Verb::Dislike(o) => votes::vote(ctx, a, o, -1, via),
+        Verb::EmojiReact(o) => votes::vote(ctx, a, o, 1, via),
         Verb::Follow(o) => follows::follow(ctx, a, o, via),
         Verb::Accept(f) => follows::answer(ctx, a, f, true, via),
         Verb::Reject(f) => follows::answer(ctx, a, f, false, via),
@@ -82,13 +83,17 @@ fn undo(ctx: &mut Ctx<'_>, a: &Activity, inner: &ActivityRef, via: &Via) -> Outc
     // any moderator: its handlers check that).
     let own = matches!(
         inner.verb,
-        Verb::Like(_) | Verb::Dislike(_) | Verb::Follow(_) | Verb::Delete { .. }
+        Verb::Like(_)
+            | Verb::Dislike(_)
+            | Verb::EmojiReact(_)
+            | Verb::Follow(_)
+            | Verb::Delete { .. }
     );
     if own && let Err(d) = authority::undo_own(&a.actor, &inner.actor, &inner.kind) {
         return refused(d);
     }
     match &inner.verb {
-        Verb::Like(o) | Verb::Dislike(o) => votes::undo(ctx, a, o, via),
+        Verb::Like(o) | Verb::Dislike(o) | Verb::EmojiReact(o) => votes::undo(ctx, a, o, via),
         Verb::Follow(o) => follows::unfollow(ctx, a, o, via),
         Verb::Delete { object, .. } => content::undelete(ctx, a, inner, object.id(), via),
         Verb::Block { object, target, .. } => {

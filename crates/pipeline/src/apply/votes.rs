@@ -1,4 +1,4 @@
-//! Like / Dislike / Undo: one vote per person and object, counts kept in step.
+//! Like / Dislike / EmojiReact / Undo: one vote per person and object, counts kept in step.
 
 use super::{Via, relay_for};
 use crate::ctx::{Ctx, Known};
