@@ -2,7 +2,7 @@
 //! Lemmy's moderator removal (a Delete with a `summary`, or by someone other than the
 //! author).
 
-use super::{Via, relay_for};
+use super::{Sense, Via, relay_for};
 use crate::ctx::{Ctx, Known};
 use crate::materialize::{comment_content, post_content};
 use crate::memory::delete_key;
@@ -38,13 +38,21 @@ fn version_step(incoming: Option<DateTime<Utc>>, stored: Option<DateTime<Utc>>) 
     }
 }
 
+/// Which of the two verbs that carry a whole object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Write {
+    Create,
+    Update,
+}
+
 pub(super) fn create_or_update(
     ctx: &mut Ctx<'_>,
     a: &Activity,
     o: &ObjectRef,
-    is_update: bool,
+    write: Write,
     via: &Via,
 ) -> Outcome {
+    let is_update = write == Write::Update;
     let obj = match o {
         ObjectRef::Embedded(obj) => (**obj).clone(),
         ObjectRef::Id(u) => {
@@ -307,7 +315,7 @@ pub(super) fn delete(
     }
     match ctx.kind_of(&id) {
         Some(k @ (Known::Post | Known::Comment)) => {
-            set_content_state(ctx, a, &a.id, &id, k, true, via)
+            set_content_state(ctx, a, &a.id, &id, k, Sense::Do, via)
         }
         Some(Known::Message) => {
             if let Some(s) = carried(Act::WriteMessage, via) {
@@ -326,7 +334,7 @@ pub(super) fn delete(
             m.flags_dirty = true;
             Outcome::done(None)
         }
-        Some(Known::Community) => set_community_state(ctx, a, &id, true, via),
+        Some(Known::Community) => set_community_state(ctx, a, &id, Sense::Do, via),
         Some(Known::Person) => not_permitted(&actor, &format!("delete the account {id}")),
         None if authority::remember_delete(&a.actor, object) => {
             // Remembered: a late Create of it, or a vote on it, will not bring it back.
@@ -398,7 +406,7 @@ pub(super) fn undelete(
     let id = ctx.id(object);
     match ctx.kind_of(&id) {
         Some(k @ (Known::Post | Known::Comment)) => {
-            let step = set_content_state(ctx, inner, &a.id, &id, k, false, via);
+            let step = set_content_state(ctx, inner, &a.id, &id, k, Sense::Undo, via);
             if matches!(step, Outcome::Done { .. }) {
                 ctx.view.forget(&delete_key(&id));
             }
@@ -421,7 +429,7 @@ pub(super) fn undelete(
             m.flags_dirty = true;
             Outcome::done(None)
         }
-        Some(Known::Community) => set_community_state(ctx, inner, &id, false, via),
+        Some(Known::Community) => set_community_state(ctx, inner, &id, Sense::Undo, via),
         Some(Known::Person) => Outcome::ignored(
             Rc::UnsupportedActivity,
             "restoring a deleted account is not acted on",
@@ -445,9 +453,10 @@ fn set_content_state(
     log_id: &Url,
     id: &str,
     kind: Known,
-    on: bool,
+    sense: Sense,
     via: &Via,
 ) -> Outcome {
+    let on = sense == Sense::Do;
     let actor = a.actor.to_string();
     let (creator, community) = match kind {
         Known::Post => match ctx.view.posts.get(id) {
@@ -509,7 +518,14 @@ fn set_content_state(
 }
 
 /// Deletes or restores a community (by itself or a moderator).
-fn set_community_state(ctx: &mut Ctx<'_>, a: &Activity, id: &str, on: bool, via: &Via) -> Outcome {
+fn set_community_state(
+    ctx: &mut Ctx<'_>,
+    a: &Activity,
+    id: &str,
+    sense: Sense,
+    via: &Via,
+) -> Outcome {
+    let on = sense == Sense::Do;
     let actor = a.actor.to_string();
     let local = ctx.view.communities.get(id).is_some_and(|c| c.local);
     if let Err(d) = authority::local_unchanged(local, &actor, id) {

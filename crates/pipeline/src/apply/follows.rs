@@ -141,12 +141,19 @@ pub(super) fn unfollow(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, via: &Via)
     }
 }
 
-/// Accept (`accept`) or Reject of one of our follows.
+/// A community's answer to a follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Answer {
+    Accept,
+    Reject,
+}
+
+/// Accept or Reject of one of our follows.
 pub(super) fn answer(
     ctx: &mut Ctx<'_>,
     a: &Activity,
     f: &ActivityRef,
-    accept: bool,
+    answer: Answer,
     via: &Via,
 ) -> Outcome {
     if let Some(s) = carried(Act::AnswerFollow, via) {
@@ -189,7 +196,7 @@ pub(super) fn answer(
             format!("{} has no follow of {} here", key.1, key.0),
         );
     };
-    if accept {
+    if answer == Answer::Accept {
         if f.state.as_deref() == Some(ACCEPTED) {
             return Outcome::unchanged();
         }

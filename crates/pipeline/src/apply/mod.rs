@@ -22,6 +22,14 @@ use sluice_trust::authority;
 
 pub(crate) use sluice_trust::authority::Via;
 
+/// Whether a handler does what its activity says, or undoes it (the activity is an Undo of
+/// it, or the verb's opposite: unlock, restore).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sense {
+    Do,
+    Undo,
+}
+
 /// Applies one activity.
 pub(crate) fn apply(ctx: &mut Ctx<'_>, a: &Activity, via: &Via) -> Outcome {
     if !ctx.view.allowed(&host(&a.actor)) {
@@ -36,8 +44,8 @@ pub(crate) fn apply(ctx: &mut Ctx<'_>, a: &Activity, via: &Via) -> Outcome {
         return s;
     }
     match &a.verb {
-        Verb::Create(o) => content::create_or_update(ctx, a, o, false, via),
-        Verb::Update(o) => content::create_or_update(ctx, a, o, true, via),
+        Verb::Create(o) => content::create_or_update(ctx, a, o, content::Write::Create, via),
+        Verb::Update(o) => content::create_or_update(ctx, a, o, content::Write::Update, via),
         Verb::Delete {
             object,
             remove_data,
@@ -46,8 +54,8 @@ pub(crate) fn apply(ctx: &mut Ctx<'_>, a: &Activity, via: &Via) -> Outcome {
         Verb::Dislike(o) => votes::vote(ctx, a, o, -1, via),
         Verb::EmojiReact(o) => votes::vote(ctx, a, o, 1, via),
         Verb::Follow(o) => follows::follow(ctx, a, o, via),
-        Verb::Accept(f) => follows::answer(ctx, a, f, true, via),
-        Verb::Reject(f) => follows::answer(ctx, a, f, false, via),
+        Verb::Accept(f) => follows::answer(ctx, a, f, follows::Answer::Accept, via),
+        Verb::Reject(f) => follows::answer(ctx, a, f, follows::Answer::Reject, via),
         Verb::Announce(inner) => announce::announce(ctx, a, inner, via),
         Verb::Block {
             object,
@@ -55,14 +63,24 @@ pub(crate) fn apply(ctx: &mut Ctx<'_>, a: &Activity, via: &Via) -> Outcome {
             expires,
             remove_data,
         } => moderation::block(ctx, a, object, target.as_ref(), *expires, *remove_data, via),
-        Verb::Lock(o) => moderation::lock(ctx, a, o, true, via),
+        Verb::Lock(o) => moderation::lock(ctx, a, o, Sense::Do, via),
         Verb::Flag { objects } => moderation::flag(ctx, a, objects, via),
-        Verb::Add { object, target } => {
-            moderation::collection(ctx, a, object, target.as_ref(), true, via)
-        }
-        Verb::Remove { object, target } => {
-            moderation::collection(ctx, a, object, target.as_ref(), false, via)
-        }
+        Verb::Add { object, target } => moderation::collection(
+            ctx,
+            a,
+            object,
+            target.as_ref(),
+            moderation::Change::Add,
+            via,
+        ),
+        Verb::Remove { object, target } => moderation::collection(
+            ctx,
+            a,
+            object,
+            target.as_ref(),
+            moderation::Change::Remove,
+            via,
+        ),
         Verb::Resolve(r) => moderation::resolve(ctx, a, r, via),
         Verb::Undo(inner) => undo(ctx, a, inner, via),
         Verb::Other => Outcome::ignored(
@@ -99,7 +117,7 @@ fn undo(ctx: &mut Ctx<'_>, a: &Activity, inner: &ActivityRef, via: &Via) -> Outc
         Verb::Block { object, target, .. } => {
             moderation::unblock(ctx, a, object, target.as_ref(), via)
         }
-        Verb::Lock(o) => moderation::lock(ctx, a, o, false, via),
+        Verb::Lock(o) => moderation::lock(ctx, a, o, Sense::Undo, via),
         _ => Outcome::ignored(
             Rc::UnsupportedActivity,
             format!("Undo({}) is not acted on", inner.kind),

@@ -4,7 +4,7 @@
 //! Who may moderate is decided in one place (`authority::moderates`, through
 //! `Ctx::may_moderate`).
 
-use super::{Via, relay_for};
+use super::{Sense, Via, relay_for};
 use crate::ctx::{Ctx, Known};
 use crate::memory::ban_key;
 use crate::outcome::Outcome;
@@ -201,8 +201,15 @@ pub(super) fn unblock(
     }
 }
 
-/// Lock (`on`) or unlock a post or comment.
-pub(super) fn lock(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, on: bool, via: &Via) -> Outcome {
+/// Lock (`Do`) or unlock (`Undo`) a post or comment.
+pub(super) fn lock(
+    ctx: &mut Ctx<'_>,
+    a: &Activity,
+    object: &Url,
+    sense: Sense,
+    via: &Via,
+) -> Outcome {
+    let on = sense == Sense::Do;
     let id = ctx.id(object);
     let kind = match ctx.kind_of(&id) {
         Some(k @ (Known::Post | Known::Comment)) => k,
@@ -361,15 +368,23 @@ fn collection_of(ctx: &Ctx<'_>, a: &Activity, target: &Url) -> Option<(String, C
     None
 }
 
-/// Add (`add`) or Remove to a moderators or featured collection.
+/// Which way a collection changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Change {
+    Add,
+    Remove,
+}
+
+/// Add or Remove to a moderators or featured collection.
 pub(super) fn collection(
     ctx: &mut Ctx<'_>,
     a: &Activity,
     object: &Url,
     target: Option<&Url>,
-    add: bool,
+    change: Change,
     via: &Via,
 ) -> Outcome {
+    let add = change == Change::Add;
     let Some(target) = target else {
         return Outcome::ignored(
             Rc::UnsupportedObject,
