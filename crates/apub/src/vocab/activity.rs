@@ -57,15 +57,15 @@ pub fn is_activity_type(kind: &str) -> bool {
 /// A parsed activity.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Activity {
-    /// Its id.
+    /// `id`, absolute.
     pub id: Url,
-    /// Its type as sent.
+    /// `type` as sent (a verb sluice does not act on keeps its name here).
     pub kind: String,
-    /// Who did it.
+    /// `actor`: the receiver checked the signature is its, or its origin served it.
     pub actor: Url,
-    /// Primary audience.
+    /// `to`: a string or an array.
     pub to: Vec<Url>,
-    /// Secondary audience.
+    /// `cc`: a string or an array.
     pub cc: Vec<Url>,
     /// The community it concerns, when said (Lemmy, Mbin).
     pub audience: Option<Url>,
@@ -73,7 +73,7 @@ pub struct Activity {
     pub summary: Option<String>,
     /// Text of the activity itself: where Mastodon, Misskey and others put a report's reason.
     pub content: Option<String>,
-    /// When it was done.
+    /// `published`, when sent.
     pub published: Option<DateTime<Utc>>,
     /// What it does.
     pub verb: Verb,
@@ -82,9 +82,9 @@ pub struct Activity {
 /// An activity, or only its id.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ActivityRef {
-    /// Only the URI.
+    /// Only the URI: look it up, or fetch it.
     Id(Url),
-    /// Embedded.
+    /// The whole activity, as sent.
     Embedded(Box<Activity>),
 }
 
@@ -160,7 +160,7 @@ pub enum Verb {
     Update(ObjectRef),
     /// Delete content or an account; with a `summary`, Lemmy's moderator removal.
     Delete {
-        /// What.
+        /// The object deleted: the person itself for an account.
         object: ObjectRef,
         /// Lemmy: delete the account's content too.
         remove_data: bool,
@@ -181,11 +181,11 @@ pub enum Verb {
     Announce(AnnounceObject),
     /// Ban a person (from the `target` community, or from its instance).
     Block {
-        /// The person.
+        /// The banned person.
         object: Url,
-        /// The community or site.
+        /// The community, or the instance actor for a site ban; a Block without one is a user's own block.
         target: Option<Url>,
-        /// Ban end.
+        /// `endTime` (Lemmy) or `expires`; none: permanent.
         expires: Option<DateTime<Utc>>,
         /// Remove the person's content too.
         remove_data: bool,
@@ -199,16 +199,16 @@ pub enum Verb {
     },
     /// Add to a collection (moderators, featured posts).
     Add {
-        /// What.
+        /// The moderator or post added.
         object: Url,
-        /// Which collection.
+        /// The community's moderators or featured collection.
         target: Option<Url>,
     },
     /// Remove from a collection.
     Remove {
-        /// What.
+        /// The moderator or post removed.
         object: Url,
-        /// Which collection.
+        /// The community's moderators or featured collection.
         target: Option<Url>,
     },
     /// Resolve a report.
@@ -216,7 +216,7 @@ pub enum Verb {
     /// An emoji reaction (Pleroma, Akkoma; FEP-c0e0), read as an upvote as PieFed reads
     /// it: Misskey sends the same gesture as a `Like` with the emoji in `content`.
     EmojiReact(Url),
-    /// Anything else.
+    /// A type sluice does not act on (`VerbType::parse` knows none); ignored with `UnsupportedActivity`.
     Other,
 }
 
