@@ -17,7 +17,8 @@ use diesel::sql_types::{Array, BigInt, Bool, Double, Integer, Nullable, Text, Ti
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures::FutureExt;
 
-/// A claimed journal row.
+/// A journal row `claim` leased to this processor: the activity as received and what the
+/// receiver verified about it.
 #[derive(Debug, Clone)]
 pub struct ClaimedActivity {
     /// Journal id (order).
