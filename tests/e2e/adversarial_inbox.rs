@@ -22,7 +22,7 @@ struct Raw {
 fn published(peer: &TestPeer, name: &str) -> Raw {
     let id = peer.url(&format!("/u/{name}"));
     let key_id = format!("{id}#main-key");
-    let kp = sluice_apub::keys::generate().unwrap();
+    let kp = sluice_apub::keypair::generate().unwrap();
     peer.serve_json(
         &format!("/u/{name}"),
         json!({"@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
@@ -38,7 +38,7 @@ fn published(peer: &TestPeer, name: &str) -> Raw {
 /// Signatures for `actor` under `key_id`, with a key nobody published.
 fn forged(actor: &str, key_id: &str) -> Raw {
     static PEM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let pem = PEM.get_or_init(|| sluice_apub::keys::generate().unwrap().private_pem);
+    let pem = PEM.get_or_init(|| sluice_apub::keypair::generate().unwrap().private_pem);
     Raw {
         actor: actor.to_string(),
         signer: Signer::from_pem(key_id, pem).unwrap(),

@@ -107,7 +107,7 @@ async fn community_is_a_group_with_key_webfinger_and_nodeinfo() {
     assert_eq!(group["publicKey"]["id"], format!("{id}#main-key"));
     let pem = group["publicKey"]["publicKeyPem"].as_str().unwrap();
     assert!(
-        sluice_apub::keys::parse_public(pem).is_some(),
+        sluice_apub::keypair::parse_public(pem).is_some(),
         "a parseable RSA public key"
     );
     assert_eq!(group["inbox"], format!("{id}/inbox"));

@@ -16,7 +16,7 @@ const ACTOR: &str = "http://127.0.0.1:9/u/alice";
 const PEER_HOST: &str = "127.0.0.1:9";
 
 pub(crate) async fn known_signer(t: &TestDb) -> Signer {
-    let kp = sluice_apub::keys::generate().unwrap();
+    let kp = sluice_apub::keypair::generate().unwrap();
     let key_id = format!("{ACTOR}#main-key");
     let (k, pem) = (key_id.clone(), kp.public_pem.clone());
     t.db.run("test_store_key", move |c| {

@@ -72,7 +72,7 @@ pub struct Metrics {
     /// HTTP requests answered, by route and status class.
     pub http_requests_total: IntCounterVec,
 
-    // --- inbox: receive, verify, journal (issue 3) ---
+    // --- inbox: receive, verify, journal ---
     /// Inbox requests by result (`accepted`, `duplicate`, `rejected`, `throttled`,
     /// `unavailable`) and `rc` (empty when accepted).
     pub inbox_requests_total: IntCounterVec,
@@ -93,7 +93,7 @@ pub struct Metrics {
     /// Age of the oldest unprocessed journal row, in seconds.
     pub journal_lag_seconds: prometheus::Gauge,
 
-    // --- pipeline: batch, apply, write (issue 4) ---
+    // --- pipeline: batch, apply, write ---
     /// Journal rows per processed batch.
     pub pipeline_batch_size: Histogram,
     /// Activities processed, by type and result (`done`, `ignored`, `failed`, `retry`).
@@ -105,7 +105,7 @@ pub struct Metrics {
     /// Batch processing time split by `part` (`db`, `network`, `cpu`), per activity.
     pub pipeline_time_seconds: HistogramVec,
 
-    // --- outgoing HTTP: fetches and deliveries (issues 3-5) ---
+    // --- outgoing HTTP: fetches and deliveries ---
     /// Remote fetch latency (network delay) by peer host and result.
     pub fetch_duration_seconds: HistogramVec,
     /// Delivery latency by peer host.

@@ -39,7 +39,7 @@ async fn counting_server() -> (String, Arc<AtomicUsize>) {
 }
 
 fn signer() -> Signer {
-    let kp = sluice_apub::keys::generate().unwrap();
+    let kp = sluice_apub::keypair::generate().unwrap();
     Signer::from_pem("http://127.0.0.1/actor#main-key", &kp.private_pem).unwrap()
 }
 

@@ -27,12 +27,16 @@ mod batch;
 mod ctx;
 pub mod fetch;
 mod forwarded;
-mod keys;
+mod materialize;
+mod memory;
 mod metrics;
 mod outcome;
 mod processor;
 pub mod published;
+mod references;
 mod relay;
+mod resolve;
+mod rules;
 pub mod settings;
 mod view;
 

@@ -355,7 +355,7 @@ async fn the_writes_themselves_never_change_local_rows() {
     };
     let mut conn = h.t.db.get().await.unwrap();
     conn.run_tx("test_write", move |c| {
-        sluice_db::ingest::write::write(c, &changes, false)
+        sluice_db::ingest::write::write(c, &changes)
     })
     .await
     .unwrap();

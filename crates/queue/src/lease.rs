@@ -17,7 +17,7 @@
 use crate::shared::{Shared, Slot, Stop, WorkerHandle};
 use crate::worker::{self, Start};
 use sluice_db::delivery;
-use sluice_db::leases::{self, Claimed};
+use sluice_db::leases::{self, ClaimedLease};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -111,7 +111,7 @@ async fn reconcile(shared: &Shared, renewed: &[i64]) {
 }
 
 /// Starts the worker of a just-claimed instance.
-fn spawn_worker(shared: &Arc<Shared>, claimed: Claimed) {
+fn spawn_worker(shared: &Arc<Shared>, claimed: ClaimedLease) {
     let mut reg = shared.registry();
     if reg.closed {
         return;

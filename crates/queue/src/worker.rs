@@ -20,7 +20,7 @@ use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use sluice_apub::Rc;
 use sluice_db::delivery::{self, FailureRow, StateRow};
-use sluice_db::leases::Claimed;
+use sluice_db::leases::ClaimedLease;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -28,7 +28,7 @@ use tokio::sync::watch;
 /// What a worker starts from.
 pub struct Start {
     /// The lease just claimed, with the persisted state.
-    pub claimed: Claimed,
+    pub claimed: ClaimedLease,
     /// Stop requests.
     pub stop: watch::Receiver<Stop>,
     /// New-work hints.

@@ -32,7 +32,7 @@ fn like(n: usize, actor: &str) -> serde_json::Value {
 async fn publish_once_to_followers_and_to_inboxes() {
     let t = sluice_testkit::test_db().await;
     let signers = Signers::new(t.db.clone());
-    let kp = sluice_apub::keys::generate().unwrap();
+    let kp = sluice_apub::keypair::generate().unwrap();
     let community = format!("http://{LOCAL}/c/main");
     sluice_db::actors::create_local_community(
         &t.db,

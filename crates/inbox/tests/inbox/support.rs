@@ -32,7 +32,7 @@ pub struct RawActor {
 pub fn raw_actor(peer: &TestPeer, name: &str) -> RawActor {
     let id = peer.url(&format!("/u/{name}"));
     let key_id = format!("{id}#main-key");
-    let kp = sluice_apub::keys::generate().unwrap();
+    let kp = sluice_apub::keypair::generate().unwrap();
     peer.serve_json(
         &format!("/u/{name}"),
         json!({
@@ -134,7 +134,7 @@ impl Harness {
             ..Default::default()
         })
         .unwrap();
-        let kp = sluice_apub::keys::generate().unwrap();
+        let kp = sluice_apub::keypair::generate().unwrap();
         let signer =
             Signer::from_pem(&format!("http://{domain}/#main-key"), &kp.private_pem).unwrap();
         let journaled = Arc::new(Notify::new());

@@ -224,7 +224,7 @@ async fn local_public_keys(db: &Db) -> HashMap<String, RsaPublicKey> {
         .map(|k| {
             (
                 k.key_id,
-                sluice_apub::keys::parse_public(&k.public_key_pem).unwrap(),
+                sluice_apub::keypair::parse_public(&k.public_key_pem).unwrap(),
             )
         })
         .collect()
@@ -238,7 +238,7 @@ pub fn actor(name: &str) -> String {
 /// Gives local actor `name` a fresh key pair.
 pub async fn local_actor(db: &Db, name: &str) -> String {
     let id = actor(name);
-    let kp = sluice_apub::keys::generate().unwrap();
+    let kp = sluice_apub::keypair::generate().unwrap();
     sluice_db::actors::insert_key_if_absent(
         db,
         &id,
