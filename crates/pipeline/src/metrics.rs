@@ -4,7 +4,7 @@
 
 use crate::outcome::Step;
 use crate::processor::BatchReport;
-use sluice_db::ingest::journal::{Backlog, Claimed};
+use sluice_db::ingest::journal::Claimed;
 use sluice_metrics::global;
 use sluice_metrics::spend::Spent;
 
@@ -58,20 +58,4 @@ pub(crate) fn batch(report: &BatchReport, rows: &[(Claimed, Step)], spent: &Spen
                 .observe(age.as_secs_f64());
         }
     }
-}
-
-/// Records the journal backlog.
-pub(crate) fn backlog(b: &Backlog) {
-    let m = global();
-    m.journal_depth.set(b.depth);
-    let lag = b
-        .oldest
-        .map(|t| {
-            (chrono::Utc::now() - t)
-                .to_std()
-                .unwrap_or_default()
-                .as_secs_f64()
-        })
-        .unwrap_or(0.0);
-    m.journal_lag_seconds.set(lag);
 }
