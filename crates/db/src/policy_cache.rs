@@ -81,3 +81,25 @@ impl PolicyCache {
             .clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::instances::{Mode, Policy};
+
+    #[test]
+    fn a_table_is_behind_until_it_holds_the_generation_asked_for() {
+        let c = PolicyCache::default();
+        assert!(c.is_behind(i64::MIN), "nothing loaded yet");
+        assert!(c.policies().decide_str("any.example").admits());
+        c.replace(&PolicySnapshot {
+            generation: 3,
+            mode: Some(Mode::Open),
+            entries: vec![("bad.example".into(), Policy::Block)],
+        });
+        assert_eq!(c.generation(), Some(3));
+        assert!(!c.is_behind(3) && !c.is_behind(2));
+        assert!(c.is_behind(4));
+        assert!(!c.policies().decide_str("x.bad.example").admits());
+    }
+}
