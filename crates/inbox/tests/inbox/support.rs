@@ -9,7 +9,7 @@ use sluice_apub::signature::Signer;
 use sluice_db::diesel;
 use sluice_db::{Db, PoolOptions};
 use sluice_inbox::{Deps, Inbox, InboxConfig};
-use sluice_stage::{Shutdown, Waker};
+use sluice_stage::{Handle, Shutdown, Waker};
 use sluice_testkit::peer::{Tamper, TestPeer};
 use sluice_testkit::{TestDb, test_db};
 use std::net::TcpListener;
@@ -94,6 +94,8 @@ pub struct Harness {
     /// What the inbox wakes after journal inserts that stored something (the pipeline's
     /// waker in `sluice serve`).
     pub journaled: Waker,
+    /// The inbox stage (journal writer and probe), to stop it.
+    pub stage: std::sync::Mutex<Option<Handle>>,
     pub client: reqwest::Client,
 }
 
@@ -137,7 +139,7 @@ impl Harness {
         let signer =
             Signer::from_pem(&format!("http://{domain}/#main-key"), &kp.private_pem).unwrap();
         let journaled = Waker::waiting();
-        let (inbox, _running) = cfg
+        let (inbox, stage) = cfg
             .start(
                 Deps {
                     db: inbox_db.clone(),
@@ -166,6 +168,7 @@ impl Harness {
             inbox_db,
             t,
             journaled,
+            stage: std::sync::Mutex::new(Some(stage)),
             client: sluice_testkit::http_client(),
         }
     }
