@@ -35,8 +35,6 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     // The stages start from the end of the data path (each gets the waker of the stage its
     // output goes to) and stop in the reverse order, see `Stages::stop`.
     let mut stages = Stages::new();
-    // The pipeline turns journal rows into threadiverse rows; the receiver wakes it after
-    // each journal insert.
     let pipeline_settings = cfg.pipeline();
     if cfg.pipeline_enabled {
         release_stale_leases(&database.db, &cfg.lease_group(), &pipeline_settings.node_id).await;
@@ -70,6 +68,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         local_effects,
     );
     stages.add(queue.handle());
+    // The pipeline turns journal rows into threadiverse rows; the receiver wakes it after
+    // each journal insert.
     let mut journaled = None;
     if cfg.pipeline_enabled {
         let pipeline = pipeline_settings.start(
