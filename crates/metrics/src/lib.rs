@@ -88,9 +88,11 @@ pub struct Metrics {
     pub key_lookups_total: IntCounterVec,
     /// Activities per group-commit journal insert.
     pub journal_insert_batch_size: Histogram,
-    /// Unprocessed journal rows (updated by the pipeline).
+    /// Unprocessed journal rows, counted up to the inbox's backpressure bound (set by the
+    /// inbox's probe only: the 429 check reads the same number).
     pub journal_depth: IntGauge,
-    /// Age of the oldest unprocessed journal row, in seconds.
+    /// Age of the oldest unprocessed journal row not yet tried, in seconds (set by the
+    /// inbox's probe only).
     pub journal_lag_seconds: prometheus::Gauge,
 
     // --- pipeline: batch, apply, write ---

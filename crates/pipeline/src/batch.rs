@@ -23,10 +23,9 @@ use sluice_apub::vocab::{Activity, AnnounceObject, Object, ObjectRef, ParseError
 use sluice_db::ingest::journal::ClaimedActivity;
 use sluice_db::ingest::lookup::{Keys, lookup};
 use sluice_db::instances;
+use sluice_db::policy_cache::PolicyCache;
 use sluice_db::{Conn, DbError};
-use sluice_trust::instances::Policies;
 use std::collections::{BTreeSet, HashSet};
-use std::sync::Arc;
 use std::time::Instant;
 use url::Url;
 
@@ -43,40 +42,35 @@ impl ParsedRow {
     }
 }
 
-/// The instance-policy table a processor holds across batches, with its
-/// `policy_generation`: a lookup reads the policy rows only when the generation moved (in
-/// its one flight, so a change takes effect at the next lookup, at no extra round-trip).
-#[derive(Default)]
-pub(crate) struct Policy {
-    generation: Option<i64>,
-    table: Arc<Policies>,
-}
-
 async fn look_up(
     conn: &mut Conn,
     view: &mut View,
-    policy: &mut Policy,
+    policy: &PolicyCache,
     keys: Keys,
 ) -> Result<(), DbError> {
     if keys.is_empty() {
         return Ok(());
     }
-    let (k, known) = (keys.clone(), policy.generation);
+    // The policy rows come in the lookup's flight when `policy_generation` moved past the
+    // one held: a change takes effect at the next lookup, at no extra round-trip.
+    let (k, known) = (keys.clone(), policy.generation());
     let mut snap = conn
         .run("ingest_lookup", move |c| {
             async move { lookup(c, &k, known).await }.boxed()
         })
         .await?;
     if let Some(rows) = snap.policy.take() {
-        policy.table = Arc::new(instances::decision_table(
-            instances::Mode::parse(&rows.mode),
-            rows.instances
-                .iter()
-                .map(|i| (i.domain.as_str(), instances::Policy::parse(&i.policy))),
-        ));
-        policy.generation = Some(rows.generation);
+        policy.set(
+            rows.generation,
+            instances::decision_table(
+                instances::Mode::parse(&rows.mode),
+                rows.instances
+                    .iter()
+                    .map(|i| (i.domain.as_str(), instances::Policy::parse(&i.policy))),
+            ),
+        );
     }
-    view.policies = policy.table.clone();
+    view.policies = policy.policies();
     view.absorb(&keys, snap);
     Ok(())
 }
@@ -237,11 +231,11 @@ pub(crate) async fn run(
     env: &Env,
     fetcher: &dyn Fetch,
     fetched: &mut Fetched,
-    policy: &mut Policy,
+    policy: &PolicyCache,
     items: &[ParsedRow],
 ) -> Result<(Vec<Outcome>, View), DbError> {
     let mut view = View {
-        policies: policy.table.clone(),
+        policies: policy.policies(),
         ..View::default()
     };
     let mut keys = Collector::default();
@@ -324,7 +318,7 @@ pub(crate) async fn run(
 async fn look_up_served(
     conn: &mut Conn,
     view: &mut View,
-    policy: &mut Policy,
+    policy: &PolicyCache,
     fetched: &Fetched,
     items: &[ParsedRow],
     keyed: &mut HashSet<usize>,

@@ -5,7 +5,7 @@
 use crate::outcome::Outcome;
 use crate::processor::BatchReport;
 use sluice_apub::vocab::VerbType;
-use sluice_db::ingest::journal::{Backlog, ClaimedActivity};
+use sluice_db::ingest::journal::ClaimedActivity;
 use sluice_metrics::global;
 use sluice_metrics::spend::Spent;
 
@@ -51,20 +51,4 @@ pub(crate) fn batch(report: &BatchReport, rows: &[(ClaimedActivity, Outcome)], s
                 .observe(age.as_secs_f64());
         }
     }
-}
-
-/// Records the journal backlog.
-pub(crate) fn backlog(b: &Backlog) {
-    let m = global();
-    m.journal_depth.set(b.depth);
-    let lag = b
-        .oldest
-        .map(|t| {
-            (chrono::Utc::now() - t)
-                .to_std()
-                .unwrap_or_default()
-                .as_secs_f64()
-        })
-        .unwrap_or(0.0);
-    m.journal_lag_seconds.set(lag);
 }

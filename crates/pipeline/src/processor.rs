@@ -27,10 +27,7 @@ use sluice_db::ingest::{self, Changes};
 use sluice_db::{Conn, Db, DbError, Retry};
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// How often the journal backlog gauges are refreshed (read with a claim, no extra trip).
-const BACKLOG_EVERY: Duration = Duration::from_secs(5);
+use std::time::Duration;
 
 /// What one batch did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,10 +53,9 @@ pub struct Processor {
     conn: Option<Conn>,
     env: Arc<Env>,
     fetcher: Arc<dyn Fetch>,
-    last_backlog: Option<Instant>,
     batches: u64,
     unverified: Unverified,
-    policy: batch::Policy,
+    policy: sluice_db::policy_cache::PolicyCache,
 }
 
 /// Retried rows (fetch timeouts, budgets, unresolved references, trouble) run in chunks of
@@ -93,10 +89,9 @@ impl Processor {
             conn: None,
             env: Arc::new(Env { settings, urls }),
             fetcher,
-            last_backlog: None,
             batches: 0,
             unverified: Unverified::default(),
-            policy: batch::Policy::default(),
+            policy: Default::default(),
         }
     }
 
@@ -144,31 +139,13 @@ impl Processor {
             settings.node_id.clone(),
             settings.lease.as_secs_f64(),
         );
-        let with_backlog = self
-            .last_backlog
-            .is_none_or(|t| t.elapsed() >= BACKLOG_EVERY);
         self.warm_up().await?;
         let conn = self.held()?;
-        let (rows, backlog) = conn
+        let rows = conn
             .run("ingest_claim", move |c| {
-                async move {
-                    let c: &sluice_db::diesel_async::AsyncPgConnection = c;
-                    let backlog = async {
-                        if with_backlog {
-                            journal::backlog(c).await.map(Some)
-                        } else {
-                            Ok(None)
-                        }
-                    };
-                    futures::try_join!(journal::claim(c, limit, &owner, lease), backlog)
-                }
-                .boxed()
+                async move { journal::claim(c, limit, &owner, lease).await }.boxed()
             })
             .await?;
-        if let Some(b) = backlog {
-            self.last_backlog = Some(Instant::now());
-            metrics::backlog(&b);
-        }
         let mut report = BatchReport {
             claimed: rows.len(),
             ..BatchReport::default()
@@ -274,8 +251,7 @@ impl Processor {
             .conn
             .as_mut()
             .ok_or_else(|| DbError::Unavailable("no connection".into()))?;
-        let (steps, view) =
-            batch::run(conn, &env, &*fetcher, fetched, &mut self.policy, items).await?;
+        let (steps, view) = batch::run(conn, &env, &*fetcher, fetched, &self.policy, items).await?;
         self.unverified.learn(items, &steps);
         let mut changes = view.changes();
         self.batches_gc(&mut changes);

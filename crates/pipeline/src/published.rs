@@ -106,7 +106,7 @@ impl LocalEffects {
             &mut fetched,
             // A publish is rare next to a batch: it reads the policy rows in its lookup
             // rather than holding a cache of its own.
-            &mut batch::Policy::default(),
+            &Default::default(),
             std::slice::from_ref(&item),
         )
         .await?;

@@ -161,7 +161,7 @@ pub(crate) struct View {
     pub bans: HashMap<(String, Option<String>), BanState>,
     pub reports: HashMap<String, ReportState>,
     /// The instance-policy table (`sluice_trust::instances`), as the inbox and the queue
-    /// hold it; the processor keeps it across batches (`batch::Policy`).
+    /// hold it; the processor keeps it across batches (a `sluice_db::policy_cache::PolicyCache`).
     pub policies: Arc<Policies>,
     /// `ingest_memory`: key → journal id.
     pub memory: HashMap<String, i64>,

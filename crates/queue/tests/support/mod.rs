@@ -307,7 +307,13 @@ pub fn client() -> Client {
 
 /// A queue on `db`.
 pub fn queue(db: &Db, cfg: QueueConfig) -> Queue {
-    Queue::spawn(db.clone(), client(), cfg)
+    cfg.start(
+        sluice_queue::Deps {
+            db: db.clone(),
+            client: client(),
+        },
+        sluice_stage::Shutdown::new(),
+    )
 }
 
 /// One row of `delivery_state` by domain.
