@@ -213,7 +213,7 @@ fn env(extra: &[(&str, &str)]) -> Vec<(String, String)> {
 
 /// A user to follow the peer's community, so its posts are kept (Lemmy's rule).
 async fn follow(s: &Sluice, rows: &Rows, community: &str) {
-    admin_ok(&s, &["user", "create", "alice"]);
+    admin_ok(s, &["user", "create", "alice"]);
     rows.remote_community(community, Some(&format!("{}/u/alice", s.base)))
         .await;
 }
