@@ -381,6 +381,11 @@ impl TestPeer {
         self.peer().lock().fetches.get(&path).copied().unwrap_or(0)
     }
 
+    /// The path of every `GET` so far, in arrival order.
+    pub fn fetched(&self) -> Vec<String> {
+        self.peer().lock().fetch_log.clone()
+    }
+
     /// POSTs `activity` to `inbox`, signed by the actor `signer` (a name, or an actor id such
     /// as [`TestPeer::instance_actor`]) through activitypub_federation, as Lemmy does.
     /// Network failures are errors; any HTTP answer is a [`Delivery`].

@@ -61,6 +61,7 @@ async fn document(req: &HttpRequest, path: &str, peer: &Peer) -> HttpResponse {
     let behaviour = {
         let mut st = peer.lock();
         *st.fetches.entry(path.to_string()).or_default() += 1;
+        st.fetch_log.push(path.to_string());
         st.routes.get(path).cloned().unwrap_or_default()
     };
     let Behaviour { status, delay } = behaviour;

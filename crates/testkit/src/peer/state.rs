@@ -116,6 +116,8 @@ pub(crate) struct State {
     pub(crate) routes: HashMap<String, Behaviour>,
     /// `GET`s per path.
     pub(crate) fetches: HashMap<String, usize>,
+    /// Every `GET`'s path, in arrival order.
+    pub(crate) fetch_log: Vec<String>,
     pub(crate) inbox: InboxScript,
     pub(crate) received: Vec<Received>,
     /// activitypub_federation configs that sign as one actor with one key, by (actor id, key index).
@@ -129,6 +131,7 @@ impl State {
             docs: HashMap::new(),
             routes: HashMap::new(),
             fetches: HashMap::new(),
+            fetch_log: Vec::new(),
             inbox: InboxScript {
                 steps: VecDeque::new(),
                 by_activity: HashMap::new(),
