@@ -1,121 +1,97 @@
-//! A test peer: an HTTP server on 127.0.0.1 that serves ActivityPub documents for any host,
-//! and a reqwest-based `Fetch` that asks it (the URL to fetch travels in a header, so the
-//! fixtures keep their host names).
+//! The documents the pipeline fetches in these tests, served by testkit's `TestPeer` for any
+//! host (the fixtures keep their host names): the document of URL `u` is at the peer's path
+//! `/doc/<u in hex>`, and the `Fetch` below asks for that path.
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use futures::future::BoxFuture;
 use serde_json::Value;
 use sluice_pipeline::{Fetch, FetchFailure};
-use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener};
-use std::sync::{Arc, Mutex};
+use sluice_testkit::peer::{Behaviour, TestPeer};
 use std::time::Duration;
 use url::Url;
 
-/// Hosts whose documents the peer answers for only after this long (a poison host).
-pub const SLOW_HOST: &str = "slow.example";
-const SLOW_FOR: Duration = Duration::from_secs(30);
-const HEADER: &str = "x-fetch-url";
+const PREFIX: &str = "/doc/";
 
-#[derive(Default)]
-struct State {
-    docs: Mutex<HashMap<String, Value>>,
-    gone: Mutex<Vec<String>>,
-    hits: Mutex<Vec<String>>,
-    /// Paths whose answer waits for this long.
-    delays: Mutex<HashMap<String, Duration>>,
+/// Where the peer serves the document of `url`.
+fn path_of(url: &str) -> String {
+    let hex: String = url.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("{PREFIX}{hex}")
+}
+
+/// The URL whose document is served at `path` (`None` for other paths).
+fn url_of(path: &str) -> Option<String> {
+    let hex = path.strip_prefix(PREFIX)?;
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect();
+    String::from_utf8(bytes?).ok()
 }
 
 /// The peer.
 #[derive(Clone)]
 pub struct Peer {
-    state: Arc<State>,
-    pub addr: SocketAddr,
-}
-
-async fn answer(req: HttpRequest, state: web::Data<Arc<State>>) -> HttpResponse {
-    let url = req
-        .headers()
-        .get(HEADER)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    state.hits.lock().unwrap().push(url.clone());
-    let delay = state.delays.lock().unwrap().get(&url).copied();
-    let slow = Url::parse(&url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        == Some(SLOW_HOST.to_string());
-    if let Some(d) = delay.or(slow.then_some(SLOW_FOR)) {
-        tokio::time::sleep(d).await;
-    }
-    if state.gone.lock().unwrap().contains(&url) {
-        return HttpResponse::Gone().finish();
-    }
-    match state.docs.lock().unwrap().get(&url) {
-        Some(doc) => HttpResponse::Ok()
-            .content_type("application/activity+json")
-            .body(doc.to_string()),
-        None => HttpResponse::NotFound().finish(),
-    }
+    peer: TestPeer,
 }
 
 impl Peer {
     pub async fn start() -> Peer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let state = Arc::new(State::default());
-        let data = web::Data::new(state.clone());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .default_service(web::to(answer))
-        })
-        .workers(2)
-        .disable_signals()
-        .listen(listener)
-        .unwrap()
-        .run();
-        tokio::spawn(server);
-        Peer { state, addr }
+        Peer {
+            peer: TestPeer::start().await,
+        }
     }
 
     /// Serves `doc` at its `id`.
     pub fn serve(&self, doc: Value) {
         let id = doc["id"].as_str().unwrap().to_string();
-        self.state.docs.lock().unwrap().insert(id, doc);
+        self.serve_at(&id, doc);
     }
 
     /// Serves `doc` at `url`.
     pub fn serve_at(&self, url: &str, doc: Value) {
-        self.state.docs.lock().unwrap().insert(url.to_string(), doc);
+        self.peer.serve_json(&path_of(url), doc);
     }
 
     /// Answers 410 for `url`.
     pub fn gone(&self, url: &str) {
-        self.state.gone.lock().unwrap().push(url.to_string());
+        self.peer.set_route_behaviour(
+            &path_of(url),
+            Behaviour {
+                status: Some(410),
+                delay: None,
+            },
+        );
     }
 
     /// Delays the answer for `url`.
     pub fn delay(&self, url: &str, d: Duration) {
-        self.state.delays.lock().unwrap().insert(url.to_string(), d);
+        self.peer.set_route_behaviour(
+            &path_of(url),
+            Behaviour {
+                status: None,
+                delay: Some(d),
+            },
+        );
     }
 
     /// Answers `url` at once again.
     pub fn undelay(&self, url: &str) {
-        self.state.delays.lock().unwrap().remove(url);
+        self.peer.clear_route_behaviour(&path_of(url));
     }
 
     /// Every URL asked for so far.
     pub fn hits(&self) -> Vec<String> {
-        self.state.hits.lock().unwrap().clone()
+        self.peer
+            .fetched()
+            .iter()
+            .filter_map(|p| url_of(p))
+            .collect()
     }
 
     /// A fetcher that asks this peer.
     pub fn fetcher(&self) -> TestFetch {
         TestFetch {
             client: sluice_testkit::http_client(),
-            base: format!("http://{}/", self.addr),
+            peer: self.peer.clone(),
         }
     }
 }
@@ -123,7 +99,7 @@ impl Peer {
 /// The pipeline's `Fetch`, over HTTP to the peer.
 pub struct TestFetch {
     client: reqwest::Client,
-    base: String,
+    peer: TestPeer,
 }
 
 impl Fetch for TestFetch {
@@ -131,8 +107,7 @@ impl Fetch for TestFetch {
         Box::pin(async move {
             let resp = self
                 .client
-                .get(&self.base)
-                .header(HEADER, url.as_str())
+                .get(self.peer.url(&path_of(url.as_str())))
                 .header("accept", sluice_apub::ACTIVITY_JSON)
                 .send()
                 .await
