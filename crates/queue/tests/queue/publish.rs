@@ -1,7 +1,7 @@
 //! The publish logic on a real database: checks, the followers audience, idempotency, and
 //! what a publication does to the local tables.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use sluice_apub::{LocalUrls, Rc};

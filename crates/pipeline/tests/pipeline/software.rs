@@ -1,7 +1,7 @@
 //! What other software sends ends as rows too: Mastodon posting to a group and replying,
 //! PeerTube's videos, objects named only by their id, Akkoma's emoji reactions.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::Harness;

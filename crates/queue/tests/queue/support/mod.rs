@@ -1,209 +1,34 @@
-//! Test support: receiving peers on 127.0.0.1 that verify every request's signature with
-//! `sluice_apub::signature::check` and the signer's public key from `local_key`, answer as
-//! scripted, and record what they accepted; and a queue on a fresh database.
+//! Test support: receiving peers (testkit's `TestPeer`, which verifies every request's
+//! signature with activitypub_federation and the signer's public key from `local_key`,
+//! answers as scripted and records what it received); and a queue on a fresh database.
 
 #![allow(dead_code)]
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use bytes::Bytes;
 use futures::FutureExt;
-use rsa::RsaPublicKey;
 use serde_json::{Value, json};
-use sluice_apub::signature::{Incoming, VerifyPolicy, check};
 use sluice_db::outbound::{Audience, NewOutbound, append};
 use sluice_db::{Db, diesel};
 use sluice_net::{Client, NetConfig};
 use sluice_queue::{Queue, QueueConfig};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+pub use sluice_testkit::peer::{Received, Reply, TestPeer};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 /// The test instance's domain (ids use http: dev mode).
 pub const LOCAL: &str = "local.test";
 
-/// How a peer answers one request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reply {
-    /// 202.
-    Accept,
-    /// This status.
-    Status(u16),
-    /// 429 with `Retry-After: N`.
-    RetryAfter(u64),
+/// A receiving peer (testkit's [`TestPeer`]) that verifies the signatures of every local
+/// actor in `db` with the key in `local_key` (sluice serves no actor documents here).
+pub async fn trusting_peer(db: &Db) -> TestPeer {
+    let peer = TestPeer::start().await;
+    for (key_id, public_key_pem) in local_public_keys(db).await {
+        let (actor, _) = key_id.rsplit_once('#').expect("a key id names its actor");
+        peer.trust_key(actor, &public_key_pem);
+    }
+    peer
 }
 
-/// Decides the answer from (activity id, number of requests so far, 0-based).
-pub type Script = Box<dyn FnMut(&str, usize) -> Reply + Send>;
-
-/// One request a peer answered.
-#[derive(Debug, Clone)]
-pub struct Hit {
-    /// The activity's id.
-    pub activity_id: String,
-    /// Its `object` (as sent; the ordering key in these tests).
-    pub object: Option<String>,
-    /// The signer's key id.
-    pub key_id: String,
-    /// What the peer answered.
-    pub status: u16,
-    /// When it arrived.
-    pub at: Instant,
-}
-
-struct Inner {
-    keys: HashMap<String, RsaPublicKey>,
-    script: Mutex<Script>,
-    hits: Mutex<Vec<Hit>>,
-    requests: Mutex<usize>,
-    delay: Duration,
-}
-
-/// A receiving peer.
-pub struct Peer {
-    /// host:port, its instance domain.
-    pub domain: String,
-    inner: Arc<Inner>,
-    handle: actix_web::dev::ServerHandle,
-}
-
-fn headers(req: &HttpRequest) -> BTreeMap<String, String> {
-    req.headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect()
-}
-
-async fn inbox(inner: web::Data<Inner>, req: HttpRequest, body: Bytes) -> HttpResponse {
-    let inc = Incoming {
-        method: "POST",
-        path_and_query: req.uri().path(),
-        headers: headers(&req),
-        body: Some(&body),
-    };
-    let verified = check(inc, &VerifyPolicy::default(), SystemTime::now()).and_then(|c| {
-        let key = inner
-            .keys
-            .get(&c.key_id)
-            .ok_or(sluice_apub::signature::SignatureError::Invalid)?;
-        c.verify(key).map(|_| c.key_id)
-    });
-    let key_id = match verified {
-        Ok(k) => k,
-        Err(e) => return HttpResponse::Unauthorized().body(e.to_string()),
-    };
-    let activity: Value = serde_json::from_slice(&body).unwrap_or_default();
-    let id = activity["id"].as_str().unwrap_or("").to_string();
-    if !inner.delay.is_zero() {
-        tokio::time::sleep(inner.delay).await;
-    }
-    let n = {
-        let mut r = inner.requests.lock().unwrap();
-        *r += 1;
-        *r - 1
-    };
-    let reply = (inner.script.lock().unwrap())(&id, n);
-    let status = match reply {
-        Reply::Accept => 202,
-        Reply::Status(s) => s,
-        Reply::RetryAfter(_) => 429,
-    };
-    inner.hits.lock().unwrap().push(Hit {
-        activity_id: id,
-        object: activity["object"].as_str().map(str::to_string),
-        key_id,
-        status,
-        at: Instant::now(),
-    });
-    let mut r = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
-    if let Reply::RetryAfter(s) = reply {
-        r.insert_header(("Retry-After", s.to_string()));
-    }
-    r.finish()
-}
-
-impl Peer {
-    /// Starts a peer that knows the public keys of every local actor in `db`.
-    pub async fn start(db: &Db, script: Script, delay: Duration) -> Peer {
-        let keys = local_public_keys(db).await;
-        let inner = Arc::new(Inner {
-            keys,
-            script: Mutex::new(script),
-            hits: Mutex::default(),
-            requests: Mutex::new(0),
-            delay,
-        });
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let data = web::Data::from(inner.clone());
-        let srv = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .route("/inbox", web::post().to(inbox))
-        })
-        .workers(2)
-        .disable_signals()
-        .listen(listener)
-        .unwrap()
-        .run();
-        let handle = srv.handle();
-        tokio::spawn(srv);
-        Peer {
-            domain: format!("127.0.0.1:{port}"),
-            inner,
-            handle,
-        }
-    }
-
-    /// A peer that accepts everything.
-    pub async fn healthy(db: &Db) -> Peer {
-        Peer::start(db, Box::new(|_, _| Reply::Accept), Duration::ZERO).await
-    }
-
-    /// Its shared inbox.
-    pub fn inbox(&self) -> String {
-        format!("http://{}/inbox", self.domain)
-    }
-
-    /// Every request answered, in arrival order.
-    pub fn hits(&self) -> Vec<Hit> {
-        self.inner.hits.lock().unwrap().clone()
-    }
-
-    /// Activity ids answered 2xx, in arrival order.
-    pub fn accepted(&self) -> Vec<String> {
-        self.hits()
-            .into_iter()
-            .filter(|h| (200..300).contains(&h.status))
-            .map(|h| h.activity_id)
-            .collect()
-    }
-
-    /// Waits until `n` distinct activities were accepted (panics after `limit`); returns
-    /// every acceptance, re-sends included, in arrival order.
-    pub async fn wait_accepted(&self, n: usize, limit: Duration) -> Vec<String> {
-        let deadline = Instant::now() + limit;
-        loop {
-            let got = self.accepted();
-            if got.iter().collect::<std::collections::HashSet<_>>().len() >= n {
-                return got;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "peer {} accepted {} of {n}: {got:?}",
-                self.domain,
-                got.len()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Stops answering (the port closes).
-    pub async fn stop(&self) {
-        self.handle.stop(false).await;
-    }
-}
-
-async fn local_public_keys(db: &Db) -> HashMap<String, RsaPublicKey> {
+async fn local_public_keys(db: &Db) -> Vec<(String, String)> {
     #[derive(sluice_db::diesel::QueryableByName)]
     struct K {
         #[diesel(sql_type = sluice_db::diesel::sql_types::Text)]
@@ -221,12 +46,7 @@ async fn local_public_keys(db: &Db) -> HashMap<String, RsaPublicKey> {
         .await
         .unwrap();
     rows.into_iter()
-        .map(|k| {
-            (
-                k.key_id,
-                sluice_apub::keypair::parse_public(&k.public_key_pem).unwrap(),
-            )
-        })
+        .map(|k| (k.key_id, k.public_key_pem))
         .collect()
 }
 
@@ -384,21 +204,18 @@ pub async fn exec(db: &Db, sql: &'static str) {
 
 /// Asserts that, per object, activities first arrived in increasing order (a re-send of
 /// one that already arrived, after a crash, is allowed anywhere).
-pub fn assert_in_order_per_object(hits: &[Hit]) {
+pub fn assert_in_order_per_object(hits: &[Received]) {
     let mut last: HashMap<String, i64> = HashMap::new();
     let mut seen = std::collections::HashSet::new();
     for h in hits.iter().filter(|h| (200..300).contains(&h.status)) {
-        if !seen.insert(h.activity_id.clone()) {
+        let id = h.activity_id.clone().unwrap_or_default();
+        if !seen.insert(id.clone()) {
             continue;
         }
-        let n: i64 = h.activity_id.rsplit('/').next().unwrap().parse().unwrap();
-        let obj = h.object.clone().unwrap_or_default();
+        let n: i64 = id.rsplit('/').next().unwrap().parse().unwrap();
+        let obj = object(h).unwrap_or_default();
         if let Some(prev) = last.get(&obj) {
-            assert!(
-                n > *prev,
-                "{} arrived after {prev} for object {obj}",
-                h.activity_id
-            );
+            assert!(n > *prev, "{id} arrived after {prev} for object {obj}");
         }
         last.insert(obj, n);
     }
@@ -428,4 +245,9 @@ pub async fn text(db: &Db, sql: String) -> String {
     .await
     .unwrap()
     .v
+}
+
+/// The `object` of the activity a peer received (as sent; the ordering key in these tests).
+pub fn object(r: &Received) -> Option<String> {
+    r.json.as_ref()?["object"].as_str().map(str::to_string)
 }

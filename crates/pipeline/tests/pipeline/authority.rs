@@ -3,7 +3,7 @@
 //! remote input never changes our actors, communities or keys; keys come only from their
 //! owner's own document; a Delete of an unseen object counts only from its origin.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::{Harness, World, docs};
