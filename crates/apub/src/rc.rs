@@ -194,6 +194,8 @@ codes! {
     /// A forwarded activity (signed by someone other than its actor) is not served by its
     /// origin as the same activity by the same actor; not applied.
     ForwardUnverified => None,
+    /// An admin's plugin rejected the activity (its reason in the message).
+    PluginRejected => None,
 }
 
 impl std::fmt::Display for Rc {

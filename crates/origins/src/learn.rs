@@ -6,8 +6,8 @@
 use crate::{Settings, api};
 use sluice_db::Db;
 use sluice_net::Client;
+use sluice_stage::{Handle, Shutdown};
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 /// How long a claimed origin is left to this process before another may read it.
 const CLAIM: Duration = Duration::from_secs(600);
@@ -47,25 +47,34 @@ pub async fn pass(
     Ok(read)
 }
 
-/// Runs a pass every `settings.pass_interval()` until `stop`, starting at once.
-pub fn spawn(
-    db: Db,
-    client: Client,
-    settings: Settings,
-    stop: CancellationToken,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                r = pass(&db, &client, &settings) => if let Err(e) = r {
-                    tracing::warn!(error = %e, "origin lists: database trouble; next pass retries");
-                },
-            }
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(settings.pass_interval()) => {}
-            }
+/// What the reader needs from the process.
+pub struct Deps {
+    /// The database.
+    pub db: Db,
+    /// Outgoing HTTP (the guarded client).
+    pub client: Client,
+}
+
+impl Settings {
+    /// Runs a pass every [`Settings::pass_interval`] until `shutdown`, starting at once.
+    pub fn start(self, deps: Deps, shutdown: Shutdown) -> Handle {
+        let task = tokio::spawn(passes(deps, self, shutdown.clone()));
+        Handle::new("origin lists", shutdown, vec![task])
+    }
+}
+
+async fn passes(deps: Deps, settings: Settings, stop: Shutdown) {
+    let Deps { db, client } = deps;
+    loop {
+        tokio::select! {
+            _ = stop.triggered() => return,
+            r = pass(&db, &client, &settings) => if let Err(e) = r {
+                tracing::warn!(error = %e, "origin lists: database trouble; next pass retries");
+            },
         }
-    })
+        tokio::select! {
+            _ = stop.triggered() => return,
+            _ = tokio::time::sleep(settings.pass_interval()) => {}
+        }
+    }
 }

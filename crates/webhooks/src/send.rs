@@ -1,4 +1,4 @@
-//! The sending stage: one task per webhook, started by `serve`, stopped by its token.
+//! The sending stage: one task per webhook, started by `serve` (`Settings::start`).
 //!
 //! A webhook's task leases the webhook (processes sharing the database: one sends, the
 //! others wait for the lease), takes its oldest pending delivery, waits until it is due,
@@ -13,9 +13,9 @@ use crate::{Hook, Settings, event};
 use sluice_db::Db;
 use sluice_db::webhooks::{self as rows, Attempt, Head};
 use sluice_net::Client;
+use sluice_stage::{Handle, Shutdown};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tokio_util::sync::CancellationToken;
 
 /// How long a webhook's lease lasts without renewal (each look at the head renews it).
 const LEASE: Duration = Duration::from_secs(60);
@@ -23,19 +23,23 @@ const LEASE: Duration = Duration::from_secs(60);
 /// How often delivered and failed events past their retention are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
-/// Writes the configured webhooks to the database, then sends for each until `stop`.
-/// The table is written before any task starts, so events of a webhook removed from the
-/// configuration stop being appended from now on.
-pub async fn start(
-    db: Db,
-    client: Client,
-    settings: Settings,
-    stop: CancellationToken,
-) -> Result<tokio::task::JoinHandle<()>, sluice_db::DbError> {
-    rows::configure(&db, settings.subscriptions()).await?;
-    let settings = Arc::new(settings);
-    Ok(tokio::spawn(async move {
-        let mut tasks = tokio::task::JoinSet::new();
+/// What the sender needs from the process.
+pub struct Deps {
+    /// The database (events, deliveries, leases).
+    pub db: Db,
+    /// Outgoing HTTP (the guarded client).
+    pub client: Client,
+}
+
+impl Settings {
+    /// Writes the configured webhooks to the database, then sends for each until
+    /// `shutdown`. The table is written before any task starts, so events of a webhook
+    /// removed from the configuration stop being appended from now on.
+    pub async fn start(self, deps: Deps, shutdown: Shutdown) -> Result<Handle, sluice_db::DbError> {
+        let Deps { db, client } = deps;
+        rows::configure(&db, self.subscriptions()).await?;
+        let settings = Arc::new(self);
+        let mut tasks = Vec::new();
         for hook in settings.hooks.clone() {
             let sender = Sender {
                 db: db.clone(),
@@ -43,13 +47,17 @@ pub async fn start(
                 settings: settings.clone(),
                 hook,
             };
-            tasks.spawn(sender.run(stop.clone()));
+            tasks.push(tokio::spawn(sender.run(shutdown.clone())));
         }
         if !settings.hooks.is_empty() {
-            tasks.spawn(prune(db.clone(), settings.retention, stop.clone()));
+            tasks.push(tokio::spawn(prune(
+                db.clone(),
+                settings.retention,
+                shutdown.clone(),
+            )));
         }
-        while tasks.join_next().await.is_some() {}
-    }))
+        Ok(Handle::new("webhook sender", shutdown, tasks))
+    }
 }
 
 struct Sender {
@@ -60,7 +68,7 @@ struct Sender {
 }
 
 impl Sender {
-    async fn run(self, stop: CancellationToken) {
+    async fn run(self, stop: Shutdown) {
         let mut failing = false;
         loop {
             let wait =
@@ -70,7 +78,7 @@ impl Sender {
                         // Shutdown does not wait for a receiver: the attempt is not recorded,
                         // and the event goes out again after the restart.
                         tokio::select! {
-                            _ = stop.cancelled() => return,
+                            _ = stop.triggered() => return,
                             _ = self.attempt(head) => {}
                         }
                         continue;
@@ -87,7 +95,7 @@ impl Sender {
                     }
                 };
             tokio::select! {
-                _ = stop.cancelled() => return,
+                _ = stop.triggered() => return,
                 _ = tokio::time::sleep(wait) => {}
             }
         }
@@ -159,10 +167,10 @@ impl Sender {
 }
 
 /// Deletes events past `retention` that nothing is still waiting to deliver.
-async fn prune(db: Db, retention: Duration, stop: CancellationToken) {
+async fn prune(db: Db, retention: Duration, stop: Shutdown) {
     loop {
         tokio::select! {
-            _ = stop.cancelled() => return,
+            _ = stop.triggered() => return,
             _ = tokio::time::sleep(PRUNE_EVERY) => {}
         }
         loop {
