@@ -1,4 +1,4 @@
-//! Issue 2: serve on the embedded database, local actors, discovery, metrics, bad config.
+//! Serve on the embedded database, local actors, discovery, metrics, bad config.
 
 use crate::support::{
     BIN, admin_ok, metric_sum, metrics, postgres_processes_mentioning, sluice_on_test_db,

@@ -1,4 +1,4 @@
-//! Issue 3, end to end with the real binary: a signed delivery is acknowledged only once it
+//! End to end with the real binary: a signed delivery is acknowledged only once it
 //! is durable (kill -9 right after the 202 loses nothing), and `sluice instance` policy
 //! changes reach the running server without a restart.
 

@@ -1,4 +1,4 @@
-//! Issue 6: the deploy kit's Prometheus files are valid, and a real Prometheus scrapes a
+//! The deploy kit's Prometheus files are valid, and a real Prometheus scrapes a
 //! running sluice and answers PromQL about it.
 //!
 //! Needs Debian's `prometheus` package (`prometheus` and `promtool`); .ci/run installs it.

@@ -1,4 +1,4 @@
-//! Issue 5: the send queue through the real binary. Activities enter through the publish API
+//! The send queue through the real binary. Activities enter through the publish API
 //! and reach `TestPeer`s, which verify every request with activitypub_federation (fetching
 //! the signer's actor document from sluice, as Lemmy does): order, kill -9 and restart, two
 //! processes sharing the work, a peer's 429 and 400.

@@ -1,4 +1,4 @@
-//! Issue 4's last must-show: two `sluice serve` processes on one database (one instance,
+//! Two `sluice serve` processes on one database (one instance,
 //! one domain: what runs behind a load balancer) share one journal. Deliveries are spread
 //! over both processes' sockets; both pipelines claim batches; no row is processed twice and
 //! the tables come out exact.
