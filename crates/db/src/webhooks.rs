@@ -186,6 +186,9 @@ pub struct WebhookStatus {
     /// Deliveries given up after every attempt.
     #[diesel(sql_type = BigInt)]
     pub failed: i64,
+    /// Events not queued because the backlog was at its bound (10,000 pending).
+    #[diesel(sql_type = BigInt)]
+    pub dropped: i64,
     /// The last success.
     #[diesel(sql_type = Nullable<Timestamptz>)]
     pub last_success_at: Option<DateTime<Utc>>,
@@ -209,6 +212,7 @@ pub async fn status(db: &Db) -> Result<Vec<WebhookStatus>, DbError> {
                  count(d.event_id) FILTER (WHERE d.state = 'pending') AS pending, \
                  count(d.event_id) FILTER (WHERE d.state = 'delivered') AS delivered, \
                  count(d.event_id) FILTER (WHERE d.state = 'failed') AS failed, \
+                 w.dropped, \
                  w.last_success_at, w.last_failure_at, w.last_error, \
                  (SELECT CASE WHEN h.attempts > 0 THEN h.next_attempt_at END \
                   FROM webhook_delivery h \

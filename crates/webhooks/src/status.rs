@@ -1,4 +1,4 @@
-//! `sluice webhook status`: per webhook, its pending, delivered and failed deliveries, the
+//! `sluice webhook status`: per webhook, its pending, delivered, failed and dropped deliveries, the
 //! last success and error, and when the waiting head is retried.
 
 use chrono::{DateTime, Utc};
@@ -29,8 +29,8 @@ pub fn table(rows: &[WebhookStatus], now: DateTime<Utc>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<24} {:>8} {:>10} {:>7} {:>10} {:>10}  LAST ERROR",
-        "WEBHOOK", "PENDING", "DELIVERED", "FAILED", "SUCCESS", "RETRY"
+        "{:<24} {:>8} {:>10} {:>7} {:>8} {:>10} {:>10}  LAST ERROR",
+        "WEBHOOK", "PENDING", "DELIVERED", "FAILED", "DROPPED", "SUCCESS", "RETRY"
     );
     for r in rows {
         let name = if r.enabled {
@@ -40,11 +40,12 @@ pub fn table(rows: &[WebhookStatus], now: DateTime<Utc>) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<24} {:>8} {:>10} {:>7} {:>10} {:>10}  {}",
+            "{:<24} {:>8} {:>10} {:>7} {:>8} {:>10} {:>10}  {}",
             name,
             r.pending,
             r.delivered,
             r.failed,
+            r.dropped,
             when(r.last_success_at, now),
             when(r.next_retry_at, now),
             r.last_error.as_deref().unwrap_or("")

@@ -240,3 +240,46 @@ async fn webhook_deliveries_are_leased_fenced_and_oldest_first() {
     assert!(!st.enabled);
     assert_eq!(st.pending, 1);
 }
+
+/// Events are caused by peers: a receiver that is down must not let its backlog grow without
+/// end. Once the oldest pending delivery is 10,000 events behind, new events are counted as
+/// dropped, not queued, and queuing resumes once the backlog shrinks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_backlog_stops_at_its_bound_and_counts_what_it_dropped() {
+    use diesel_async::RunQueryDsl;
+    use sluice_db::webhooks;
+    let t = sluice_testkit::test_db().await;
+    let db = &t.db;
+    webhooks::configure(db, vec![("ops".into(), vec!["journal.failed".into()])])
+        .await
+        .unwrap();
+    let run = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            db.run("test_sql", move |c| {
+                diesel::sql_query(sql)
+                    .execute(c)
+                    .map(|r| r.map(|_| ()))
+                    .boxed()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    run(
+        "SELECT sluice_webhook_emit('journal.failed', jsonb_build_object('n', n)) \
+         FROM generate_series(1, 10003) n",
+    )
+    .await;
+    let ops =
+        |rows: Vec<webhooks::WebhookStatus>| rows.into_iter().find(|r| r.name == "ops").unwrap();
+    let s = ops(webhooks::status(db).await.unwrap());
+    assert_eq!((s.pending, s.dropped), (10_000, 3));
+
+    run("UPDATE webhook_delivery SET state = 'delivered' \
+         WHERE event_id IN (SELECT event_id FROM webhook_delivery ORDER BY event_id LIMIT 10)")
+    .await;
+    run("SELECT sluice_webhook_emit('journal.failed', '{}'::jsonb)").await;
+    let s = ops(webhooks::status(db).await.unwrap());
+    assert_eq!((s.pending, s.dropped), (9_991, 3));
+}
