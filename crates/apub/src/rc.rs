@@ -194,6 +194,12 @@ codes! {
     /// A forwarded activity (signed by someone other than its actor) is not served by its
     /// origin as the same activity by the same actor; not applied.
     ForwardUnverified => None,
+    /// `journal = "local"`: the activity could not be written to the local journal (disk
+    /// full, read-only, I/O error); nothing was acknowledged.
+    LocalJournalUnavailable => Some(503),
+    /// `journal = "local"`: the local journal holds `local_journal_max_bytes` waiting for
+    /// the database; retry after `Retry-After`.
+    LocalJournalFull => Some(429),
 }
 
 impl std::fmt::Display for Rc {

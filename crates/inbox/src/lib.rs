@@ -28,6 +28,7 @@
 pub mod budget;
 mod config;
 pub mod envelope;
+pub mod handoff;
 pub mod journal;
 pub mod key_tiers;
 pub mod local_actors;
@@ -62,6 +63,9 @@ pub struct Deps {
     /// Woken (`notify_waiters`) after every journal insert that stored a new activity: the
     /// pipeline's idle processors start on it at once instead of at their next poll.
     pub journaled: Option<Arc<Notify>>,
+    /// `journal = "local"`: acknowledge after this journal's fsync (its drainer is started
+    /// by the caller); `None`: the group-commit insert into `received_activity`.
+    pub local_journal: Option<Arc<sluice_localjournal::LocalJournal>>,
 }
 
 /// The running receiver: cheap to clone; hand it to [`configure`].
@@ -78,7 +82,7 @@ pub(crate) struct Shared {
     pub(crate) policy: policy::PolicyCache,
     pub(crate) local: local_actors::LocalActors,
     pub(crate) pressure: refresh::Pressure,
-    pub(crate) journal: journal::Journal,
+    pub(crate) journal: handoff::Handoff,
     /// Per-instance acceptance buckets (`None`: no limit).
     pub(crate) rate: Option<budget::Buckets>,
     /// Refusals by instance and rc, until the flusher writes them.
@@ -114,15 +118,18 @@ impl Inbox {
             };
             budget::Buckets::new(budget::Rate { per_second, burst }, 100_000)
         });
-        let journal = journal::Journal::start(
-            deps.db.clone(),
-            journal::WriterConfig {
-                batch_max: cfg.journal_batch_max,
-                inflight: cfg.journal_inflight,
-                linger: cfg.journal_linger,
-            },
-            deps.journaled,
-        );
+        let journal = match deps.local_journal {
+            Some(local) => handoff::Handoff::Local(local),
+            None => handoff::Handoff::Postgres(journal::Journal::start(
+                deps.db.clone(),
+                journal::WriterConfig {
+                    batch_max: cfg.journal_batch_max,
+                    inflight: cfg.journal_inflight,
+                    linger: cfg.journal_linger,
+                },
+                deps.journaled,
+            )),
+        };
         let shared = Arc::new(Shared {
             db: deps.db,
             keys,

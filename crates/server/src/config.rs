@@ -188,6 +188,25 @@ pub struct Config {
     /// Seconds between two writes of the inbox's refusal counts by instance (the console).
     #[serde(deserialize_with = "flexible")]
     pub inbox_refusal_flush_s: f64,
+
+    // --- where acknowledged activities go first ---
+    /// `postgres`: the group-commit insert (one round-trip per acknowledgement); `local`:
+    /// fsync under `data_dir/journal`, drained to the database in batches.
+    pub journal: JournalMode,
+    /// `journal = "local"`: bytes of acknowledged activities that may wait for the database;
+    /// beyond them 429 `LocalJournalFull`.
+    #[serde(deserialize_with = "flexible")]
+    pub local_journal_max_bytes: u64,
+}
+
+/// Where the inbox makes an activity durable before its 202.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum JournalMode {
+    /// `received_activity`, directly.
+    Postgres,
+    /// The local journal (`sluice-localjournal`).
+    Local,
 }
 
 /// Log output format.
@@ -260,6 +279,8 @@ impl Default for Config {
             admin_token: None,
             journal_prune_every_seconds: 600.0,
             inbox_refusal_flush_s: 60.0,
+            journal: JournalMode::Postgres,
+            local_journal_max_bytes: 1 << 30,
         }
     }
 }
@@ -387,6 +408,8 @@ impl Config {
             "admin_token",
             "journal_prune_every_seconds",
             "inbox_refusal_flush_s",
+            "journal",
+            "local_journal_max_bytes",
         ]
     }
 
@@ -453,6 +476,7 @@ impl Config {
                 self.inbox_actor_lookups_per_minute,
             ),
             ("inbox_actor_lookup_burst", self.inbox_actor_lookup_burst),
+            ("local_journal_max_bytes", self.local_journal_max_bytes),
         ] {
             if value == 0 {
                 return Err(ConfigError {

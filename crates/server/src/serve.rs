@@ -14,6 +14,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     // cost a database start to find out.
     let listener = TcpListener::bind(cfg.bind)
         .with_context(|| format!("bind {}: cannot listen there", cfg.bind))?;
+    let local_journal = crate::local_journal::open(&cfg)?;
     let database = Database::open(&cfg, Purpose::Serve).await?;
     let urls = cfg.urls();
     if !cfg.dev_mode
@@ -67,7 +68,20 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     );
     let stop_fediseer = tokio_util::sync::CancellationToken::new();
     let fediseer = start_fediseer(&cfg, &database.db, &net, &stop_fediseer);
-    let inbox = start_inbox(&cfg, &database.db, net.clone(), instance_signer, journaled).await?;
+    let drainer = crate::local_journal::spawn_drainer(
+        local_journal.as_ref(),
+        &database.db,
+        journaled.clone(),
+    );
+    let inbox = start_inbox(
+        &cfg,
+        &database.db,
+        net.clone(),
+        instance_signer,
+        journaled,
+        local_journal,
+    )
+    .await?;
     // The inbox's refusals by instance and rc reach the console through this flusher.
     let stop_refusals = tokio_util::sync::CancellationToken::new();
     let refusals = sluice_inbox::refusals::spawn_flusher(
@@ -126,6 +140,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     handle.stop(true).await;
     let _ = server_task.await;
+    // A drain batch cut short is drained again at the next start (its insert is idempotent).
+    if let Some(d) = drainer {
+        d.abort();
+    }
     // The batch in progress finishes (and commits) before the database goes.
     stop_pruning.cancel();
     let _ = pruning.await;
@@ -180,12 +198,14 @@ async fn start_inbox(
     net: sluice_net::Client,
     signer: sluice_apub::signature::Signer,
     journaled: Option<std::sync::Arc<tokio::sync::Notify>>,
+    local_journal: Option<std::sync::Arc<sluice_localjournal::LocalJournal>>,
 ) -> anyhow::Result<sluice_inbox::Inbox> {
     let deps = sluice_inbox::Deps {
         db: db.clone(),
         net,
         signer,
         journaled,
+        local_journal,
     };
     sluice_inbox::Inbox::start(deps, cfg.inbox())
         .await

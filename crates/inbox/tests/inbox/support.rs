@@ -144,6 +144,7 @@ impl Harness {
                 net,
                 signer,
                 journaled: Some(journaled.clone()),
+                local_journal: None,
             },
             cfg,
         )
