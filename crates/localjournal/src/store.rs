@@ -44,8 +44,6 @@ enum Cmd {
 pub struct Store {
     tx: mpsc::UnboundedSender<Cmd>,
     counts: Arc<Counts>,
-    /// Held (locked) while the journal is open; the lock goes with the descriptor.
-    _lock: File,
 }
 
 #[derive(Default)]
@@ -101,19 +99,13 @@ impl Store {
             next,
             counts: counts.clone(),
             appended,
+            _lock: lock,
         };
         std::thread::Builder::new()
             .name("sluice-localjournal".into())
             .spawn(move || writer.run(rx))
             .map_err(io)?;
-        Ok((
-            Store {
-                tx,
-                counts,
-                _lock: lock,
-            },
-            ids,
-        ))
+        Ok((Store { tx, counts }, ids))
     }
 
     /// Appends one encoded record; returns once it is fsynced.
@@ -202,6 +194,9 @@ struct Writer {
     next: u64,
     counts: Arc<Counts>,
     appended: Arc<Notify>,
+    /// The directory's lock, held by the thread that owns the store: released only after
+    /// the store is closed (the thread ends when the journal is dropped).
+    _lock: File,
 }
 
 type Waiter = oneshot::Sender<Result<(), StoreError>>;
