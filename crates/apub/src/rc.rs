@@ -194,6 +194,8 @@ codes! {
     /// A forwarded activity (signed by someone other than its actor) is not served by its
     /// origin as the same activity by the same actor; not applied.
     ForwardUnverified => None,
+    /// An admin's plugin rejected the activity (its reason in the message).
+    PluginRejected => None,
     /// `journal = "local"`: the activity could not be written to the local journal (disk
     /// full, read-only, I/O error); nothing was acknowledged.
     LocalJournalUnavailable => Some(503),

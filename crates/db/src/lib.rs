@@ -27,6 +27,7 @@ pub mod ingest;
 pub mod instances;
 pub mod leases;
 pub mod outbound;
+pub mod policy_cache;
 pub mod probe;
 pub mod refusals;
 pub mod remote_keys;

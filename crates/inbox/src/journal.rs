@@ -21,11 +21,12 @@ use sluice_apub::Rc;
 use sluice_db::inbox::{NewReceived, append};
 use sluice_db::{Db, DbError, Retry};
 use sluice_metrics::{global, spend};
+use sluice_stage::{Shutdown, Waker};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 /// What the journal did with one activity.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -97,7 +98,8 @@ struct Counters {
     activities: AtomicU64,
 }
 
-/// The journal's request side. Dropping it lets the writer finish what is queued and stop.
+/// The journal's request side. The writer stops at shutdown (or when this is dropped),
+/// once what is queued is written.
 pub struct Journal {
     tx: mpsc::Sender<Pending>,
     counters: Arc<Counters>,
@@ -116,12 +118,18 @@ pub struct WriterConfig {
 
 impl Journal {
     /// Starts the writer task on the current runtime; `journaled` is woken after every
-    /// insert that stored a new activity.
-    pub fn start(db: Db, cfg: WriterConfig, journaled: Option<Arc<Notify>>) -> Journal {
+    /// insert that stored a new activity. The task ends after `shutdown`, its last inserts
+    /// committed.
+    pub fn start(
+        db: Db,
+        cfg: WriterConfig,
+        journaled: Option<Waker>,
+        shutdown: Shutdown,
+    ) -> (Journal, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(8192);
         let counters = Arc::new(Counters::default());
-        tokio::spawn(writer(db, cfg, rx, counters.clone(), journaled));
-        Journal { tx, counters }
+        let task = tokio::spawn(writer(db, cfg, rx, counters.clone(), journaled, shutdown));
+        (Journal { tx, counters }, task)
     }
 
     /// Journals one activity; returns once its row is committed (or known to exist).
@@ -159,14 +167,24 @@ async fn writer(
     cfg: WriterConfig,
     mut rx: mpsc::Receiver<Pending>,
     counters: Arc<Counters>,
-    journaled: Option<Arc<Notify>>,
+    journaled: Option<Waker>,
+    shutdown: Shutdown,
 ) {
     let inflight = cfg.inflight.max(1);
     let max = cfg.batch_max.max(1);
     let slots = Arc::new(Semaphore::new(inflight));
     let mut open = true;
     while open {
-        let Some(first) = rx.recv().await else { break };
+        let next = tokio::select! {
+            biased;
+            p = rx.recv() => p,
+            // Refuse new requests; what is queued is still written.
+            _ = shutdown.triggered() => {
+                rx.close();
+                rx.recv().await
+            }
+        };
+        let Some(first) = next else { break };
         let mut batch = vec![first];
         if !cfg.linger.is_zero() {
             let until = tokio::time::Instant::now() + cfg.linger;
@@ -227,7 +245,7 @@ async fn write(
     db: Db,
     batch: Vec<Pending>,
     _permit: OwnedSemaphorePermit,
-    journaled: Option<Arc<Notify>>,
+    journaled: Option<Waker>,
 ) {
     global()
         .journal_insert_batch_size
@@ -236,7 +254,7 @@ async fn write(
         if let Some(n) = &journaled
             && !inserted.is_empty()
         {
-            n.notify_waiters();
+            n.wake();
         }
     };
     let rows: Vec<NewReceived> = batch.iter().map(|p| p.row.clone()).collect();

@@ -32,7 +32,7 @@ use crate::budget::{Buckets, Global, Rate};
 use futures::FutureExt;
 use rsa::RsaPublicKey;
 use sluice_apub::Rc;
-use sluice_apub::keys::parse_public;
+use sluice_apub::keypair::parse_public;
 use sluice_apub::signature::Signer;
 use sluice_apub::urls::authority;
 use sluice_db::remote_keys;

@@ -14,10 +14,10 @@ use crate::LocalJournal;
 use crate::store::Stored;
 use sluice_db::{Db, DbError, Retry};
 use sluice_metrics::global;
+use sluice_stage::{Handle, Shutdown, Waker};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 
 /// How the drainer batches and waits.
 #[derive(Debug, Clone, Copy)]
@@ -37,36 +37,56 @@ impl Default for DrainConfig {
     }
 }
 
-/// Starts the drainer on the current runtime. `journaled` (the pipeline's waker) is woken
-/// after every insert that stored something new. Abort the task to stop it: a batch cut
-/// short is drained again at the next start.
-pub fn spawn(
-    journal: Arc<LocalJournal>,
-    db: Db,
-    cfg: DrainConfig,
-    journaled: Option<Arc<Notify>>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(run(journal, db, cfg, journaled))
+/// What the drainer works with.
+pub struct DrainDeps {
+    /// The journal it empties.
+    pub journal: Arc<LocalJournal>,
+    /// The database it fills.
+    pub db: Db,
+    /// Woken after every insert that stored something new (the pipeline's waker).
+    pub journaled: Option<Waker>,
 }
 
-async fn run(journal: Arc<LocalJournal>, db: Db, cfg: DrainConfig, journaled: Option<Arc<Notify>>) {
+impl DrainConfig {
+    /// Starts the drainer on the current runtime. It runs until `shutdown`; a batch in
+    /// progress finishes first (what is left drains at the next start).
+    pub fn start(self, deps: DrainDeps, shutdown: Shutdown) -> Handle {
+        let task = tokio::spawn(run(deps, self, shutdown.clone()));
+        Handle::new("local journal drain", shutdown, vec![task])
+    }
+}
+
+async fn run(deps: DrainDeps, cfg: DrainConfig, shutdown: Shutdown) {
+    let DrainDeps {
+        journal,
+        db,
+        journaled,
+    } = deps;
     let first_backoff = Duration::from_millis(100);
     let mut backoff = first_backoff;
-    loop {
-        match round(&journal, &db, cfg.batch_max.max(1), journaled.as_deref()).await {
+    while !shutdown.is_triggered() {
+        let wait = match round(&journal, &db, cfg.batch_max.max(1), journaled.as_ref()).await {
             Ok(0) => {
                 backoff = first_backoff;
-                // Appends notify with a stored permit, so none is missed between the read
+                // Appends wake with a kept wake-up, so none is missed between the read
                 // and this wait; the timeout is only a safety net.
-                let _ =
-                    tokio::time::timeout(Duration::from_secs(1), journal.appended.notified()).await;
+                Duration::from_secs(1)
             }
-            Ok(_) => backoff = first_backoff,
+            Ok(_) => {
+                backoff = first_backoff;
+                continue;
+            }
             Err(Stop::Later) => {
-                tokio::time::sleep(backoff).await;
+                let wait = backoff;
                 backoff = (backoff * 2).min(cfg.max_backoff);
+                wait
             }
             Err(Stop::Closed) => return,
+        };
+        tokio::select! {
+            _ = shutdown.triggered() => return,
+            _ = journal.appended.notified(), if backoff == first_backoff => {}
+            _ = tokio::time::sleep(wait) => {}
         }
     }
 }
@@ -83,7 +103,7 @@ async fn round(
     journal: &LocalJournal,
     db: &Db,
     batch_max: usize,
-    journaled: Option<&Notify>,
+    journaled: Option<&Waker>,
 ) -> Result<usize, Stop> {
     let batch = journal.store.oldest(batch_max).await.map_err(|e| match e {
         crate::LocalJournalError::Closed => Stop::Closed,
@@ -124,13 +144,13 @@ async fn done(
     journal: &LocalJournal,
     drained: Vec<Stored>,
     inserted: usize,
-    journaled: Option<&Notify>,
+    journaled: Option<&Waker>,
 ) -> Result<(), Stop> {
     global().local_journal_drain_batches_total.inc();
     if inserted > 0
         && let Some(n) = journaled
     {
-        n.notify_waiters();
+        n.wake();
     }
     journal.store.remove(drained).await.map_err(|e| {
         tracing::error!(error = %e, "local journal: removing drained records failed; they drain again");

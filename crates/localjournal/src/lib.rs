@@ -56,10 +56,9 @@ pub use error::{LocalJournalError, OpenError};
 pub use record::Record;
 
 use sluice_db::inbox::NewReceived;
+use sluice_stage::Waker;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 
 /// How the local journal is bounded and answers.
 #[derive(Debug, Clone)]
@@ -100,14 +99,14 @@ pub struct LocalJournal {
     recent: recent::RecentIds,
     cfg: LocalConfig,
     /// Woken after every commit that appended something (the drainer waits on it).
-    appended: Arc<Notify>,
+    appended: Waker,
 }
 
 impl LocalJournal {
     /// Opens (or creates) the journal in `cfg.dir`, taking its lock, and reads what an
     /// earlier process left to drain.
     pub fn open(cfg: LocalConfig) -> Result<LocalJournal, OpenError> {
-        let appended = Arc::new(Notify::new());
+        let appended = Waker::kept();
         let (store, pending_ids) = store::Store::open(&cfg.dir, appended.clone())?;
         let recent = recent::RecentIds::new(cfg.recent_ids);
         for id in pending_ids {

@@ -11,12 +11,13 @@ use crate::error::{OpenError, StoreError};
 use crate::record::Record;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use sluice_metrics::global;
+use sluice_stage::Waker;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 /// The lock file in the journal directory.
 pub const LOCK_FILE: &str = "LOCK";
@@ -65,7 +66,7 @@ impl Counts {
 impl Store {
     /// Locks `dir`, opens the store, counts what is pending and starts the writer thread.
     /// Also returns the pending records' ids.
-    pub fn open(dir: &Path, appended: Arc<Notify>) -> Result<(Store, Vec<String>), OpenError> {
+    pub fn open(dir: &Path, appended: Waker) -> Result<(Store, Vec<String>), OpenError> {
         let io = |source| OpenError::Io {
             path: dir.to_path_buf(),
             source,
@@ -193,7 +194,7 @@ struct Writer {
     open: Option<Opened>,
     next: u64,
     counts: Arc<Counts>,
-    appended: Arc<Notify>,
+    appended: Waker,
     /// The directory's lock, held by the thread that owns the store: released only after
     /// the store is closed (the thread ends when the journal is dropped).
     _lock: File,
@@ -279,7 +280,7 @@ impl Writer {
                     .fetch_add(appends.len() as u64, Ordering::Relaxed);
                 self.counts.bytes.fetch_add(bytes, Ordering::Relaxed);
                 self.counts.publish();
-                self.appended.notify_one();
+                self.appended.wake();
                 Ok(())
             }
             Err(e) => Err(self.fail(e)),

@@ -6,10 +6,10 @@
 //! --ignored --nocapture`. Prints figures; asserts nothing about speed.
 
 use crate::store::Store;
+use sluice_stage::Waker;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
 
 const RECORD: usize = 2000;
 const SINGLE: usize = 300;
@@ -41,7 +41,7 @@ async fn store_figures() {
         pct(&mut lat, 0.99)
     );
 
-    let (store, _) = Store::open(&tmp.path().join("fjall"), Arc::new(Notify::new())).unwrap();
+    let (store, _) = Store::open(&tmp.path().join("fjall"), Waker::kept()).unwrap();
     let store = Arc::new(store);
     let mut lat = Vec::new();
     for _ in 0..SINGLE {

@@ -94,11 +94,18 @@ async fn the_drain_moves_everything_once_with_its_received_time() {
         batch_max: 7,
         ..Default::default()
     };
-    let task = drain::spawn(j.clone(), t.db.clone(), cfg, None);
+    let stage = cfg.start(
+        drain::DrainDeps {
+            journal: j.clone(),
+            db: t.db.clone(),
+            journaled: None,
+        },
+        sluice_stage::Shutdown::new(),
+    );
     while j.depth() > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    task.abort();
+    stage.stop().await;
 
     #[derive(diesel::QueryableByName)]
     struct Row {

@@ -37,6 +37,8 @@ pub struct Settings {
     /// this name at its next claim). `sluice serve` starts it with a part that the next run
     /// of the same process shares, so that run can free its leases at start.
     pub node_id: String,
+    /// Processors run by [`Settings::start`] (each with its own connection).
+    pub workers: usize,
 }
 
 impl Default for Settings {
@@ -59,6 +61,7 @@ impl Default for Settings {
                 std::process::id(),
                 rand::random::<u32>()
             ),
+            workers: 1,
         }
     }
 }

@@ -3,8 +3,8 @@
 use crate::config::{Config, JournalMode};
 use anyhow::Context;
 use sluice_localjournal::{LocalConfig, LocalJournal, drain};
+use sluice_stage::{Handle, Shutdown, Waker};
 use std::sync::Arc;
-use tokio::sync::Notify;
 
 /// The journal's directory.
 pub fn dir(cfg: &Config) -> std::path::PathBuf {
@@ -25,17 +25,19 @@ pub fn open(cfg: &Config) -> anyhow::Result<Option<Arc<LocalJournal>>> {
     Ok(Some(Arc::new(journal)))
 }
 
-/// Starts the drainer of `journal` into the database; `journaled` wakes the pipeline.
-pub fn spawn_drainer(
+/// The drainer stage of `journal` into the database; `journaled` wakes the pipeline.
+pub fn drainer(
     journal: Option<&Arc<LocalJournal>>,
     db: &sluice_db::Db,
-    journaled: Option<Arc<Notify>>,
-) -> Option<tokio::task::JoinHandle<()>> {
+    journaled: Option<Waker>,
+) -> Option<Handle> {
     let journal = journal?.clone();
-    Some(drain::spawn(
-        journal,
-        db.clone(),
-        drain::DrainConfig::default(),
-        journaled,
+    Some(drain::DrainConfig::default().start(
+        drain::DrainDeps {
+            journal,
+            db: db.clone(),
+            journaled,
+        },
+        Shutdown::new(),
     ))
 }

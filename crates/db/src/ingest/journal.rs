@@ -17,9 +17,10 @@ use diesel::sql_types::{Array, BigInt, Bool, Double, Integer, Nullable, Text, Ti
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures::FutureExt;
 
-/// A claimed journal row.
+/// A journal row `claim` leased to this processor: the activity as received and what the
+/// receiver verified about it.
 #[derive(Debug, Clone)]
-pub struct Claimed {
+pub struct ClaimedActivity {
     /// Journal id (order).
     pub id: i64,
     /// The activity's id.
@@ -61,9 +62,9 @@ struct ClaimedRow {
     signer: Option<String>,
 }
 
-impl From<ClaimedRow> for Claimed {
-    fn from(r: ClaimedRow) -> Claimed {
-        Claimed {
+impl From<ClaimedRow> for ClaimedActivity {
+    fn from(r: ClaimedRow) -> ClaimedActivity {
+        ClaimedActivity {
             raw: serde_json::from_str(&r.raw).unwrap_or(serde_json::Value::Null),
             id: r.id,
             activity_id: r.activity_id,
@@ -103,7 +104,7 @@ pub async fn claim(
     limit: i64,
     owner: &str,
     lease_secs: f64,
-) -> diesel::QueryResult<Vec<Claimed>> {
+) -> diesel::QueryResult<Vec<ClaimedActivity>> {
     let rows: Vec<ClaimedRow> = crate::sql(CLAIM)
         .bind::<Text, _>(owner)
         .bind::<BigInt, _>(limit)
@@ -112,7 +113,7 @@ pub async fn claim(
         .bind::<Text, _>(owner)
         .load(&mut &*c)
         .await?;
-    let mut rows: Vec<Claimed> = rows.into_iter().map(Claimed::from).collect();
+    let mut rows: Vec<ClaimedActivity> = rows.into_iter().map(ClaimedActivity::from).collect();
     rows.sort_by_key(|r| r.id);
     Ok(rows)
 }

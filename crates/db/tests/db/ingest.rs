@@ -1,0 +1,174 @@
+//! The pipeline's statements against a real PostgreSQL: they prepare, they are cached, and a
+//! warmed connection pays one round-trip per lookup and two per write transaction.
+//!
+//! The counted part runs on a current-thread runtime with its own connection: the
+//! connection's I/O task then shares the thread, so pipelined statements are all queued
+//! before any leaves. (On a multi-thread runtime the I/O task may send the first ones and
+//! read a local server's answer before the last are queued, an extra "flight" a database
+//! milliseconds away would not see; see ARCHITECTURE.md, the ingestion pipeline.)
+
+use futures::FutureExt;
+use sluice_db::diesel_async::AsyncPgConnection;
+use sluice_db::ingest::changes::{PersonUpsert, VoteChange};
+use sluice_db::ingest::journal::{self, Mark, Verdict};
+use sluice_db::ingest::{self, Changes, Keys};
+use sluice_testkit::test_db;
+
+async fn exec(db: &sluice_db::Db, sql: &'static str) {
+    use sluice_db::diesel_async::RunQueryDsl;
+    db.run("setup", move |c| sluice_db::sql(sql).execute(c).boxed())
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warmed_connection_claims_looks_up_and_writes_in_four_roundtrips() {
+    let t = test_db().await;
+    exec(
+        &t.db,
+        "INSERT INTO received_activity (activity_id, actor, kind, raw) VALUES \
+         ('https://a.example/1', 'https://a.example/u/a', 'Like', '{}'), \
+         ('https://a.example/2', 'https://a.example/u/a', 'Like', '{}')",
+    )
+    .await;
+    let url = t.url.clone();
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(counted(url))
+    })
+    .join()
+    .unwrap();
+}
+
+async fn counted(url: String) {
+    let opts = sluice_db::PoolOptions {
+        max_size: 1,
+        ..Default::default()
+    };
+    let db = sluice_db::Db::connect(&url, opts).await.unwrap();
+    let mut conn = db.get().await.unwrap();
+    ingest::warm_up(&mut conn).await.unwrap();
+
+    let before = conn.wire_roundtrips();
+    let claimed = conn
+        .run("claim", |c| {
+            async move { journal::claim(c, 10, "test", 60.0).await }.boxed()
+        })
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert!(claimed[0].id < claimed[1].id);
+    assert_eq!(claimed[0].attempts, 1);
+
+    let keys = Keys {
+        ids: vec!["https://a.example/u/a".into()],
+        domains: vec!["a.example".into()],
+        votes: vec![(
+            "https://a.example/u/a".into(),
+            "https://a.example/p/1".into(),
+        )],
+        ..Keys::default()
+    };
+    let snap = conn
+        .run("lookup", move |c| {
+            async move { ingest::lookup::lookup(c, &keys, None).await }.boxed()
+        })
+        .await
+        .unwrap();
+    assert!(snap.persons.is_empty());
+    assert_eq!(snap.policy.map(|p| p.mode).as_deref(), Some("open"));
+
+    let mut ch = Changes {
+        instances: vec!["a.example".into()],
+        ..Changes::default()
+    };
+    ch.persons.push(PersonUpsert {
+        ap_id: "https://a.example/u/a".into(),
+        domain: "a.example".into(),
+        name: "a".into(),
+        display_name: None,
+        summary: None,
+        avatar: None,
+        banner: None,
+        inbox: "https://a.example/u/a/inbox".into(),
+        shared_inbox: None,
+        public_key_pem: None,
+        bot: false,
+        banned: false,
+        deleted: false,
+        published: None,
+        updated: None,
+    });
+    ch.votes.push(VoteChange {
+        person: "https://a.example/u/a".into(),
+        object: "https://a.example/p/unknown".into(),
+        on_post: true,
+        score: 1,
+        activity_id: None,
+    });
+    for (n, r) in claimed.iter().enumerate() {
+        ch.journal.push(Mark {
+            id: r.id,
+            verdict: if n == 0 {
+                Verdict::Done
+            } else {
+                Verdict::Retry
+            },
+            error_code: (n == 1).then(|| "FetchTimeout".into()),
+            error: None,
+            retry_in: 30.0,
+            owner: "test".into(),
+            needs_lease: true,
+        });
+    }
+    conn.run_tx("write", move |c: &AsyncPgConnection| {
+        ingest::write::write(c, &ch)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        conn.wire_roundtrips() - before,
+        4,
+        "claim 1 + lookup 1 + write 2"
+    );
+
+    // The retried row is not due yet; nothing else is pending.
+    let again = conn
+        .run("claim", |c| {
+            async move { journal::claim(c, 10, "test", 60.0).await }.boxed()
+        })
+        .await
+        .unwrap();
+    assert!(again.is_empty());
+    let backlog = conn
+        .run("backlog", |c| {
+            async move { journal::backlog(c).await }.boxed()
+        })
+        .await
+        .unwrap();
+    assert_eq!(backlog.depth, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_rows_are_listed_and_replayed() {
+    let t = test_db().await;
+    exec(
+        &t.db,
+        "INSERT INTO received_activity (activity_id, actor, kind, raw, state, error_code) VALUES \
+         ('https://a.example/1', 'https://a.example/u/a', 'Like', '{}', 'failed', 'FetchTimeout'), \
+         ('https://a.example/2', 'https://a.example/u/a', 'Like', '{}', 'done', NULL)",
+    )
+    .await;
+    let failed = journal::list_failed(&t.db, 10).await.unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].error_code.as_deref(), Some("FetchTimeout"));
+    assert!(journal::replay(&t.db, failed[0].id).await.unwrap());
+    assert!(
+        !journal::replay(&t.db, failed[0].id + 1).await.unwrap(),
+        "a done row is not replayed"
+    );
+    assert!(journal::list_failed(&t.db, 10).await.unwrap().is_empty());
+}
