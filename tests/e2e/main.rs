@@ -15,6 +15,7 @@ mod foundation;
 mod inbox;
 mod interop_payloads;
 mod interop_serve;
+mod local_journal;
 mod observability;
 mod pipeline;
 mod protected_boost;

@@ -204,6 +204,25 @@ pub struct Config {
     /// boosts off (relays reach every follower instance).
     #[serde(deserialize_with = "flexible")]
     pub origin_lists_refresh_minutes: f64,
+
+    // --- where acknowledged activities go first ---
+    /// `postgres`: the group-commit insert (one round-trip per acknowledgement); `local`:
+    /// fsync under `data_dir/journal`, drained to the database in batches.
+    pub journal: JournalMode,
+    /// `journal = "local"`: bytes of acknowledged activities that may wait for the database;
+    /// beyond them 429 `LocalJournalFull`.
+    #[serde(deserialize_with = "flexible")]
+    pub local_journal_max_bytes: u64,
+}
+
+/// Where the inbox makes an activity durable before its 202.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum JournalMode {
+    /// `received_activity`, directly.
+    Postgres,
+    /// The local journal (`sluice-localjournal`).
+    Local,
 }
 
 /// One `[[webhook]]` table.
@@ -305,6 +324,8 @@ impl Default for Config {
             webhook_poll_ms: 1000,
             webhook_retry_base_s: 10.0,
             origin_lists_refresh_minutes: 360.0,
+            journal: JournalMode::Postgres,
+            local_journal_max_bytes: 1 << 30,
         }
     }
 }
@@ -442,6 +463,8 @@ impl Config {
             "webhook_poll_ms",
             "webhook_retry_base_s",
             "origin_lists_refresh_minutes",
+            "journal",
+            "local_journal_max_bytes",
         ]
     }
 
@@ -508,6 +531,7 @@ impl Config {
                 self.inbox_actor_lookups_per_minute,
             ),
             ("inbox_actor_lookup_burst", self.inbox_actor_lookup_burst),
+            ("local_journal_max_bytes", self.local_journal_max_bytes),
         ] {
             if value == 0 {
                 return Err(ConfigError {

@@ -15,6 +15,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     // cost a database start to find out.
     let listener = TcpListener::bind(cfg.bind)
         .with_context(|| format!("bind {}: cannot listen there", cfg.bind))?;
+    let local_journal = crate::local_journal::open(&cfg)?;
     let database = Database::open(&cfg, Purpose::Serve).await?;
     let urls = cfg.urls();
     if !cfg.dev_mode
@@ -98,8 +99,20 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         };
         stages.add(settings.start(deps, Shutdown::new()));
     }
-    let (inbox, receiver) =
-        start_inbox(&cfg, &database.db, net.clone(), instance_signer, journaled).await?;
+    if let Some(drainer) =
+        crate::local_journal::drainer(local_journal.as_ref(), &database.db, journaled.clone())
+    {
+        stages.add(drainer);
+    }
+    let (inbox, receiver) = start_inbox(
+        &cfg,
+        &database.db,
+        net.clone(),
+        instance_signer,
+        journaled,
+        local_journal,
+    )
+    .await?;
     stages.add(receiver);
     // The inbox's refusals by instance and rc reach the console through this flusher.
     let refusals = sluice_inbox::refusals::FlushSettings {
@@ -211,12 +224,14 @@ async fn start_inbox(
     net: sluice_net::Client,
     signer: sluice_apub::signature::Signer,
     journaled: Option<Waker>,
+    local_journal: Option<std::sync::Arc<sluice_localjournal::LocalJournal>>,
 ) -> anyhow::Result<(sluice_inbox::Inbox, Handle)> {
     let deps = sluice_inbox::Deps {
         db: db.clone(),
         net,
         signer,
         journaled,
+        local_journal,
     };
     cfg.inbox()
         .start(deps, Shutdown::new())
