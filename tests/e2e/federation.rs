@@ -44,7 +44,13 @@ pub struct Federation {
 impl Federation {
     /// sluice plays the local hosts of `scenarios`; every remote host is a peer.
     pub async fn start(scenarios: &[Scenario]) -> Federation {
-        let (sluice, t) = sluice_on_test_db(ENV).await;
+        Federation::start_with(scenarios, &[]).await
+    }
+
+    /// The same, with settings of its own added to [`ENV`].
+    pub async fn start_with(scenarios: &[Scenario], extra_env: &[(&str, &str)]) -> Federation {
+        let env: Vec<(&str, &str)> = ENV.iter().chain(extra_env).copied().collect();
+        let (sluice, t) = sluice_on_test_db(&env).await;
         let local = format!("127.0.0.1:{}", sluice.port);
         let mut hosts = Hosts::unchanged();
         let mut peers: Vec<(&'static str, TestPeer)> = Vec::new();

@@ -20,6 +20,15 @@ async fn fixtures_from_a_third_instance_over_http() {
     Scenario::ThirdInstance.run(&mut f).await;
 }
 
+/// The same through the local journal: acknowledged after a local fsync, drained to the
+/// database, applied by the pipeline (woken by the drain), fetches and all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fixtures_from_a_third_instance_through_the_local_journal() {
+    let mut f =
+        Federation::start_with(&[Scenario::ThirdInstance], &[("SLUICE_JOURNAL", "local")]).await;
+    Scenario::ThirdInstance.run(&mut f).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fixtures_at_the_follower_and_message_recipient_over_http() {
     // sluice is ds9 and voyager at once: one instance with both users.
