@@ -17,6 +17,7 @@ mod interop_payloads;
 mod interop_serve;
 mod observability;
 mod pipeline;
+mod policies;
 mod pruning;
 mod publish_local;
 mod queue;

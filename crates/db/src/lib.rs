@@ -30,6 +30,7 @@ pub mod outbound;
 pub mod probe;
 pub mod refusals;
 pub mod remote_keys;
+pub mod review;
 pub mod served;
 pub mod synced_policy;
 

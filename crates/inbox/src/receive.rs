@@ -200,6 +200,7 @@ pub async fn receive(
         ));
     }
     s.policy.check(&actor_host)?;
+    crate::chain::precheck(&cfg.policies, env.actor.as_str())?;
 
     // 6: the signature.
     let mut cpu = Duration::ZERO;

@@ -500,6 +500,7 @@ impl<'a> Ctx<'a> {
                 banned: profile.banned,
                 deleted: profile.deleted,
                 updated: a.updated,
+                published: a.published,
                 profile: Some(profile),
                 flags_dirty: false,
             };

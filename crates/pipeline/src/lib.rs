@@ -30,6 +30,7 @@ mod forwarded;
 mod keys;
 mod metrics;
 mod outcome;
+mod policy;
 mod processor;
 pub mod published;
 mod relay;

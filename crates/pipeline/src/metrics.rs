@@ -47,6 +47,7 @@ pub(crate) fn batch(report: &BatchReport, rows: &[(Claimed, Step)], spent: &Spen
             Step::Done { .. } => "done",
             Step::Ignored(..) => "ignored",
             Step::Failed(..) => "failed",
+            Step::Held(..) => "held",
             Step::Retry(..) | Step::Need(_) => "retry",
         };
         m.pipeline_activities_total
@@ -74,4 +75,5 @@ pub(crate) fn backlog(b: &Backlog) {
         })
         .unwrap_or(0.0);
     m.journal_lag_seconds.set(lag);
+    m.review_held_activities.set(b.held);
 }

@@ -44,6 +44,8 @@ pub struct BatchReport {
     pub failed: usize,
     /// Rows put back for a later attempt.
     pub retried: usize,
+    /// Rows a policy holds for review.
+    pub held: usize,
     /// Database round-trips the batch cost (on the processor's connection).
     pub roundtrips: u64,
 }
@@ -252,6 +254,7 @@ impl Processor {
                 Step::Done { .. } => report.done += 1,
                 Step::Ignored(..) => report.ignored += 1,
                 Step::Failed(..) => report.failed += 1,
+                Step::Held(..) => report.held += 1,
                 Step::Retry(..) | Step::Need(_) => report.retried += 1,
             }
         }
@@ -355,6 +358,7 @@ impl Processor {
             Step::Done { .. } => (Verdict::Done, None, None),
             Step::Ignored(rc, m) => (Verdict::Ignored, Some(*rc), Some(m.clone())),
             Step::Failed(rc, m) => (Verdict::Failed, Some(*rc), Some(m.clone())),
+            Step::Held(m) => (Verdict::Held, Some(Rc::PolicyHeld), Some(m.clone())),
             Step::Retry(rc, m) if row.attempts >= s.max_attempts as i32 => (
                 Verdict::Failed,
                 Some(*rc),

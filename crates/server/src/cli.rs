@@ -63,6 +63,64 @@ pub enum Command {
         #[command(subcommand)]
         action: FediseerAction,
     },
+    /// The policy chain (`policy_file`, docs/policies.md): show it, dry-run an activity.
+    Policy {
+        /// What to do.
+        #[command(subcommand)]
+        action: PolicyAction,
+    },
+    /// Activities a policy holds for review: list, approve (apply, skipping the policy that
+    /// held it), reject.
+    Review {
+        /// What to do.
+        #[command(subcommand)]
+        action: ReviewAction,
+    },
+}
+
+/// `sluice policy ...`
+#[derive(Debug, Subcommand)]
+pub enum PolicyAction {
+    /// The chain in order: each policy's name, kind, communities and rules.
+    List,
+    /// Run an activity (a JSON file, `-` for stdin) through the chain without storing
+    /// anything, and print each policy's verdict.
+    Test {
+        /// The activity.
+        file: PathBuf,
+        /// When the author's account was created (RFC 3339), for `new_account` rules.
+        #[arg(long)]
+        author_published: Option<String>,
+    },
+    /// The newest decisions recorded (rejects, rewrites, no-relays, holds, reviews).
+    Decisions {
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+}
+
+/// `sluice review ...`
+#[derive(Debug, Subcommand)]
+pub enum ReviewAction {
+    /// Held activities, oldest first, with the policy that holds each and why.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Apply held activities, skipping the policy that held them.
+    Approve {
+        /// Journal ids (as `sluice review list` shows them).
+        #[arg(required = true)]
+        ids: Vec<i64>,
+    },
+    /// Refuse held activities (`ignored`, `ReviewRejected`; replayable).
+    Reject {
+        /// Journal ids.
+        #[arg(required = true)]
+        ids: Vec<i64>,
+    },
 }
 
 /// `sluice fediseer ...`

@@ -188,6 +188,11 @@ pub struct Config {
     /// Seconds between two writes of the inbox's refusal counts by instance (the console).
     #[serde(deserialize_with = "flexible")]
     pub inbox_refusal_flush_s: f64,
+
+    // --- the policy chain (docs/policies.md) ---
+    /// The chain's file of `[[policy]]` entries; unset: no policies. Reloaded when it
+    /// changes and on SIGHUP.
+    pub policy_file: Option<PathBuf>,
 }
 
 /// Log output format.
@@ -260,6 +265,7 @@ impl Default for Config {
             admin_token: None,
             journal_prune_every_seconds: 600.0,
             inbox_refusal_flush_s: 60.0,
+            policy_file: None,
         }
     }
 }
@@ -387,6 +393,7 @@ impl Config {
             "admin_token",
             "journal_prune_every_seconds",
             "inbox_refusal_flush_s",
+            "policy_file",
         ]
     }
 

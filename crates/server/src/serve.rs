@@ -34,7 +34,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     // The pipeline turns journal rows into threadiverse rows; the receiver wakes it after
     // each journal insert.
     let stop_pipeline = tokio_util::sync::CancellationToken::new();
-    let pipeline_settings = cfg.pipeline();
+    // The admin's policy chain, shared by the inbox's precheck and the pipeline.
+    let policies = crate::policies::load(&cfg)?;
+    let stop_policies = tokio_util::sync::CancellationToken::new();
+    let policy_reloader = crate::policies::spawn_reloader(policies.clone(), stop_policies.clone());
+    let mut pipeline_settings = cfg.pipeline();
     if cfg.pipeline_enabled {
         release_stale_leases(&database.db, &cfg.lease_group(), &pipeline_settings.node_id).await;
     }
@@ -47,6 +51,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         urls.clone(),
         fetcher.clone(),
     );
+    // Local actors' own activities are not the chain's (set after `local_effects` took its
+    // copy).
+    pipeline_settings.policies = policies.clone();
     let pipeline = cfg.pipeline_enabled.then(|| {
         sluice_pipeline::Pipeline::spawn(
             database.db.clone(),
@@ -67,7 +74,15 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     );
     let stop_fediseer = tokio_util::sync::CancellationToken::new();
     let fediseer = start_fediseer(&cfg, &database.db, &net, &stop_fediseer);
-    let inbox = start_inbox(&cfg, &database.db, net.clone(), instance_signer, journaled).await?;
+    let inbox = start_inbox(
+        &cfg,
+        &database.db,
+        net.clone(),
+        instance_signer,
+        journaled,
+        policies,
+    )
+    .await?;
     // The inbox's refusals by instance and rc reach the console through this flusher.
     let stop_refusals = tokio_util::sync::CancellationToken::new();
     let refusals = sluice_inbox::refusals::spawn_flusher(
@@ -129,6 +144,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     // The batch in progress finishes (and commits) before the database goes.
     stop_pruning.cancel();
     let _ = pruning.await;
+    stop_policies.cancel();
+    if let Some(task) = policy_reloader {
+        let _ = task.await;
+    }
     stop_refusals.cancel();
     let _ = refusals.await;
     stop_fediseer.cancel();
@@ -180,6 +199,7 @@ async fn start_inbox(
     net: sluice_net::Client,
     signer: sluice_apub::signature::Signer,
     journaled: Option<std::sync::Arc<tokio::sync::Notify>>,
+    policies: sluice_policy::Live,
 ) -> anyhow::Result<sluice_inbox::Inbox> {
     let deps = sluice_inbox::Deps {
         db: db.clone(),
@@ -187,7 +207,11 @@ async fn start_inbox(
         signer,
         journaled,
     };
-    sluice_inbox::Inbox::start(deps, cfg.inbox())
+    let config = sluice_inbox::InboxConfig {
+        policies,
+        ..cfg.inbox()
+    };
+    sluice_inbox::Inbox::start(deps, config)
         .await
         .context("starting the inbox")
 }

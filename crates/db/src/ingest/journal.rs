@@ -38,6 +38,8 @@ pub struct Claimed {
     /// Who signed it, when not its actor (inbox forwarding): the activity counts only as
     /// fetched from its origin.
     pub signer: Option<String>,
+    /// Policies of the chain an admin overruled for this row (it was held, then approved).
+    pub approved: Vec<String>,
 }
 
 /// A claimed row as stored: `raw` is the body's exact text.
@@ -59,6 +61,8 @@ struct ClaimedRow {
     attempts: i32,
     #[diesel(sql_type = Nullable<Text>)]
     signer: Option<String>,
+    #[diesel(sql_type = Array<Text>)]
+    policy_approved: Vec<String>,
 }
 
 impl From<ClaimedRow> for Claimed {
@@ -72,6 +76,7 @@ impl From<ClaimedRow> for Claimed {
             received_at: r.received_at,
             attempts: r.attempts,
             signer: r.signer,
+            approved: r.policy_approved,
         }
     }
 }
@@ -88,7 +93,8 @@ UPDATE received_activity r
 SET lease_owner = $3, lease_until = now() + make_interval(secs => $4),
     attempts = r.attempts + CASE WHEN r.lease_owner = $5 THEN 0 ELSE 1 END
 FROM c WHERE r.id = c.id
-RETURNING r.id, r.activity_id, r.actor, r.kind, r.raw, r.received_at, r.attempts, r.signer";
+RETURNING r.id, r.activity_id, r.actor, r.kind, r.raw, r.received_at, r.attempts, r.signer,
+    r.policy_approved";
 
 /// Claims up to `limit` due rows for `owner` for `lease_secs` seconds; returned in journal
 /// order. One statement: pipeline it with others when possible.
@@ -126,12 +132,16 @@ pub struct Backlog {
     /// When the oldest of them was received.
     #[diesel(sql_type = Nullable<Timestamptz>)]
     pub oldest: Option<DateTime<Utc>>,
+    /// Rows a policy holds for review.
+    #[diesel(sql_type = BigInt)]
+    pub held: i64,
 }
 
 /// Reads the backlog (pipeline it with the claim: no extra round-trip).
 pub async fn backlog(c: &AsyncPgConnection) -> diesel::QueryResult<Backlog> {
     crate::sql(
-        "SELECT count(*) AS depth, min(received_at) AS oldest \
+        "SELECT count(*) AS depth, min(received_at) AS oldest, \
+         (SELECT count(*) FROM received_activity WHERE state = 'held') AS held \
          FROM received_activity WHERE state = 'pending'",
     )
     .get_result(&mut &*c)
@@ -149,6 +159,8 @@ pub enum Verdict {
     Failed,
     /// Try again after `retry_in` seconds.
     Retry,
+    /// A policy holds it for an admin's review (`sluice review`).
+    Held,
 }
 
 impl Verdict {
@@ -158,6 +170,7 @@ impl Verdict {
             Verdict::Ignored => "ignored",
             Verdict::Failed => "failed",
             Verdict::Retry => "pending",
+            Verdict::Held => "held",
         }
     }
 }

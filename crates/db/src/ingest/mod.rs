@@ -8,6 +8,7 @@
 //! cost exactly the four.
 
 pub mod changes;
+pub mod decisions;
 pub mod journal;
 pub mod lookup;
 pub mod write;

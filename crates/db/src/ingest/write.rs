@@ -612,6 +612,10 @@ fn memory<'a>(c: &'a AsyncPgConnection, ch: &Changes) -> Stmt<'a> {
         .boxed()
 }
 
+fn decisions<'a>(c: &'a AsyncPgConnection, ch: &Changes) -> Stmt<'a> {
+    super::decisions::insert(c, &ch.decisions)
+}
+
 /// The statements of `ch` (all of them when `all`, e.g. to prepare them on a fresh
 /// connection; else only those with rows), in dependency order, as one future. Call it
 /// inside `Conn::run_tx`'s closure, not in an `async` block: every statement's SQL and binds
@@ -658,6 +662,7 @@ pub fn write<'a>(
     );
     add(!ch.mod_actions.is_empty(), mod_actions);
     add(!ch.memory.is_empty() || ch.memory_gc, memory);
+    add(!ch.decisions.is_empty(), decisions);
     let outbound = ch.outbound.clone();
     let outbound = async move {
         if all {

@@ -3,6 +3,7 @@
 pub mod federation;
 pub mod fediseer;
 pub mod instance;
+pub mod policy;
 
 use crate::cli::{CommunityAction, JournalAction, UserAction};
 use crate::config::Config;
