@@ -69,7 +69,7 @@ async fn journal_end(db: &sluice_db::Db, activity_id: &str) -> String {
     let deadline = Instant::now() + LIMIT;
     loop {
         let got = texts(db, sql.clone()).await;
-        if let Some(v) = got.first()
+        if let Some(v) = <[String]>::first(&got)
             && !v.starts_with("pending")
         {
             return v.clone();
@@ -316,7 +316,7 @@ async fn wait_metric(base: &str, series: &str, at_least: f64) {
         let v: f64 = body
             .lines()
             .filter(|l| l.starts_with(series))
-            .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum();
         if v >= at_least {
             return;

@@ -69,11 +69,11 @@ WITH d AS (
     SET state = 'pending', attempts = 0, next_attempt_at = now(), error_code = NULL,
         error = NULL, processed_at = NULL, lease_owner = NULL, lease_until = NULL,
         policy_approved = array_append(policy_approved, (SELECT policy FROM d))
-    WHERE id = $1 AND state = 'held' AND EXISTS (SELECT 1 FROM d)
+    WHERE id = $2 AND state = 'held' AND EXISTS (SELECT 1 FROM d)
     RETURNING id, activity_id
 )
 INSERT INTO policy_decision (journal_id, activity_id, policy, action, reason)
-SELECT u.id, u.activity_id, d.policy, 'approve', $2 FROM u, d
+SELECT u.id, u.activity_id, d.policy, 'approve', $3 FROM u, d
 RETURNING journal_id";
 
 const REJECT: &str = "\
@@ -84,42 +84,50 @@ WITH d AS (
     UPDATE received_activity
     SET state = 'ignored', error_code = 'ReviewRejected', error = $2, processed_at = now(),
         lease_owner = NULL, lease_until = NULL
-    WHERE id = $1 AND state = 'held'
+    WHERE id = $3 AND state = 'held'
     RETURNING id, activity_id
 )
 INSERT INTO policy_decision (journal_id, activity_id, policy, action, rc, reason)
 SELECT u.id, u.activity_id, COALESCE((SELECT policy FROM d), 'review'), 'review_reject',
-    'ReviewRejected', $2 FROM u
+    'ReviewRejected', $4 FROM u
 RETURNING journal_id";
 
-async fn decide(
-    db: &Db,
-    name: &'static str,
-    sql: &'static str,
-    id: i64,
-    note: String,
-) -> Result<bool, DbError> {
+fn decided(rows: &[Decided], id: i64) -> bool {
+    rows.iter().any(|r| r.journal_id == id)
+}
+
+/// Approves held row `id`: back to `pending`, skipping the policy that held it. False
+/// when no such row is held.
+pub async fn approve(db: &Db, id: i64, note: &str) -> Result<bool, DbError> {
+    let note = note.to_string();
     let rows: Vec<Decided> = db
-        .run(name, move |c| {
-            crate::sql(sql)
+        .run("review_approve", move |c| {
+            crate::sql(APPROVE)
+                .bind::<BigInt, _>(id)
                 .bind::<BigInt, _>(id)
                 .bind::<Text, _>(note)
                 .load(c)
                 .boxed()
         })
         .await?;
-    Ok(rows.iter().any(|r| r.journal_id == id))
-}
-
-/// Approves held row `id`: back to `pending`, skipping the policy that held it. False
-/// when no such row is held.
-pub async fn approve(db: &Db, id: i64, note: &str) -> Result<bool, DbError> {
-    decide(db, "review_approve", APPROVE, id, note.to_string()).await
+    Ok(decided(&rows, id))
 }
 
 /// Rejects held row `id`: `ignored` with `ReviewRejected`. False when no such row is held.
 pub async fn reject(db: &Db, id: i64, note: &str) -> Result<bool, DbError> {
-    decide(db, "review_reject", REJECT, id, note.to_string()).await
+    let note = note.to_string();
+    let rows: Vec<Decided> = db
+        .run("review_reject", move |c| {
+            crate::sql(REJECT)
+                .bind::<BigInt, _>(id)
+                .bind::<Text, _>(note.clone())
+                .bind::<BigInt, _>(id)
+                .bind::<Text, _>(note)
+                .load(c)
+                .boxed()
+        })
+        .await?;
+    Ok(decided(&rows, id))
 }
 
 /// A recorded decision.

@@ -66,8 +66,7 @@ pub(crate) fn judge(
     let value = resolved(base, fetched);
     let author_published = Subject::new(&value)
         .author()
-        .and_then(|a| view.persons.get(view.canonical(a)))
-        .and_then(|p| p.published);
+        .and_then(|a| created(a, view, fetched));
     let facts = Facts {
         now,
         author_published,
@@ -86,6 +85,21 @@ pub(crate) fn judge(
         _ => None,
     };
     Some(Judged { outcome, rewritten })
+}
+
+/// When the account `author` was created: as stored, else as its document fetched for this
+/// batch says (a fetched actor joins the view only when an activity is applied).
+fn created(author: &str, view: &View, fetched: &Fetched) -> Option<DateTime<Utc>> {
+    if let Some(p) = view.persons.get(view.canonical(author)) {
+        return p.published;
+    }
+    let Some(Ok(doc)) = fetched.get(author) else {
+        return None;
+    };
+    doc.get("published")
+        .and_then(Value::as_str)
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// Whether a forward's origin served the activity as forwarded (its id, by its actor):
