@@ -328,3 +328,87 @@ async fn wait_metric(base: &str, series: &str, at_least: f64) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Admin plugins as links of the chain: one that loops forever is stopped within its
+/// limits, counted, and accepts; the example link blocklist after it rejects a post linking
+/// to a listed domain and marks one linking to an NSFW domain sensitive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugins_are_links_of_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../plugins/examples/link_domain_blocklist.rhai"
+        ),
+        plugins.join("link_domain_blocklist.rhai"),
+    )
+    .unwrap();
+    std::fs::write(plugins.join("forever.rhai"), "loop { }").unwrap();
+    let file = dir.path().join("policies.toml");
+    std::fs::write(
+        &file,
+        "[plugin_limits]\ntimeout_ms = 200\n\n\
+         [[policy]]\nkind = \"plugin\"\nname = \"forever\"\n\n\
+         [[policy]]\nname = \"links\"\nkind = \"plugin\"\nplugin = \"link_domain_blocklist\"\n",
+    )
+    .unwrap();
+    let (file_s, plugins_s) = (
+        file.to_string_lossy().to_string(),
+        plugins.to_string_lossy().to_string(),
+    );
+    let (s, t) = sluice_on_test_db(&[
+        ("SLUICE_POLICY_FILE", file_s.as_str()),
+        ("SLUICE_PLUGINS_DIR", plugins_s.as_str()),
+        ("SLUICE_INBOX_REFRESH_MS", "100"),
+    ])
+    .await;
+    admin(&s, &["community", "create", "main"]);
+    let community = format!("{}/c/main", s.base);
+    let inbox = format!("{community}/inbox");
+    let members = TestPeer::start_on("127.0.0.64").await;
+    let poster = members.add_person("poster").await;
+
+    let spam = create_page(
+        &members,
+        &poster,
+        &community,
+        1,
+        "see https://www.spam.example/offer",
+    );
+    assert_eq!(deliver(&members, &inbox, &poster, &spam).await.0, 202);
+    assert_eq!(
+        journal_end(&t.db, spam["id"].as_str().unwrap()).await,
+        "ignored PluginRejected"
+    );
+    let nsfw = create_page(
+        &members,
+        &poster,
+        &community,
+        2,
+        "see https://nsfw.example/x",
+    );
+    let page = nsfw["object"]["id"].as_str().unwrap().to_string();
+    assert_eq!(deliver(&members, &inbox, &poster, &nsfw).await.0, 202);
+    assert_eq!(
+        journal_end(&t.db, nsfw["id"].as_str().unwrap()).await,
+        "done -"
+    );
+    let marked = texts(
+        &t.db,
+        format!("SELECT nsfw::text AS v FROM post WHERE ap_id = '{page}'"),
+    )
+    .await;
+    assert_eq!(marked, ["true"]);
+    let m = metrics(&s.base).await;
+    assert!(
+        metric_sum(&m, "sluice_plugin_failures_total") >= 2.0,
+        "the looping plugin failed on both: {m}"
+    );
+    let out = admin(&s, &["policy", "list"]);
+    assert!(
+        out.contains("links") && out.contains("link_domain_blocklist.rhai"),
+        "{out}"
+    );
+}

@@ -211,6 +211,8 @@ codes! {
     PolicyHeld => None,
     /// An admin rejected a held activity (`sluice review reject`).
     ReviewRejected => None,
+    /// An admin's plugin rejected the activity (its reason in the message).
+    PluginRejected => None,
 }
 
 impl std::fmt::Display for Rc {

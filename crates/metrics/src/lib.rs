@@ -141,6 +141,14 @@ pub struct Metrics {
     /// Journal rows held for review.
     pub review_held_activities: IntGauge,
 
+    // --- admin plugins ---
+    /// Plugin failures (the activity was accepted by that plugin), by plugin and kind.
+    pub plugin_failures_total: IntCounterVec,
+    /// Plugin scripts (re)compiled and put in force, by plugin.
+    pub plugin_loads_total: IntCounterVec,
+    /// Wall time of one plugin evaluation, by plugin.
+    pub plugin_evaluation_seconds: HistogramVec,
+
     /// Every collector registered above, for [`Metrics::catalog`].
     collectors: Vec<Box<dyn Collector>>,
 }
@@ -410,6 +418,22 @@ impl Metrics {
             review_held_activities: r.gauge(
                 "sluice_review_held_activities",
                 "Journal rows a policy holds for review.",
+            ),
+            plugin_failures_total: r.counter_vec(
+                "sluice_plugin_failures_total",
+                "Plugin evaluations that failed and accepted, or edits that did not compile, by plugin and kind.",
+                &["plugin", "kind"],
+            ),
+            plugin_loads_total: r.counter_vec(
+                "sluice_plugin_loads_total",
+                "Plugin scripts compiled and put in force (at start and on every good edit), by plugin.",
+                &["plugin"],
+            ),
+            plugin_evaluation_seconds: r.histogram_vec(
+                "sluice_plugin_evaluation_seconds",
+                "Wall time of one plugin evaluation, by plugin.",
+                &["plugin"],
+                LATENCY_BUCKETS,
             ),
             hosts: HostLabels::new(HOST_LABEL_CAP),
             registry: registry.clone(),

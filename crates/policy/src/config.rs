@@ -56,13 +56,19 @@ pub enum ChainError {
 
 /// Builds policies of kinds the built-ins do not know (plugins).
 pub trait Extension: Send + Sync {
+    /// Top-level tables of the file that are this extension's (its shared settings).
+    fn keys(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// The policy of `kind` named `name` from its options; `None` when `kind` is not this
-    /// extension's.
+    /// extension's. `shared` holds the file's top-level entries of [`Extension::keys`].
     fn build(
         &self,
         kind: &str,
         name: &str,
         options: toml::Table,
+        shared: &toml::Table,
     ) -> Option<Result<Box<dyn Policy>, String>>;
 }
 
@@ -119,11 +125,13 @@ impl Chain {
                 ));
             }
         };
-        if let Some(k) = doc.keys().next() {
+        let claimed = extension.map_or(&[][..], |x| x.keys());
+        if let Some(k) = doc.keys().find(|k| !claimed.contains(&k.as_str())) {
             return Err(ChainError::Syntax(format!(
                 "unknown key `{k}` (the file holds [[policy]] entries only)"
             )));
         }
+        let shared = doc;
         if entries.len() > MAX_POLICIES {
             return Err(ChainError::Syntax(format!(
                 "at most {MAX_POLICIES} policies"
@@ -173,7 +181,7 @@ impl Chain {
             let scope = communities.iter().map(|c| urls.community(c)).collect();
             let built = match builtin::build(&kind, Options(t.clone())) {
                 Some(r) => r,
-                None => match extension.and_then(|x| x.build(&kind, &name, t)) {
+                None => match extension.and_then(|x| x.build(&kind, &name, t, &shared)) {
                     Some(r) => r,
                     None => Err(format!(
                         "unknown kind `{kind}` (known: {})",

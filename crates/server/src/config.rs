@@ -193,6 +193,8 @@ pub struct Config {
     /// The chain's file of `[[policy]]` entries; unset: no policies. Reloaded when it
     /// changes and on SIGHUP.
     pub policy_file: Option<PathBuf>,
+    /// Where `plugin` policies' scripts are (unset: `<data_dir>/plugins`).
+    pub plugins_dir: Option<PathBuf>,
 }
 
 /// Log output format.
@@ -266,6 +268,7 @@ impl Default for Config {
             journal_prune_every_seconds: 600.0,
             inbox_refusal_flush_s: 60.0,
             policy_file: None,
+            plugins_dir: None,
         }
     }
 }
@@ -394,6 +397,7 @@ impl Config {
             "journal_prune_every_seconds",
             "inbox_refusal_flush_s",
             "policy_file",
+            "plugins_dir",
         ]
     }
 
@@ -626,6 +630,13 @@ impl Config {
             actor_lookup_burst: self.inbox_actor_lookup_burst,
             ..Default::default()
         }
+    }
+
+    /// The directory of plugin scripts.
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.plugins_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("plugins"))
     }
 
     /// The pipeline's settings.

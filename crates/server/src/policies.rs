@@ -18,10 +18,15 @@ pub fn load(cfg: &Config) -> anyhow::Result<Live> {
     let Some(path) = &cfg.policy_file else {
         return Ok(Live::default());
     };
-    let live = Live::load(path.clone(), cfg.urls(), None)
+    let live = Live::load(path.clone(), cfg.urls(), Some(extension(cfg)))
         .with_context(|| format!("policy_file {}", path.display()))?;
     tracing::info!(path = %path.display(), policies = live.current().links().len(), "policy chain loaded");
     Ok(live)
+}
+
+/// What builds the chain's `plugin` links.
+pub fn extension(cfg: &Config) -> std::sync::Arc<dyn sluice_policy::Extension> {
+    std::sync::Arc::new(crate::plugins::Plugins::new(cfg.plugins_dir()))
 }
 
 /// Reloads `live` on change and on SIGHUP until `stop`.

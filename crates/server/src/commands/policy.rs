@@ -13,7 +13,7 @@ use std::io::Read;
 fn chain(cfg: &Config) -> anyhow::Result<Chain> {
     match &cfg.policy_file {
         None => Ok(Chain::default()),
-        Some(path) => Chain::load(path, &cfg.urls(), None)
+        Some(path) => Chain::load(path, &cfg.urls(), Some(&*crate::policies::extension(cfg)))
             .with_context(|| format!("policy_file {}", path.display())),
     }
 }
