@@ -33,7 +33,7 @@ min_age_days = 2
 action = "hold"
 "#;
 
-fn admin(s: &Sluice, args: &[&str]) -> String {
+pub(crate) fn admin(s: &Sluice, args: &[&str]) -> String {
     let out = s.admin(args);
     assert!(
         out.status.success(),
@@ -61,7 +61,7 @@ async fn texts(db: &sluice_db::Db, sql: String) -> Vec<String> {
 }
 
 /// `state rc` of a journal row once the pipeline is done with it.
-async fn journal_end(db: &sluice_db::Db, activity_id: &str) -> String {
+pub(crate) async fn journal_end(db: &sluice_db::Db, activity_id: &str) -> String {
     let sql = format!(
         "SELECT state || ' ' || coalesce(error_code, '-') AS v FROM received_activity \
          WHERE activity_id = '{activity_id}'"
@@ -90,7 +90,12 @@ async fn journal_id(db: &sluice_db::Db, activity_id: &str) -> String {
 
 /// Delivers, expecting `status` (retrying the 404 a just-created community answers until
 /// the inbox's next refresh).
-async fn deliver(peer: &TestPeer, inbox: &str, signer: &str, activity: &Value) -> (u16, String) {
+pub(crate) async fn deliver(
+    peer: &TestPeer,
+    inbox: &str,
+    signer: &str,
+    activity: &Value,
+) -> (u16, String) {
     let deadline = Instant::now() + LIMIT;
     loop {
         let d = peer.deliver(inbox, signer, activity).await.unwrap();
@@ -102,7 +107,13 @@ async fn deliver(peer: &TestPeer, inbox: &str, signer: &str, activity: &Value) -
 }
 
 /// A Lemmy Create(Page) by `author` in `community`, saying `text`.
-fn create_page(peer: &TestPeer, author: &str, community: &str, n: u32, text: &str) -> Value {
+pub(crate) fn create_page(
+    peer: &TestPeer,
+    author: &str,
+    community: &str,
+    n: u32,
+    text: &str,
+) -> Value {
     let page = peer.url(&format!("/post/{n}"));
     json!({
         "id": peer.url(&format!("/activities/create/{n}")),
