@@ -6,7 +6,7 @@
 //!
 //! `SLUICE_SCREENSHOTS=docs/admin` (relative to the repository) saves a PNG of each page.
 
-use crate::support::sluice_on_test_db;
+use crate::support::{admin_ok, sluice_on_test_db};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use sluice_db::diesel;
@@ -121,6 +121,43 @@ async fn sql(t: &TestDb, statement: &'static str) {
     })
     .await
     .unwrap();
+}
+
+/// The text of the page's first element matching `css`.
+async fn text_of(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Clicks the page's first element matching `xpath`.
+async fn click(c: &Client, xpath: &str) {
+    c.find(Locator::XPath(xpath))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Whether the browser is at the console's login page.
+async fn on_login_page(c: &Client) -> bool {
+    c.current_url()
+        .await
+        .unwrap()
+        .path()
+        .ends_with("/admin/login")
+}
+
+/// Fills in the login form as `who` with `token` and submits it.
+async fn log_in(c: &Client, who: &str, token: &str) {
+    let form = c.form(Locator::Css("form")).await.unwrap();
+    form.set_by_name("who", who).await.unwrap();
+    form.set_by_name("token", token).await.unwrap();
+    form.submit().await.unwrap();
 }
 
 /// Waits until the page's title starts with `title`; the page is in the panic otherwise.
@@ -244,18 +281,9 @@ async fn an_admin_blocks_replays_and_sees_peer_strings_as_text_in_a_browser() {
     let (_driver, c) = browser().await;
     // Logging in.
     c.goto(&format!("{}/admin", s.base)).await.unwrap();
-    assert!(
-        c.current_url()
-            .await
-            .unwrap()
-            .path()
-            .ends_with("/admin/login")
-    );
+    assert!(on_login_page(&c).await);
     screenshot(&c, "login").await;
-    let form = c.form(Locator::Css("form")).await.unwrap();
-    form.set_by_name("who", "e2e-admin").await.unwrap();
-    form.set_by_name("token", TOKEN).await.unwrap();
-    form.submit().await.unwrap();
+    log_in(&c, "e2e-admin", TOKEN).await;
     wait_title(&c, "Federation health").await;
     let overview = c.source().await.unwrap();
     assert!(overview.contains("Acknowledgement latency"), "{overview}");
@@ -328,12 +356,7 @@ async fn an_admin_blocks_replays_and_sees_peer_strings_as_text_in_a_browser() {
         .send_keys("spam wave <i>from</i> here")
         .await
         .unwrap();
-    c.find(Locator::XPath("//button[@value='block']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "//button[@value='block']").await;
     wait_until("blocked on the page", || async {
         c.source().await.unwrap().contains("blocked")
     })
@@ -362,66 +385,38 @@ async fn an_admin_blocks_replays_and_sees_peer_strings_as_text_in_a_browser() {
             .is_empty(),
         "peer markup became elements"
     );
-    let text = c
-        .find(Locator::Css("main"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = text_of(&c, "main").await;
     assert!(text.contains("simulated <b>give-up</b>"), "{text}");
-    c.find(Locator::XPath("//details/summary"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let raw = c
-        .find(Locator::Css("details pre"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    click(&c, "//details/summary").await;
+    let raw = text_of(&c, "details pre").await;
     assert!(
         raw.contains("<script>document.title='pwned'</script>"),
         "{raw}"
     );
     screenshot(&c, "journal").await;
-    c.find(Locator::XPath(&format!(
-        "//form[input[@name='id' and @value='{failed_id}']]/button"
-    )))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
+    click(
+        &c,
+        &format!("//form[input[@name='id' and @value='{failed_id}']]/button"),
+    )
+    .await;
     wait_until("the replayed row back in the pipeline", || async {
         journal_row(&t, &note_id).await.error.as_deref() != Some("simulated <b>give-up</b>")
     })
     .await;
 
     // Every change is in the log, with who made it, the command line's included.
-    let out = s.admin(&[
-        "instance",
-        "allow",
-        "friend.example",
-        "--reason",
-        "cli reason",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    admin_ok(
+        &s,
+        &[
+            "instance",
+            "allow",
+            "friend.example",
+            "--reason",
+            "cli reason",
+        ],
     );
     c.goto(&format!("{}/admin/policies", s.base)).await.unwrap();
-    let text = c
-        .find(Locator::Css("main"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = text_of(&c, "main").await;
     assert!(
         text.contains("e2e-admin") && text.contains("replay"),
         "{text}"
@@ -445,13 +440,7 @@ async fn an_admin_blocks_replays_and_sees_peer_strings_as_text_in_a_browser() {
     c.goto(&format!("{}/admin/instances?q=censured", s.base))
         .await
         .unwrap();
-    let text = c
-        .find(Locator::Css("main"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = text_of(&c, "main").await;
     assert!(
         text.contains("blocked (rule on this domain)")
             && text.contains("Fediseer: censured by a.example, b.example (spam)"),
@@ -536,24 +525,9 @@ async fn an_admin_blocks_replays_and_sees_peer_strings_as_text_in_a_browser() {
     assert_eq!(d.rc().as_deref(), Some("InstanceBlocked"), "still blocked");
 
     // A wrong token at login is refused too.
-    c.find(Locator::XPath("//button[text()='Log out']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_until("the login page", || async {
-        c.current_url()
-            .await
-            .unwrap()
-            .path()
-            .ends_with("/admin/login")
-    })
-    .await;
-    let form = c.form(Locator::Css("form")).await.unwrap();
-    form.set_by_name("who", "mallory").await.unwrap();
-    form.set_by_name("token", "guess").await.unwrap();
-    form.submit().await.unwrap();
+    click(&c, "//button[text()='Log out']").await;
+    wait_until("the login page", || on_login_page(&c)).await;
+    log_in(&c, "mallory", "guess").await;
     wait_until("the refusal", || async {
         c.source().await.unwrap().contains("AdminTokenInvalid")
     })

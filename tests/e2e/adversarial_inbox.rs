@@ -2,7 +2,7 @@
 //! loopback address plays an attacker or its victim. Every attack is refused with an `rc`
 //! (or neutralised), and nothing it sent is journaled.
 
-use crate::support::{metric_sum, metrics, sluice_on_test_db};
+use crate::support::{admin_ok, metric_sum, metrics, sluice_on_test_db};
 use serde_json::{Value, json};
 use sluice_apub::signature::Signer;
 use sluice_db::diesel;
@@ -22,7 +22,7 @@ struct Raw {
 fn published(peer: &TestPeer, name: &str) -> Raw {
     let id = peer.url(&format!("/u/{name}"));
     let key_id = format!("{id}#main-key");
-    let kp = sluice_apub::keys::generate().unwrap();
+    let kp = sluice_apub::keypair::generate().unwrap();
     peer.serve_json(
         &format!("/u/{name}"),
         json!({"@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
@@ -38,7 +38,7 @@ fn published(peer: &TestPeer, name: &str) -> Raw {
 /// Signatures for `actor` under `key_id`, with a key nobody published.
 fn forged(actor: &str, key_id: &str) -> Raw {
     static PEM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let pem = PEM.get_or_init(|| sluice_apub::keys::generate().unwrap().private_pem);
+    let pem = PEM.get_or_init(|| sluice_apub::keypair::generate().unwrap().private_pem);
     Raw {
         actor: actor.to_string(),
         signer: Signer::from_pem(key_id, pem).unwrap(),
@@ -149,12 +149,7 @@ async fn forged_signers_key_ids_times_and_numbers_are_refused() {
     )
     .await;
     assert_eq!((status, v["rc"].as_str()), (401, Some("KeyUnknown")), "{v}");
-    let out = s.admin(&["user", "create", "dave"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    admin_ok(&s, &["user", "create", "dave"]);
     let dave = format!("{base}/u/dave");
     let body = json!({"id": format!("{base}/activities/like/2"), "type": "Like", "actor": dave,
         "object": format!("{base}/post/1")})
@@ -423,12 +418,7 @@ async fn wait_for(t: &TestDb, sql: &'static str, want: &[&str]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_journal_keeps_the_exact_bytes_and_the_pipeline_reads_them() {
     let (s, t) = sluice_on_test_db(&[("SLUICE_INBOX_REFRESH_MS", "100")]).await;
-    let out = s.admin(&["community", "create", "main"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    admin_ok(&s, &["community", "create", "main"]);
     let peer = TestPeer::start_on("127.0.0.46").await;
     let kim = published(&peer, "kim");
     let community = format!("{}/c/main", s.base);
@@ -512,12 +502,7 @@ async fn a_forwarded_activity_counts_only_as_its_origin_serves_it() {
         ("SLUICE_DELIVERY_POLL_MS", "50"),
     ])
     .await;
-    let out = s.admin(&["community", "create", "main"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    admin_ok(&s, &["community", "create", "main"]);
     let community = format!("{}/c/main", s.base);
     let origin = TestPeer::start_on("127.0.0.47").await;
     let olive = origin.add_person("olive").await;

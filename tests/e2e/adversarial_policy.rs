@@ -4,13 +4,12 @@
 //! follower cannot aim a community's signed stream at a third party.
 
 use crate::queue::{TOKEN, publish, wait_cursor};
-use crate::support::sluice_on_test_db;
+use crate::support::{admin_ok, exec, sluice_on_test_db};
 use futures::FutureExt;
 use serde_json::{Value, json};
 use sluice_apub::PUBLIC;
 use sluice_db::diesel;
 use sluice_db::diesel_async::RunQueryDsl;
-use sluice_testkit::Sluice;
 use sluice_testkit::peer::TestPeer;
 use std::time::{Duration, Instant};
 
@@ -25,16 +24,6 @@ fn env() -> Vec<(&'static str, &'static str)> {
         ("SLUICE_DELIVERY_FLUSH_MS", "200"),
         ("SLUICE_INBOX_REFRESH_MS", "100"),
     ]
-}
-
-fn admin(s: &Sluice, args: &[&str]) -> String {
-    let out = s.admin(args);
-    assert!(
-        out.status.success(),
-        "sluice {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
 }
 
 #[derive(diesel::QueryableByName)]
@@ -53,17 +42,6 @@ async fn texts(db: &sluice_db::Db, sql: String) -> Vec<String> {
     .into_iter()
     .map(|t| t.v)
     .collect()
-}
-
-async fn exec(db: &sluice_db::Db, sql: String) {
-    db.run("e2e_exec", move |c| {
-        diesel::sql_query(sql)
-            .execute(c)
-            .map(|r| r.map(|_| ()))
-            .boxed()
-    })
-    .await
-    .unwrap();
 }
 
 /// `state rc` of a journal row once the pipeline is done with it.
@@ -150,7 +128,7 @@ async fn an_announce_of_content_from_a_blocked_domains_subdomain_is_ignored() {
     let community = relay.add_group("news").await;
     let alice = author_peer.add_person("alice").await;
 
-    admin(
+    admin_ok(
         &s,
         &["instance", "block", "BLOCKED.Example.", "--reason", "spam"],
     );
@@ -160,7 +138,7 @@ async fn an_announce_of_content_from_a_blocked_domains_subdomain_is_ignored() {
     )
     .await;
     assert_eq!(stored, ["blocked.example"]);
-    let listed = admin(&s, &["instance", "list"]);
+    let listed = admin_ok(&s, &["instance", "list"]);
     assert!(listed.contains("blocked.example"), "{listed}");
 
     let inbox = format!("{}/inbox", s.base);
@@ -210,7 +188,7 @@ async fn an_announce_of_content_from_a_blocked_domains_subdomain_is_ignored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_to_blocked_and_unlisted_instances_are_not_sent() {
     let (s, _t) = sluice_on_test_db(&env()).await;
-    admin(&s, &["community", "create", "main"]);
+    admin_ok(&s, &["community", "create", "main"]);
     let community = format!("{}/c/main", s.base);
     let blocked = TestPeer::start_on("127.0.0.43").await;
     let listed = TestPeer::start_on("127.0.0.44").await;
@@ -232,7 +210,7 @@ async fn deliveries_to_blocked_and_unlisted_instances_are_not_sent() {
 
     // `127.0.0.43.:PORT`: the trailing dot is the host's; stored as `127.0.0.43:PORT`.
     let port = blocked.domain().rsplit_once(':').unwrap().1;
-    admin(&s, &["instance", "block", &format!("127.0.0.43.:{port}")]);
+    admin_ok(&s, &["instance", "block", &format!("127.0.0.43.:{port}")]);
     let note = |n: u32| {
         json!({
             "actor": community,
@@ -271,8 +249,8 @@ async fn deliveries_to_blocked_and_unlisted_instances_are_not_sent() {
     );
 
     // Allow-list mode: the unlisted instance keeps its targets, the queue skips them.
-    admin(&s, &["instance", "mode", "allowlist"]);
-    admin(
+    admin_ok(&s, &["instance", "mode", "allowlist"]);
+    admin_ok(
         &s,
         &["instance", "allow", &format!("HTTP://{}/", listed.domain())],
     );
@@ -300,7 +278,7 @@ async fn deliveries_to_blocked_and_unlisted_instances_are_not_sent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_cannot_aim_the_community_stream_at_a_third_party() {
     let (s, t) = sluice_on_test_db(&env()).await;
-    admin(&s, &["community", "create", "main"]);
+    admin_ok(&s, &["community", "create", "main"]);
     let community = format!("{}/c/main", s.base);
     let mallory_peer = TestPeer::start_on("127.0.0.46").await;
     let victim = TestPeer::start_on("127.0.0.47").await;

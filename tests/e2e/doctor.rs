@@ -1,4 +1,4 @@
-//! Issue 6: `sluice doctor` measures the database's distance and says what it means.
+//! `sluice doctor` measures the database's distance and says what it means.
 //!
 //! The far database is the test database behind the bench crate's latency proxy (25 ms
 //! each way). The bounds on its round-trip are the configured delay being measured (a

@@ -8,7 +8,7 @@
 //!   wait them out), and every acknowledged activity ends in the tables.
 
 use crate::federation::ENV;
-use crate::support::{BIN, sluice_on_test_db};
+use crate::support::{BIN, admin_ok, sluice_on_test_db};
 use serde_json::Value;
 use sluice_db::{Db, PoolOptions};
 use sluice_pgcluster::{Cluster, ClusterOptions, Ownership};
@@ -213,12 +213,7 @@ fn env(extra: &[(&str, &str)]) -> Vec<(String, String)> {
 
 /// A user to follow the peer's community, so its posts are kept (Lemmy's rule).
 async fn follow(s: &Sluice, rows: &Rows, community: &str) {
-    let out = s.admin(&["user", "create", "alice"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    admin_ok(s, &["user", "create", "alice"]);
     rows.remote_community(community, Some(&format!("{}/u/alice", s.base)))
         .await;
 }

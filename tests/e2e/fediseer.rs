@@ -6,7 +6,7 @@
 //! 503, gone) changes nothing.
 
 use crate::inbox::{deliver, known_signer, like};
-use crate::support::{metric_sum, metrics, sluice_on_test_db};
+use crate::support::{admin_ok, metric_sum, metrics, sluice_on_test_db};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
 use sluice_apub::signature::Signer;
@@ -139,16 +139,6 @@ fn start_fake() -> (web::Data<Fake>, String, actix_web::dev::ServerHandle) {
     (fake, base, handle)
 }
 
-fn admin(s: &Sluice, args: &[&str]) -> String {
-    let out = s.admin(args);
-    assert!(
-        out.status.success(),
-        "sluice {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
 /// `sluice fediseer sync`, expected to fail: its error line.
 fn failing_sync(s: &Sluice) -> String {
     let out = s.admin(&["fediseer", "sync"]);
@@ -207,12 +197,12 @@ async fn feelers_endorsements_and_censures_drive_the_allow_list_and_manual_entri
 
     let signer = known_signer(&t).await;
     let wait_for = |want: u16, rc: &'static str| wait_for(&s.base, &signer, want, rc);
-    admin(&s, &["instance", "mode", "allowlist"]);
-    admin(
+    admin_ok(&s, &["instance", "mode", "allowlist"]);
+    admin_ok(
         &s,
         &["instance", "block", "mine.example", "--reason", "our call"],
     );
-    admin(
+    admin_ok(
         &s,
         &["instance", "allow", "kept.example", "--reason", "friends"],
     );
@@ -233,10 +223,10 @@ async fn feelers_endorsements_and_censures_drive_the_allow_list_and_manual_entri
             ("Censured.Example.", "harassment"),
         ],
     );
-    let out = admin(&s, &["fediseer", "sync"]);
+    let out = admin_ok(&s, &["fediseer", "sync"]);
     assert!(out.contains(&format!("synced {PEER}")), "{out}");
     wait_for(202, "").await;
-    let list = admin(&s, &["instance", "list"]);
+    let list = admin_ok(&s, &["instance", "list"]);
     let peer = line_of(&list, PEER);
     assert!(
         peer.contains("allow")
@@ -268,7 +258,7 @@ async fn feelers_endorsements_and_censures_drive_the_allow_list_and_manual_entri
     let generation = || sluice_db::instances::policy_generation(&t.db);
     let before = (
         generation().await.unwrap(),
-        admin(&s, &["instance", "list"]),
+        admin_ok(&s, &["instance", "list"]),
     );
     for mode in [Mode::Garbage, Mode::Unavailable] {
         fake.mode(mode);
@@ -276,7 +266,7 @@ async fn feelers_endorsements_and_censures_drive_the_allow_list_and_manual_entri
         assert!(err.contains("error:") && err.contains(&fake_base), "{err}");
         let after = (
             generation().await.unwrap(),
-            admin(&s, &["instance", "list"]),
+            admin_ok(&s, &["instance", "list"]),
         );
         assert_eq!(before, after);
         wait_for(202, "").await;
@@ -299,16 +289,16 @@ async fn feelers_endorsements_and_censures_drive_the_allow_list_and_manual_entri
 
     // Withdrawn: the synced allow entry goes, and with it the peer.
     fake.set("approvals", FEELER, &[("mine.example", "")]);
-    let out = admin(&s, &["fediseer", "sync"]);
+    let out = admin_ok(&s, &["fediseer", "sync"]);
     assert!(out.contains(&format!("withdrawn {PEER}")), "{out}");
     wait_for(403, "InstanceNotAllowed").await;
 
     // Endorsed again but censured by the judge: the block wins.
     fake.set("approvals", FEELER, &[(PEER, "friendly admins")]);
     fake.set("censures_given", JUDGE, &[(PEER, "spam waves")]);
-    admin(&s, &["fediseer", "sync"]);
+    admin_ok(&s, &["fediseer", "sync"]);
     wait_for(403, "InstanceBlocked").await;
-    let list = admin(&s, &["instance", "list"]);
+    let list = admin_ok(&s, &["instance", "list"]);
     assert!(line_of(&list, PEER).contains("spam waves"), "{list}");
     assert!(
         !list.contains("censured.example"),
@@ -317,17 +307,17 @@ async fn feelers_endorsements_and_censures_drive_the_allow_list_and_manual_entri
 
     // The censure withdrawn: the endorsement lets the peer in again.
     fake.set("censures_given", JUDGE, &[]);
-    admin(&s, &["fediseer", "sync"]);
+    admin_ok(&s, &["fediseer", "sync"]);
     wait_for(202, "").await;
 
     // The Fediseer gone altogether: nothing changes either.
     fake_server.stop(true).await;
     let before = (
         generation().await.unwrap(),
-        admin(&s, &["instance", "list"]),
+        admin_ok(&s, &["instance", "list"]),
     );
     failing_sync(&s);
-    let list = admin(&s, &["instance", "list"]);
+    let list = admin_ok(&s, &["instance", "list"]);
     assert_eq!(before, (generation().await.unwrap(), list.clone()));
     wait_for(202, "").await;
     manual(&list);
@@ -346,7 +336,7 @@ async fn serve_syncs_on_its_own_every_interval() {
     ])
     .await;
     let signer = known_signer(&t).await;
-    admin(&s, &["instance", "mode", "allowlist"]);
+    admin_ok(&s, &["instance", "mode", "allowlist"]);
     wait_for(&s.base, &signer, 202, "").await;
     fake.set("approvals", FEELER, &[]);
     wait_for(&s.base, &signer, 403, "InstanceNotAllowed").await;

@@ -1,4 +1,4 @@
-//! Issue 4, end to end: every Lemmy fixture activity, delivered over HTTP by a `TestPeer`
+//! End to end: every Lemmy fixture activity, delivered over HTTP by a `TestPeer`
 //! standing in for its instance (signed by activitypub_federation with the actor's key),
 //! acknowledged by the real `sluice` binary, processed by its pipeline (which fetches what
 //! it does not know from the peers), ends in the rows it stands for. The scenarios and their

@@ -1,6 +1,8 @@
-//! Issue 2: serve on the embedded database, local actors, discovery, metrics, bad config.
+//! Serve on the embedded database, local actors, discovery, metrics, bad config.
 
-use crate::support::{BIN, metric_sum, metrics, postgres_processes_mentioning, sluice_on_test_db};
+use crate::support::{
+    BIN, admin_ok, metric_sum, metrics, postgres_processes_mentioning, sluice_on_test_db,
+};
 use serde_json::Value;
 use sluice_testkit::{Sluice, SluiceOptions, http_client};
 use std::time::Duration;
@@ -27,12 +29,7 @@ async fn embedded_database_serves_and_stops_without_orphans() {
     );
 
     // An admin command reaches the running cluster.
-    let out = s.admin(&["community", "create", "rust", "--title", "Rust"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    admin_ok(&s, &["community", "create", "rust", "--title", "Rust"]);
     let r = client
         .get(format!("{}/c/rust", s.base))
         .header("Accept", AP)
@@ -80,12 +77,7 @@ async fn embedded_database_serves_and_stops_without_orphans() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn community_is_a_group_with_key_webfinger_and_nodeinfo() {
     let (s, _db) = sluice_on_test_db(&[]).await;
-    let out = s.admin(&["community", "create", "rust", "--title", "Rust"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    admin_ok(&s, &["community", "create", "rust", "--title", "Rust"]);
     let list = s.admin(&["community", "list"]);
     assert!(String::from_utf8_lossy(&list.stdout).contains("rust"));
 
@@ -107,7 +99,7 @@ async fn community_is_a_group_with_key_webfinger_and_nodeinfo() {
     assert_eq!(group["publicKey"]["id"], format!("{id}#main-key"));
     let pem = group["publicKey"]["publicKeyPem"].as_str().unwrap();
     assert!(
-        sluice_apub::keys::parse_public(pem).is_some(),
+        sluice_apub::keypair::parse_public(pem).is_some(),
         "a parseable RSA public key"
     );
     assert_eq!(group["inbox"], format!("{id}/inbox"));

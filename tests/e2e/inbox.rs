@@ -1,8 +1,8 @@
-//! Issue 3, end to end with the real binary: a signed delivery is acknowledged only once it
+//! End to end with the real binary: a signed delivery is acknowledged only once it
 //! is durable (kill -9 right after the 202 loses nothing), and `sluice instance` policy
 //! changes reach the running server without a restart.
 
-use crate::support::{metric_sum, metrics, sluice_on_test_db};
+use crate::support::{admin_ok, metric_sum, metrics, sluice_on_test_db};
 use serde_json::{Value, json};
 use sluice_apub::signature::Signer;
 use sluice_db::diesel;
@@ -16,7 +16,7 @@ const ACTOR: &str = "http://127.0.0.1:9/u/alice";
 const PEER_HOST: &str = "127.0.0.1:9";
 
 pub(crate) async fn known_signer(t: &TestDb) -> Signer {
-    let kp = sluice_apub::keys::generate().unwrap();
+    let kp = sluice_apub::keypair::generate().unwrap();
     let key_id = format!("{ACTOR}#main-key");
     let (k, pem) = (key_id.clone(), kp.public_pem.clone());
     t.db.run("test_store_key", move |c| {
@@ -103,15 +103,7 @@ async fn instance_commands_reach_the_running_server() {
     let signer = known_signer(&t).await;
     assert_eq!(deliver(&s.base, &signer, &like(1)).await.0, 202);
 
-    let run = |args: &[&str]| {
-        let out = s.admin(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).to_string()
-    };
+    let run = |args: &[&str]| admin_ok(&s, args);
     run(&["instance", "block", PEER_HOST, "--reason", "spam waves"]);
     let list = run(&["instance", "list"]);
     assert!(
@@ -166,12 +158,7 @@ async fn per_actor_inboxes_exist_once_their_actors_do() {
         &["community", "create", "rust"][..],
         &["user", "create", "bob"][..],
     ] {
-        let out = s.admin(args);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        admin_ok(&s, args);
     }
     // Names are refreshed in the background (no database round-trip per request).
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -3,11 +3,11 @@
 //! followers and moderators collections, and the activities sluice sent, at their ids.
 
 use crate::federation::ENV;
-use crate::support::{BIN, sluice_on_test_db};
+use crate::support::{admin_ok, second_process, sluice_on_test_db};
 use serde_json::{Value, json};
+use sluice_testkit::http_client;
 use sluice_testkit::lemmy::{Rows, docs};
 use sluice_testkit::peer::TestPeer;
-use sluice_testkit::{Sluice, SluiceOptions, http_client};
 use std::time::{Duration, Instant};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -28,35 +28,14 @@ async fn get(url: &str) -> (u16, Option<String>, Value) {
     (status, kind, r.json().await.unwrap_or(Value::Null))
 }
 
-fn admin(s: &Sluice, args: &[&str]) {
-    let out = s.admin(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follow_to_a_community_created_a_moment_ago_is_accepted_and_served() {
     let (s1, t) = sluice_on_test_db(ENV).await;
     // A second process of the same instance. It never re-reads the local actor names by
     // polling during this test: a new community must be found without it.
-    let mut env2: Vec<(String, String)> = ENV
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    env2.push(("SLUICE_DOMAIN".into(), format!("127.0.0.1:{}", s1.port)));
-    env2.push(("SLUICE_INBOX_REFRESH_MS".into(), "3600000".into()));
-    let s2 = Sluice::start(
-        BIN,
-        SluiceOptions {
-            database_url: Some(t.url.clone()),
-            env: env2,
-            ..Default::default()
-        },
-    )
-    .await;
+    let mut env2 = ENV.to_vec();
+    env2.push(("SLUICE_INBOX_REFRESH_MS", "3600000"));
+    let s2 = second_process(&s1, &t, &env2).await;
     let rows = Rows::new(t.db.clone());
     let peer = TestPeer::start_on("127.0.0.31").await;
     let bob = peer.add_person("bob").await;
@@ -73,7 +52,7 @@ async fn a_follow_to_a_community_created_a_moment_ago_is_accepted_and_served() {
     assert!(d.text.contains("\"rc\":\"NotFound\""), "{}", d.text);
 
     // Created through the CLI, followed at once through the other process.
-    admin(&s1, &["community", "create", "fresh"]);
+    admin_ok(&s1, &["community", "create", "fresh"]);
     let follow = docs::follow(&bob, &community);
     let d = peer
         .deliver_via(&inbox, &s2.base, &bob, &follow)
@@ -200,7 +179,7 @@ async fn a_follow_to_a_community_created_a_moment_ago_is_accepted_and_served() {
     }
 
     // The moderators collection lists the community's moderators.
-    admin(&s1, &["user", "create", "carol"]);
+    admin_ok(&s1, &["user", "create", "carol"]);
     rows.exec(
         "INSERT INTO community_moderator (community_id, person_id) \
          SELECT c.id, p.id FROM community c, person p \
@@ -220,7 +199,7 @@ async fn a_user_created_a_moment_ago_has_an_inbox_at_once() {
     let (s, _t) = sluice_on_test_db(&[("SLUICE_INBOX_REFRESH_MS", "3600000")]).await;
     let peer = TestPeer::start_on("127.0.0.32").await;
     let bob = peer.add_person("bob").await;
-    admin(&s, &["user", "create", "dora"]);
+    admin_ok(&s, &["user", "create", "dora"]);
     let dora = format!("{}/u/dora", s.base);
     let like = docs::vote(&bob, &format!("{dora}/nothing"), 1);
     let d = peer

@@ -1,4 +1,4 @@
-//! Issue 6: the deploy kit's Prometheus files are valid, and a real Prometheus scrapes a
+//! The deploy kit's Prometheus files are valid, and a real Prometheus scrapes a
 //! running sluice and answers PromQL about it.
 //!
 //! Needs Debian's `prometheus` package (`prometheus` and `promtool`); .ci/run installs it.
@@ -163,7 +163,7 @@ async fn a_real_prometheus_scrapes_sluice_and_answers_promql() {
     }
 
     // What /metrics exposes is registered, with the registered type (and so documented:
-    // crates/metrics/tests/metrics_doc.rs keeps the registry and docs/metrics.md equal).
+    // crates/metrics/tests/metrics/metrics_doc.rs keeps the registry and docs/metrics.md equal).
     let body = metrics(&s.base).await;
     let catalog = sluice_metrics::global().catalog();
     let docs = std::fs::read_to_string(repo().join("docs/metrics.md")).unwrap();

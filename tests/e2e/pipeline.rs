@@ -2,22 +2,11 @@
 //! journal admin commands. (Every fixture over HTTP with signed deliveries: `fixtures.rs`;
 //! two processes sharing the journal: `shared_journal.rs`.)
 
-use crate::support::sluice_on_test_db;
+use crate::support::{admin_ok, exec, sluice_on_test_db};
 use futures::FutureExt;
 use sluice_db::diesel;
 use sluice_db::diesel_async::RunQueryDsl;
 use std::time::{Duration, Instant};
-
-async fn exec(db: &sluice_db::Db, sql: String) {
-    db.run("e2e_exec", move |c| {
-        diesel::sql_query(sql)
-            .execute(c)
-            .map(|r| r.map(|_| ()))
-            .boxed()
-    })
-    .await
-    .unwrap();
-}
 
 #[derive(diesel::QueryableByName)]
 struct Row {
@@ -125,12 +114,7 @@ async fn serve_applies_journal_rows_and_admins_replay_failures() {
         "{listed}"
     );
     let id = listed.split_whitespace().next().unwrap().to_string();
-    let out = s.admin(&["journal", "replay", &id]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    admin_ok(&s, &["journal", "replay", &id]);
     let r = wait_for(&t.db, "https://r.example/activities/move/1", "ignored").await;
     assert_eq!(
         (r.state.as_str(), r.error_code.as_deref()),

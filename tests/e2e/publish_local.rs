@@ -6,7 +6,7 @@
 
 use crate::federation::ENV;
 use crate::queue::{TOKEN, publish};
-use crate::support::sluice_on_test_db;
+use crate::support::{create_user, sluice_on_test_db};
 use serde_json::{Value, json};
 use sluice_testkit::Sluice;
 use sluice_testkit::lemmy::{Rows, docs};
@@ -19,16 +19,6 @@ fn env() -> Vec<(&'static str, &'static str)> {
     let mut e = ENV.to_vec();
     e.push(("SLUICE_PUBLISH_TOKEN", TOKEN));
     e
-}
-
-fn create_user(s: &Sluice, name: &str) -> String {
-    let out = s.admin(&["user", "create", name]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    format!("{}/u/{name}", s.base)
 }
 
 /// Publishes `activity` as its actor to `inbox`.

@@ -1,15 +1,15 @@
-//! Issue 5: the send queue through the real binary. Activities enter through the publish API
+//! The send queue through the real binary. Activities enter through the publish API
 //! and reach `TestPeer`s, which verify every request with activitypub_federation (fetching
 //! the signer's actor document from sluice, as Lemmy does): order, kill -9 and restart, two
 //! processes sharing the work, a peer's 429 and 400.
 
-use crate::support::{BIN, sluice_on_test_db};
+use crate::support::{create_user, second_process, sluice_on_test_db};
 use futures::FutureExt;
 use serde_json::{Value, json};
 use sluice_db::diesel;
 use sluice_db::diesel_async::RunQueryDsl;
+use sluice_testkit::http_client;
 use sluice_testkit::peer::{Received, Reply, TestPeer};
-use sluice_testkit::{Sluice, SluiceOptions, http_client};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -45,16 +45,6 @@ pub(crate) async fn publish(base: &str, token: Option<&str>, body: &Value) -> (u
     let resp = r.send().await.unwrap();
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
-}
-
-fn create_user(s: &Sluice, name: &str) -> String {
-    let out = s.admin(&["user", "create", name]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    format!("{}/u/{name}", s.base)
 }
 
 /// Waits until `peer` has received `n` distinct activities; returns every request.
@@ -196,21 +186,8 @@ async fn publish_deliver_kill9_restart_resume_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_share_the_instances_and_the_survivor_takes_over() {
     let (mut s1, t) = sluice_on_test_db(&queue_env()).await;
-    let mut env: Vec<(String, String)> = queue_env()
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
     // Same instance, same database: the second process mints the same ids.
-    env.push(("SLUICE_DOMAIN".into(), format!("127.0.0.1:{}", s1.port)));
-    let s2 = Sluice::start(
-        BIN,
-        SluiceOptions {
-            database_url: Some(t.url.clone()),
-            env,
-            ..Default::default()
-        },
-    )
-    .await;
+    let s2 = second_process(&s1, &t, &queue_env()).await;
     let alice = create_user(&s1, "alice");
     let mut peers = Vec::new();
     for _ in 0..4 {

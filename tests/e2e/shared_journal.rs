@@ -1,15 +1,15 @@
-//! Issue 4's last must-show: two `sluice serve` processes on one database (one instance,
+//! Two `sluice serve` processes on one database (one instance,
 //! one domain: what runs behind a load balancer) share one journal. Deliveries are spread
 //! over both processes' sockets; both pipelines claim batches; no row is processed twice and
 //! the tables come out exact.
 
 use crate::federation::ENV;
-use crate::support::{BIN, metrics, sluice_on_test_db};
+use crate::support::{admin_ok, metrics, second_process, sluice_on_test_db};
 use futures::StreamExt;
 use serde_json::Value;
+use sluice_testkit::Sluice;
 use sluice_testkit::lemmy::{Rows, docs};
 use sluice_testkit::peer::{Behaviour, TestPeer};
-use sluice_testkit::{Sluice, SluiceOptions};
 use std::time::{Duration, Instant};
 
 const POSTS: usize = 10;
@@ -29,21 +29,7 @@ async fn two_processes_share_one_journal_without_doing_a_row_twice() {
     let mut env: Vec<(&str, &str)> = ENV.to_vec();
     env.push(("SLUICE_PIPELINE_BATCH_SIZE", "8"));
     let (s1, t) = sluice_on_test_db(&env).await;
-    let domain = format!("127.0.0.1:{}", s1.port);
-    let mut env2: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    env2.push(("SLUICE_DOMAIN".into(), domain));
-    let s2 = Sluice::start(
-        BIN,
-        SluiceOptions {
-            database_url: Some(t.url.clone()),
-            env: env2,
-            ..Default::default()
-        },
-    )
-    .await;
+    let s2 = second_process(&s1, &t, &env).await;
     let rows = Rows::new(t.db.clone());
 
     let peer = TestPeer::start_on("127.0.0.7").await;
@@ -55,12 +41,7 @@ async fn two_processes_share_one_journal_without_doing_a_row_twice() {
     }
     // Posts are kept in communities a local user follows (what the local application
     // writes when alice follows it).
-    let out = s1.admin(&["user", "create", "alice"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    admin_ok(&s1, &["user", "create", "alice"]);
     rows.remote_community(&community, Some(&format!("{}/u/alice", s1.base)))
         .await;
 

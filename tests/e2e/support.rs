@@ -1,26 +1,71 @@
 //! Helpers shared by the end-to-end modules.
 
-use sluice_testkit::{Sluice, SluiceOptions, test_db};
+use futures::FutureExt;
+use sluice_testkit::{Sluice, SluiceOptions, TestDb, test_db};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_sluice");
 
 /// sluice on a fresh test database.
-pub async fn sluice_on_test_db(extra_env: &[(&str, &str)]) -> (Sluice, sluice_testkit::TestDb) {
+pub async fn sluice_on_test_db(extra_env: &[(&str, &str)]) -> (Sluice, TestDb) {
     let t = test_db().await;
     let s = Sluice::start(
         BIN,
         SluiceOptions {
             database_url: Some(t.url.clone()),
-            env: extra_env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            env: env_pairs(extra_env),
             ..Default::default()
         },
     )
     .await;
     (s, t)
+}
+
+/// A second process of `first`'s instance (its `SLUICE_DOMAIN`, so it mints the same ids) on
+/// the same database, with `env`.
+pub async fn second_process(first: &Sluice, t: &TestDb, env: &[(&str, &str)]) -> Sluice {
+    let mut env = env_pairs(env);
+    env.push(("SLUICE_DOMAIN".into(), format!("127.0.0.1:{}", first.port)));
+    Sluice::start(
+        BIN,
+        SluiceOptions {
+            database_url: Some(t.url.clone()),
+            env,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// Runs `sluice ARGS` against `s` (its database and settings); asserts it succeeded and
+/// returns what it printed.
+pub fn admin_ok(s: &Sluice, args: &[&str]) -> String {
+    let out = s.admin(args);
+    assert!(
+        out.status.success(),
+        "sluice {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// Creates the local user `name` with `sluice user create`; returns its id.
+pub fn create_user(s: &Sluice, name: &str) -> String {
+    admin_ok(s, &["user", "create", name]);
+    format!("{}/u/{name}", s.base)
+}
+
+/// Runs one SQL statement (test setup).
+pub async fn exec(db: &sluice_db::Db, sql: String) {
+    use sluice_db::diesel_async::RunQueryDsl;
+    db.run("e2e_exec", move |c| {
+        sluice_db::diesel::sql_query(sql)
+            .execute(c)
+            .map(|r| r.map(|_| ()))
+            .boxed()
+    })
+    .await
+    .unwrap();
 }
 
 /// Process ids of `postgres` processes whose command line mentions `needle`.

@@ -4,7 +4,7 @@
 //! - [`urls`]: the ids of our own actors and endpoints.
 //! - [`actor`]: ActivityPub documents for local actors (Group, Person, Application).
 //! - [`discovery`]: webfinger and nodeinfo answers.
-//! - [`keys`]: RSA key pairs for HTTP signatures.
+//! - [`keypair`]: RSA key pairs for HTTP signatures.
 //! - [`served`]: which of the activities we sent are served at their id.
 //! - [`vocab`]: incoming activities and objects, parsed into typed values.
 //!
@@ -16,7 +16,7 @@
 pub mod actor;
 pub mod context;
 pub mod discovery;
-pub mod keys;
+pub mod keypair;
 pub mod rc;
 pub mod served;
 pub mod signature;

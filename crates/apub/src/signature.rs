@@ -472,7 +472,7 @@ impl Signer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys;
+    use crate::keypair;
 
     fn incoming<'a>(s: &SignedHeaders, path: &'a str, body: Option<&'a [u8]>) -> Incoming<'a> {
         let mut headers = BTreeMap::new();
@@ -493,7 +493,7 @@ mod tests {
     #[test]
     fn ring_signs_exactly_what_the_rsa_crate_signs() {
         use rsa::pkcs8::DecodePrivateKey;
-        let kp = keys::generate().unwrap();
+        let kp = keypair::generate().unwrap();
         let signer = Signer::from_pem("https://a.example/u/x#main-key", &kp.private_pem).unwrap();
         assert!(
             matches!(signer.key, SigningKey::Ring(_)),
@@ -538,22 +538,22 @@ mod tests {
 
     #[test]
     fn sign_then_verify_and_every_tampering_is_caught() {
-        let kp = keys::generate().unwrap();
-        let other = keys::generate().unwrap();
+        let kp = keypair::generate().unwrap();
+        let other = keypair::generate().unwrap();
         let signer = Signer::from_pem("https://a.example/u/x#main-key", &kp.private_pem).unwrap();
         let url = Url::parse("https://b.example/inbox").unwrap();
         let body = br#"{"type":"Like"}"#;
         let now = SystemTime::now();
         let s = signer.sign("POST", &url, Some(body), now);
         let policy = VerifyPolicy::default();
-        let key = keys::parse_public(&kp.public_pem).unwrap();
+        let key = keypair::parse_public(&kp.public_pem).unwrap();
 
         let ok = check(incoming(&s, "/inbox", Some(body)), &policy, now).unwrap();
         assert_eq!(ok.key_id, "https://a.example/u/x#main-key");
         ok.verify(&key).unwrap();
 
         // Wrong key.
-        let wrong = keys::parse_public(&other.public_pem).unwrap();
+        let wrong = keypair::parse_public(&other.public_pem).unwrap();
         assert_eq!(ok.verify(&wrong), Err(SignatureError::Invalid));
         // Body changed after signing.
         assert_eq!(
@@ -600,7 +600,7 @@ mod tests {
 
     #[test]
     fn hostile_created_and_expires_values_are_refused_without_a_panic() {
-        let kp = keys::generate().unwrap();
+        let kp = keypair::generate().unwrap();
         let signer = Signer::from_pem("https://a.example/u/x#main-key", &kp.private_pem).unwrap();
         let url = Url::parse("https://b.example/inbox").unwrap();
         let body = br#"{"type":"Like"}"#;
@@ -652,7 +652,7 @@ mod tests {
 
     #[test]
     fn in_range_but_far_times_are_outside_the_window() {
-        let kp = keys::generate().unwrap();
+        let kp = keypair::generate().unwrap();
         let signer = Signer::from_pem("https://a.example/u/x#main-key", &kp.private_pem).unwrap();
         let url = Url::parse("https://b.example/inbox").unwrap();
         let body = br#"{"type":"Like"}"#;
@@ -686,7 +686,7 @@ mod tests {
 
     #[test]
     fn a_signature_must_cover_host_and_date() {
-        let kp = keys::generate().unwrap();
+        let kp = keypair::generate().unwrap();
         let signer = Signer::from_pem("k", &kp.private_pem).unwrap();
         let url = Url::parse("https://b.example/inbox").unwrap();
         let s = signer.sign("GET", &url, None, SystemTime::now());

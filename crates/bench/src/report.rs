@@ -4,8 +4,9 @@
 //! - **checks** are deterministic (nothing lost, the tables hold what was acknowledged,
 //!   round-trips within what the design guarantees, sluice's counters agree with
 //!   PostgreSQL's); a failed check makes the command exit non-zero (CI runs `--quick`);
-//! - **targets** are speeds from issue 7; they depend on the machine and its load, so they
-//!   are reported, met or missed, and never fail the command.
+//! - **targets** are the speeds sluice is meant to reach (`docs/benchmarks.md`, "Targets");
+//!   they depend on the machine and its load, so they are reported, met or missed, and
+//!   never fail the command.
 
 use crate::machine::Machine;
 use crate::queue::QueueOutcome;
@@ -165,7 +166,7 @@ pub fn queue_checks(q: &QueueOutcome) -> Vec<Verdict> {
     ]
 }
 
-/// The issue's speed targets for a delivery scenario.
+/// The speed targets for a delivery scenario.
 pub fn queue_targets(q: &QueueOutcome) -> Vec<Verdict> {
     if q.peer_delay_ms != 200 {
         return Vec::new();
@@ -189,7 +190,7 @@ pub fn queue_targets(q: &QueueOutcome) -> Vec<Verdict> {
     )]
 }
 
-/// The issue's speed targets that apply to one inbound scenario.
+/// The speed targets that apply to one inbound scenario.
 pub fn targets(o: &Outcome) -> Vec<Verdict> {
     let n = &o.name;
     let serial = o.mode.starts_with("serial");

@@ -1,6 +1,7 @@
-//! Database errors, each classified once, where it arises, by what the caller should do:
-//! retry later (the database's own trouble: 503 to a sender, backoff in the pipeline) or
-//! not (a fault of the statement or its data, or of the configuration).
+//! Database errors, each classified once, where it arises ([`DbError::classify`]), and
+//! asked one question by every caller: [`DbError::retry`], whether and when the same work
+//! may succeed. The inbox's 503, the refusal mapping, the journal writer and the pipeline's
+//! backoff all answer from it; none looks at the variants itself.
 
 use crate::SqlState;
 use diesel::result::{DatabaseErrorKind as Kind, Error as DieselError};
@@ -71,9 +72,28 @@ impl DbError {
         }
     }
 
-    /// True when trying again later may succeed: the database's trouble, not ours.
+    /// When the same work may succeed: the one retry decision for database errors.
+    pub fn retry(&self) -> Retry {
+        match self {
+            DbError::Unavailable(_) | DbError::Transient { .. } => Retry::Later,
+            DbError::LeaseLost(_) => Retry::ByNewOwner,
+            DbError::Query(_) => Retry::Never,
+            DbError::Config(_) | DbError::Migration(_) => Retry::AfterFix,
+        }
+    }
+
+    /// True when trying again later may succeed: the database's trouble, not ours
+    /// ([`Retry::Later`]).
     pub fn is_transient(&self) -> bool {
-        matches!(self, DbError::Unavailable(_) | DbError::Transient { .. })
+        self.retry() == Retry::Later
+    }
+
+    /// A duplicate key: the row is there already.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            DbError::Query(DieselError::DatabaseError(Kind::UniqueViolation, _))
+        )
     }
 
     /// The SQLSTATE the server sent, if any.
@@ -103,13 +123,28 @@ impl DbError {
             }
             DbError::LeaseLost(_) => "lease_lost",
             DbError::Query(DieselError::NotFound) => "not_found",
-            DbError::Query(DieselError::DatabaseError(Kind::UniqueViolation, _)) => {
-                "unique_violation"
-            }
+            e if e.is_unique_violation() => "unique_violation",
             DbError::Query(_) => "query",
             DbError::Migration(_) => "migration",
         }
     }
+}
+
+/// Whether and when work that failed with a [`DbError`] may succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Later, unchanged: the database's own passing trouble (unreachable, restarting,
+    /// overloaded, a serialization failure). Senders get 503 with `Retry-After`; the
+    /// pipeline puts its batch back with backoff.
+    Later,
+    /// At once, by the process that leases the rows now: this one's lease ran out or was
+    /// released, and its transaction wrote nothing.
+    ByNewOwner,
+    /// Never with the same statement and data: a batch is split to find the one row at
+    /// fault, which fails alone.
+    Never,
+    /// Not before an operator fixes the configuration or the migrations.
+    AfterFix,
 }
 
 /// A driver error met outside [`crate::Conn::run`] (no SQLSTATE at hand): classified by
@@ -125,6 +160,37 @@ pub type DbResult<T> = Result<T, DbError>;
 
 #[cfg(test)]
 mod tests {
+    use super::{DbError, Retry};
+    use crate::SqlState;
+    use diesel::result::{DatabaseErrorKind as Kind, Error as DieselError};
+
+    fn failed(kind: Kind, code: &str) -> DbError {
+        DbError::classify(
+            DieselError::DatabaseError(kind, Box::new(code.to_string())),
+            SqlState::new(code),
+        )
+    }
+
+    #[test]
+    fn every_error_gets_one_retry_answer() {
+        assert_eq!(failed(Kind::Unknown, "57P01").retry(), Retry::Later);
+        assert_eq!(
+            failed(Kind::SerializationFailure, "40001").retry(),
+            Retry::Later
+        );
+        assert_eq!(DbError::Unavailable("down".into()).retry(), Retry::Later);
+        assert_eq!(failed(Kind::Unknown, "SL001").retry(), Retry::ByNewOwner);
+        let duplicate = failed(Kind::UniqueViolation, "23505");
+        assert_eq!(duplicate.retry(), Retry::Never);
+        assert!(duplicate.is_unique_violation());
+        assert_eq!(duplicate.class(), "unique_violation");
+        assert_eq!(DbError::Config("bad".into()).retry(), Retry::AfterFix);
+        assert_eq!(DbError::Migration("bad".into()).retry(), Retry::AfterFix);
+        for e in [failed(Kind::Unknown, "57P01"), duplicate] {
+            assert_eq!(e.is_transient(), e.retry() == Retry::Later, "{e}");
+        }
+    }
+
     /// Errors travel in the state of many futures; the pipeline's deepest test futures
     /// overflowed a 2 MB test thread in debug builds when this grew past the driver's error.
     #[test]

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// A lease just claimed: the instance and its persisted delivery state.
 #[derive(Debug, Clone, PartialEq, diesel::QueryableByName)]
-pub struct Claimed {
+pub struct ClaimedLease {
     /// `instance.id`.
     #[diesel(sql_type = BigInt)]
     pub instance_id: i64,
@@ -51,7 +51,7 @@ pub struct Heartbeat {
     /// Instances whose lease this node still holds (renewed now).
     pub renewed: Vec<i64>,
     /// Instances claimed now.
-    pub claimed: Vec<Claimed>,
+    pub claimed: Vec<ClaimedLease>,
     /// Nodes with a fresh heartbeat (this one included).
     pub live_nodes: i64,
     /// Active (not dead) instances with a delivery state.
@@ -169,7 +169,7 @@ pub async fn heartbeat(
                     .bind::<Text, _>(&node.id)
                     .bind::<Double, _>(ttl)
                     .bind::<BigInt, _>(room)
-                    .load::<Claimed>(&mut &*c)
+                    .load::<ClaimedLease>(&mut &*c)
                     .await
             };
             let counts = crate::sql(COUNTS)

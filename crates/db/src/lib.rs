@@ -27,6 +27,7 @@ pub mod ingest;
 pub mod instances;
 pub mod leases;
 pub mod outbound;
+pub mod policy_cache;
 pub mod probe;
 pub mod refusals;
 pub mod remote_keys;
@@ -36,7 +37,7 @@ pub mod synced_policy;
 
 pub use cached::{Sql, sql};
 pub use connect::{DbTarget, parse_url};
-pub use error::{DbError, DbResult};
+pub use error::{DbError, DbResult, Retry};
 pub use migrate::{MigrationState, ensure_database, migration_state, run_migrations};
 pub use pool::{Conn, Db, PoolOptions, PoolStatus};
 pub use sqlstate::SqlState;

@@ -142,20 +142,29 @@ pub async fn append(
     c: &AsyncPgConnection,
     items: &[NewOutbound],
 ) -> diesel::QueryResult<Vec<Appended>> {
-    send(c, items, false).await
+    send(c, items, Empty::Skip).await
 }
 
 /// Prepares both append statements on this connection by sending them with empty inputs
 /// (they change nothing), so that callers counting round-trips later see no one-time
 /// prepare (the pipeline warms its connection this way).
 pub async fn warm(c: &AsyncPgConnection) -> diesel::QueryResult<()> {
-    send(c, &[], true).await.map(|_| ())
+    send(c, &[], Empty::Send).await.map(|_| ())
+}
+
+/// What `send` does with an audience kind that has no items.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Empty {
+    /// Sends nothing for it.
+    Skip,
+    /// Sends its statement anyway, with no rows (to prepare it).
+    Send,
 }
 
 async fn send(
     c: &AsyncPgConnection,
     items: &[NewOutbound],
-    always: bool,
+    empty: Empty,
 ) -> diesel::QueryResult<Vec<Appended>> {
     let followers: Vec<&NewOutbound> = items
         .iter()
@@ -167,7 +176,7 @@ async fn send(
         .collect();
 
     let to_followers = async {
-        if followers.is_empty() && !always {
+        if followers.is_empty() && empty == Empty::Skip {
             return Ok(vec![]);
         }
         let cols = columns(followers.iter().copied());
@@ -188,7 +197,7 @@ async fn send(
             .await
     };
     let to_inboxes = async {
-        if direct.is_empty() && !always {
+        if direct.is_empty() && empty == Empty::Skip {
             return Ok(vec![]);
         }
         let cols = columns(direct.iter().copied());
@@ -311,7 +320,7 @@ pub async fn append_once_applying(
             }
             let (mut appended, ()) = futures::try_join!(
                 append(c, std::slice::from_ref(&item)),
-                crate::ingest::write::write(c, &local, false)
+                crate::ingest::write::write(c, &local)
             )?;
             appended
                 .pop()

@@ -7,7 +7,8 @@
 //!   transient ([`DbError::classify`]), the caller answers 503 or retries, and the dead
 //!   connection is dropped.
 //! - **One path.** [`Conn::run`] names every operation, counts the round-trips it caused
-//!   on the wire (see [`crate::wire`]), times it, and adds the time to the task's spend.
+//!   on the wire (see [`crate::wire`]), times it, and adds both to the task's spend
+//!   (`sluice_metrics::spend`): callers count nothing themselves.
 
 use crate::DbError;
 use crate::connect::{Connected, connect};
@@ -22,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// A pooled connection with its round-trip counter.
+/// A pooled connection, with what its wire saw.
 pub struct PgConn {
     conn: AsyncPgConnection,
     wire: Arc<WireStats>,
@@ -344,9 +345,11 @@ impl Conn {
                 .inc();
         }
         spend::add_db(elapsed);
+        spend::add_roundtrips(trips as f64);
     }
 
-    /// Round-trips on this connection so far (including its setup), for tests.
+    /// Round-trips on this connection so far (including its setup): for tests and probes
+    /// that count one connection's flights; work in a measured task reads its spend.
     pub fn wire_roundtrips(&self) -> u64 {
         self.obj.wire.roundtrips()
     }

@@ -11,8 +11,8 @@ use sluice_db::synced_policy::{self, Applied};
 use sluice_db::{Db, DbError};
 use sluice_metrics::global;
 use sluice_net::Client;
+use sluice_stage::{Handle, Shutdown};
 use std::time::{Duration, SystemTime};
-use tokio_util::sync::CancellationToken;
 
 /// Why a sync applied nothing.
 #[derive(Debug, thiserror::Error)]
@@ -99,48 +99,62 @@ pub async fn run_once(
     result
 }
 
-/// Syncs every `settings.interval` until `stop`, starting at once. Processes sharing the
-/// database take turns (a lease on the sync row): a process whose turn it is not counts a
-/// `skipped` sync.
-pub fn spawn(
-    db: Db,
-    client: Client,
-    settings: Settings,
-    own_domain: String,
-    stop: CancellationToken,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        // A little under the interval, so this process's own next turn is never refused
-        // for a few milliseconds of timer drift.
-        let lease = settings.interval.mul_f64(0.9);
-        loop {
-            match synced_policy::claim(&db, lease).await {
-                Ok(true) => {
-                    // Shutdown does not wait for the Fediseer: an unfinished sync applies
-                    // nothing (its transaction is never committed).
-                    tokio::select! {
-                        _ = stop.cancelled() => break,
-                        _ = run_once(&db, &client, &settings, &own_domain) => {}
-                    }
-                }
-                Ok(false) => {
-                    global()
-                        .fediseer_sync_total
-                        .with_label_values(&["skipped"])
-                        .inc();
-                }
-                Err(e) => {
-                    global()
-                        .fediseer_sync_total
-                        .with_label_values(&["failed"])
-                        .inc();
-                    tracing::warn!(error = %e, "Fediseer sync: could not take the sync lease");
+/// What the sync needs from the rest of the process.
+pub struct Deps {
+    /// The database.
+    pub db: Db,
+    /// Outgoing HTTP (the Fediseer's API).
+    pub client: Client,
+    /// Our own domain (never blocked by a list).
+    pub own_domain: String,
+}
+
+impl Settings {
+    /// Syncs every `interval` until `shutdown`, starting at once. Processes sharing the
+    /// database take turns (a lease on the sync row): a process whose turn it is not counts
+    /// a `skipped` sync.
+    pub fn start(self, deps: Deps, shutdown: Shutdown) -> Handle {
+        let task = tokio::spawn(syncs(deps, self, shutdown.clone()));
+        Handle::new("Fediseer sync", shutdown, vec![task])
+    }
+}
+
+async fn syncs(deps: Deps, settings: Settings, stop: Shutdown) {
+    let Deps {
+        db,
+        client,
+        own_domain,
+    } = deps;
+    // A little under the interval, so this process's own next turn is never refused
+    // for a few milliseconds of timer drift.
+    let lease = settings.interval.mul_f64(0.9);
+    loop {
+        match synced_policy::claim(&db, lease).await {
+            Ok(true) => {
+                // Shutdown does not wait for the Fediseer: an unfinished sync applies
+                // nothing (its transaction is never committed).
+                tokio::select! {
+                    _ = stop.triggered() => break,
+                    _ = run_once(&db, &client, &settings, &own_domain) => {}
                 }
             }
-            tokio::select! {
-                _ = stop.cancelled() => break,
-                _ = tokio::time::sleep(settings.interval.max(Duration::from_secs(1))) => {}
+            Ok(false) => {
+                global()
+                    .fediseer_sync_total
+                    .with_label_values(&["skipped"])
+                    .inc();
+            }
+            Err(e) => {
+                global()
+                    .fediseer_sync_total
+                    .with_label_values(&["failed"])
+                    .inc();
+                tracing::warn!(error = %e, "Fediseer sync: could not take the sync lease");
             }
         }
-    })
+        tokio::select! {
+            _ = stop.triggered() => break,
+            _ = tokio::time::sleep(settings.interval.max(Duration::from_secs(1))) => {}
+        }
+    }
 }

@@ -1,6 +1,7 @@
-//! Receive, step 2: is the body an activity we can journal? Cheap checks first: the media
-//! type, then a byte scan for nesting depth (before any parser builds a tree), then one
-//! parse that extracts the few fields the request path needs.
+//! Is the body an activity we can journal (the *intake* and *envelope* steps of
+//! [`crate::receive`])? Cheap checks first: the media type, then a byte scan for nesting
+//! depth (before any parser builds a tree), then one parse that extracts the few fields the
+//! request path needs.
 
 use crate::Refusal;
 use sluice_apub::Rc;
@@ -10,7 +11,7 @@ use url::Url;
 /// The fields of an activity the request path looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
-    /// `id`.
+    /// `id`: the key the journal deduplicates on.
     pub id: Url,
     /// `type` (the first one, when several are given).
     pub kind: String,
@@ -21,7 +22,7 @@ pub struct Envelope {
 }
 
 impl Envelope {
-    /// host[:port] of the actor.
+    /// The actor's instance, `host[:port]` as instance policy names it.
     pub fn actor_host(&self) -> String {
         authority(&self.actor)
     }
@@ -56,7 +57,7 @@ const MAX_EXPONENT: i64 = 400;
 
 /// Scans the raw bytes: nesting depth at most `max_depth`, no `\u0000` escape (PostgreSQL
 /// text cannot hold the NUL it stands for, so content parsed from it could never be
-/// written), and every number inside f64's range ([`number_in_range`]). Runs before
+/// written), and every number inside f64's range (`number_in_range`). Runs before
 /// parsing, so a deeply nested body costs a linear scan and nothing more.
 pub fn scan(body: &[u8], max_depth: usize) -> Result<(), Refusal> {
     let mut depth = 0usize;

@@ -1,4 +1,4 @@
-//! Journal, the request path's one write: group commit.
+//! The request path's one write: group commit.
 //!
 //! Requests hand their verified activity to one writer task and wait for their row to be
 //! committed. The writer takes whatever has queued up, and sends it as ONE multi-row
@@ -9,26 +9,34 @@
 //! lone request therefore waits for nothing, and under load batches grow by themselves
 //! (`journal_linger` adds a fixed wait, for those who prefer bigger batches).
 //!
-//! A batch that fails with a query error (not a connection problem) is retried row by
+//! A batch that fails for anything but the database's passing trouble is retried row by
 //! row, so one unstorable activity cannot refuse its neighbours.
+//!
+//! The wait for the commit is the request's database time, and its share of the insert's
+//! round-trips (trips / batch size) its round-trips: both are added to the request's spend
+//! (`sluice_metrics::spend`), though the insert runs on another task.
 
+use crate::Refusal;
+use sluice_apub::Rc;
 use sluice_db::inbox::{NewReceived, append};
-use sluice_db::{Db, DbError};
-use sluice_metrics::global;
+use sluice_db::{Db, DbError, Retry};
+use sluice_metrics::{global, spend};
+use sluice_stage::{Shutdown, Waker};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 /// What the journal did with one activity.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Journaled {
     /// The id was already in the journal (or earlier in the same batch): nothing inserted.
     pub duplicate: bool,
-    /// This activity's share of the insert's database round-trips (trips / batch size).
-    pub roundtrips: f64,
 }
+
+/// A writer's answer: the outcome and the request's share of the insert's round-trips.
+type Reply = Result<(Journaled, f64), JournalError>;
 
 /// Counters for tests and `sluice doctor`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -51,12 +59,12 @@ pub enum JournalError {
 }
 
 impl JournalError {
-    /// True when the sender should retry later (503): the database's trouble, as
-    /// [`DbError::is_transient`] classifies it.
-    pub fn is_transient(&self) -> bool {
+    /// When journaling may succeed: a stopped writer is our passing trouble; an insert's
+    /// failure is as [`DbError::retry`] decides.
+    pub fn retry(&self) -> Retry {
         match self {
-            JournalError::Unavailable(_) => true,
-            JournalError::Database(e) => e.is_transient(),
+            JournalError::Unavailable(_) => Retry::Later,
+            JournalError::Database(e) => e.retry(),
         }
     }
 }
@@ -67,9 +75,21 @@ impl From<DbError> for JournalError {
     }
 }
 
+/// 503 while the sender may retry and succeed ([`JournalError::retry`]), else 500; the
+/// cause stays in our log (the writer logs what is not passing trouble).
+impl From<JournalError> for Refusal {
+    fn from(e: JournalError) -> Self {
+        if e.retry() == Retry::Later {
+            Refusal::database_unavailable()
+        } else {
+            Refusal::new(Rc::Internal, "internal error; retry later")
+        }
+    }
+}
+
 struct Pending {
     row: NewReceived,
-    reply: oneshot::Sender<Result<Journaled, JournalError>>,
+    reply: oneshot::Sender<Reply>,
 }
 
 #[derive(Default)]
@@ -78,7 +98,8 @@ struct Counters {
     activities: AtomicU64,
 }
 
-/// The journal's request side. Dropping it lets the writer finish what is queued and stop.
+/// The journal's request side. The writer stops at shutdown (or when this is dropped),
+/// once what is queued is written.
 pub struct Journal {
     tx: mpsc::Sender<Pending>,
     counters: Arc<Counters>,
@@ -97,16 +118,31 @@ pub struct WriterConfig {
 
 impl Journal {
     /// Starts the writer task on the current runtime; `journaled` is woken after every
-    /// insert that stored a new activity.
-    pub fn start(db: Db, cfg: WriterConfig, journaled: Option<Arc<Notify>>) -> Journal {
+    /// insert that stored a new activity. The task ends after `shutdown`, its last inserts
+    /// committed.
+    pub fn start(
+        db: Db,
+        cfg: WriterConfig,
+        journaled: Option<Waker>,
+        shutdown: Shutdown,
+    ) -> (Journal, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(8192);
         let counters = Arc::new(Counters::default());
-        tokio::spawn(writer(db, cfg, rx, counters.clone(), journaled));
-        Journal { tx, counters }
+        let task = tokio::spawn(writer(db, cfg, rx, counters.clone(), journaled, shutdown));
+        (Journal { tx, counters }, task)
     }
 
     /// Journals one activity; returns once its row is committed (or known to exist).
     pub async fn append(&self, row: NewReceived) -> Result<Journaled, JournalError> {
+        let wait = Instant::now();
+        let r = self.send(row).await;
+        spend::add_db(wait.elapsed());
+        let (journaled, share) = r?;
+        spend::add_roundtrips(share);
+        Ok(journaled)
+    }
+
+    async fn send(&self, row: NewReceived) -> Reply {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Pending { row, reply })
@@ -131,14 +167,24 @@ async fn writer(
     cfg: WriterConfig,
     mut rx: mpsc::Receiver<Pending>,
     counters: Arc<Counters>,
-    journaled: Option<Arc<Notify>>,
+    journaled: Option<Waker>,
+    shutdown: Shutdown,
 ) {
     let inflight = cfg.inflight.max(1);
     let max = cfg.batch_max.max(1);
     let slots = Arc::new(Semaphore::new(inflight));
     let mut open = true;
     while open {
-        let Some(first) = rx.recv().await else { break };
+        let next = tokio::select! {
+            biased;
+            p = rx.recv() => p,
+            // Refuse new requests; what is queued is still written.
+            _ = shutdown.triggered() => {
+                rx.close();
+                rx.recv().await
+            }
+        };
+        let Some(first) = next else { break };
         let mut batch = vec![first];
         if !cfg.linger.is_zero() {
             let until = tokio::time::Instant::now() + cfg.linger;
@@ -199,7 +245,7 @@ async fn write(
     db: Db,
     batch: Vec<Pending>,
     _permit: OwnedSemaphorePermit,
-    journaled: Option<Arc<Notify>>,
+    journaled: Option<Waker>,
 ) {
     global()
         .journal_insert_batch_size
@@ -208,7 +254,7 @@ async fn write(
         if let Some(n) = &journaled
             && !inserted.is_empty()
         {
-            n.notify_waiters();
+            n.wake();
         }
     };
     let rows: Vec<NewReceived> = batch.iter().map(|p| p.row.clone()).collect();
@@ -217,7 +263,7 @@ async fn write(
             wake(&inserted);
             answer(batch, inserted, trips)
         }
-        Err(e) if !e.is_transient() && batch.len() > 1 => {
+        Err(e) if e.retry() != Retry::Later && batch.len() > 1 => {
             tracing::warn!(error = %e, rows = batch.len(), "journal batch failed; inserting one by one");
             for p in batch {
                 let r = insert(&db, std::slice::from_ref(&p.row)).await;
@@ -228,16 +274,16 @@ async fn write(
                     }
                 }
                 let _ = p.reply.send(
-                    r.map(|(inserted, trips)| Journaled {
-                        duplicate: inserted.is_empty(),
-                        roundtrips: trips as f64,
+                    r.map(|(inserted, trips)| {
+                        let duplicate = inserted.is_empty();
+                        (Journaled { duplicate }, trips)
                     })
                     .map_err(JournalError::from),
                 );
             }
         }
         Err(e) => {
-            if !e.is_transient() {
+            if e.retry() != Retry::Later {
                 tracing::error!(error = %e, "journal insert failed");
             }
             let e = JournalError::from(e);
@@ -249,30 +295,23 @@ async fn write(
 }
 
 /// One insert statement; returns the inserted ids and the round-trips it took.
-async fn insert(db: &Db, rows: &[NewReceived]) -> Result<(Vec<String>, u64), DbError> {
-    let start = Instant::now();
-    let mut conn = db.get().await?;
-    let before = conn.wire_roundtrips();
+async fn insert(db: &Db, rows: &[NewReceived]) -> Result<(Vec<String>, f64), DbError> {
     let owned = rows.to_vec();
-    let inserted = conn
-        .run("journal_append", move |c| {
-            Box::pin(async move { append(c, &owned).await })
-        })
-        .await?;
-    let trips = conn.wire_roundtrips().saturating_sub(before);
-    tracing::trace!(rows = rows.len(), trips, elapsed = ?start.elapsed(), "journal insert");
-    Ok((inserted, trips))
+    let (inserted, spent) = spend::measure(db.run("journal_append", move |c| {
+        Box::pin(async move { append(c, &owned).await })
+    }))
+    .await;
+    let inserted = inserted?;
+    tracing::trace!(rows = rows.len(), trips = spent.roundtrips, elapsed = ?spent.total, "journal insert");
+    Ok((inserted, spent.roundtrips))
 }
 
-fn answer(batch: Vec<Pending>, inserted: Vec<String>, trips: u64) {
-    let share = trips as f64 / batch.len() as f64;
+fn answer(batch: Vec<Pending>, inserted: Vec<String>, trips: f64) {
+    let share = trips / batch.len() as f64;
     let mut fresh: HashSet<String> = inserted.into_iter().collect();
     for p in batch {
         // The first request with an id gets the insert; any twin in the batch is a duplicate.
         let duplicate = !fresh.remove(&p.row.activity_id);
-        let _ = p.reply.send(Ok(Journaled {
-            duplicate,
-            roundtrips: share,
-        }));
+        let _ = p.reply.send(Ok((Journaled { duplicate }, share)));
     }
 }

@@ -9,7 +9,7 @@
 //! Read top to bottom, the stages are:
 //!
 //! 1. [`receive`]: the endpoints and the request path, step by step (limits, parse, policy);
-//! 2. [`verify`] and [`keys`]: the HTTP signature and the signer's key, cheapest tier first
+//! 2. [`verify`] and [`key_tiers`]: the HTTP signature and the signer's key, cheapest tier first
 //!    (memory → `remote_key` → a signed fetch);
 //! 3. [`journal`]: the one durable write, shared by concurrent requests (group commit).
 //!
@@ -20,8 +20,8 @@
 //! insert. (The first request to an actor created since the last probe pays one more: the
 //! lookup of its name.)
 //!
-//! Wiring: [`Inbox::start`] with [`Deps`] and an [`InboxConfig`], then [`configure`] in the
-//! actix `App`.
+//! Wiring: [`InboxConfig::start`] with [`Deps`] and a shutdown signal, then [`configure`]
+//! in the actix `App` with the [`Inbox`] it returns.
 
 #![deny(missing_docs)]
 
@@ -30,7 +30,7 @@ mod chain;
 mod config;
 pub mod envelope;
 pub mod journal;
-pub mod keys;
+pub mod key_tiers;
 pub mod local_actors;
 pub mod policy;
 pub mod receive;
@@ -46,10 +46,10 @@ use actix_web::web;
 use sluice_apub::Rc;
 use sluice_apub::signature::Signer;
 use sluice_db::{Db, DbError};
+use sluice_stage::{Handle, Shutdown, Waker};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::sync::Notify;
 
 /// What the inbox needs from the rest of the process.
 #[derive(Clone)]
@@ -60,9 +60,9 @@ pub struct Deps {
     pub net: sluice_net::Client,
     /// The instance actor's key: key fetches are signed as it.
     pub signer: Signer,
-    /// Woken (`notify_waiters`) after every journal insert that stored a new activity: the
-    /// pipeline's idle processors start on it at once instead of at their next poll.
-    pub journaled: Option<Arc<Notify>>,
+    /// Woken after every journal insert that stored a new activity (the pipeline's waker):
+    /// its idle processors start on it at once instead of at their next poll.
+    pub journaled: Option<Waker>,
 }
 
 /// The running receiver: cheap to clone; hand it to [`configure`].
@@ -75,8 +75,8 @@ pub struct Inbox {
 pub(crate) struct Shared {
     pub(crate) cfg: InboxConfig,
     pub(crate) db: Db,
-    pub(crate) keys: keys::KeyStore,
-    pub(crate) policy: policy::PolicyCache,
+    pub(crate) keys: key_tiers::KeyStore,
+    pub(crate) policy: policy::Admission,
     pub(crate) local: local_actors::LocalActors,
     pub(crate) pressure: refresh::Pressure,
     pub(crate) journal: journal::Journal,
@@ -86,16 +86,18 @@ pub(crate) struct Shared {
     pub(crate) refusals: Arc<refusals::RefusalTally>,
 }
 
-impl Inbox {
+impl InboxConfig {
     /// Loads policy, local actor names and journal pressure (so the first request sees
     /// them), then starts the journal writer and the background probe on the current
-    /// runtime. Both stop when the last clone of the `Inbox` is dropped.
-    pub async fn start(deps: Deps, cfg: InboxConfig) -> Result<Inbox, DbError> {
-        let keys = keys::KeyStore::new(
+    /// runtime. Both run until `shutdown`; the writer then commits what is queued. The
+    /// [`Inbox`] is what the routes serve; the handle joins the stage.
+    pub async fn start(self, deps: Deps, shutdown: Shutdown) -> Result<(Inbox, Handle), DbError> {
+        let cfg = self;
+        let keys = key_tiers::KeyStore::new(
             deps.db.clone(),
             deps.net,
             deps.signer,
-            keys::KeySettings {
+            key_tiers::KeySettings {
                 local_domain: cfg.domain.clone(),
                 cache_size: cfg.key_cache_size,
                 cache_ttl: cfg.key_cache_ttl,
@@ -115,7 +117,7 @@ impl Inbox {
             };
             budget::Buckets::new(budget::Rate { per_second, burst }, 100_000)
         });
-        let journal = journal::Journal::start(
+        let (journal, writer) = journal::Journal::start(
             deps.db.clone(),
             journal::WriterConfig {
                 batch_max: cfg.journal_batch_max,
@@ -123,11 +125,12 @@ impl Inbox {
                 linger: cfg.journal_linger,
             },
             deps.journaled,
+            shutdown.clone(),
         );
         let shared = Arc::new(Shared {
             db: deps.db,
             keys,
-            policy: policy::PolicyCache::default(),
+            policy: policy::Admission::default(),
             local: local_actors::LocalActors::new(budget::Rate {
                 per_second: cfg.actor_lookups_per_minute as f64 / 60.0,
                 burst: cfg.actor_lookup_burst.max(1) as f64,
@@ -138,26 +141,22 @@ impl Inbox {
             refusals: Arc::new(refusals::RefusalTally::new(refusals::DEFAULT_MAX_HOSTS)),
             cfg,
         });
-        // Generation -1 and fingerprint -1 force the first load.
-        shared.policy.replace(sluice_db::instances::PolicySnapshot {
-            generation: -1,
-            ..Default::default()
-        });
+        // Fingerprint -1 forces the first load (the policy cache starts with none).
         shared.local.replace(-1, vec![], vec![]);
         refresh::tick(&shared).await?;
-        tokio::spawn(refresh::run(
-            Arc::downgrade(&shared),
-            shared.cfg.refresh_interval,
-        ));
-        Ok(Inbox { shared })
+        let probe = tokio::spawn(refresh::run(shared.clone(), shutdown.clone()));
+        let handle = Handle::new("inbox", shutdown, vec![probe, writer]);
+        Ok((Inbox { shared }, handle))
     }
+}
 
+impl Inbox {
     /// Group-commit counters (inserts vs activities).
     pub fn journal_stats(&self) -> JournalStats {
         self.shared.journal.stats()
     }
 
-    /// The refusal counts by instance and rc, for [`refusals::spawn_flusher`].
+    /// The refusal counts by instance and rc, for the flusher ([`refusals::FlushSettings`]).
     pub fn refusal_tally(&self) -> Arc<refusals::RefusalTally> {
         self.shared.refusals.clone()
     }

@@ -69,14 +69,6 @@ struct Names {
     persons: HashSet<String>,
 }
 
-/// What answering one request's inbox check cost.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Checked {
-    /// Database round-trips (0 for a known name, 1 for a lookup; like the journal's share,
-    /// a statement's first prepare on a connection is not counted here).
-    pub roundtrips: u64,
-}
-
 impl LocalActors {
     /// No names yet; at most `lookups` of unknown names.
     pub fn new(lookups: Rate) -> LocalActors {
@@ -138,16 +130,16 @@ impl LocalActors {
     /// Ok when `target` is a local inbox: from memory, else by one lookup (see the module
     /// doc for the bound). 404 when it is not; 503 when the bound or the database stops us
     /// from knowing.
-    pub async fn check(&self, db: &Db, target: &Target) -> Result<Checked, Refusal> {
+    pub async fn check(&self, db: &Db, target: &Target) -> Result<(), Refusal> {
         let Some((kind, name)) = target.named() else {
-            return Ok(Checked { roundtrips: 0 });
+            return Ok(());
         };
         // Checked as sent: lower-casing first would let `\u{212A}` (Kelvin) pass as `k`.
         if !sluice_apub::actor::is_valid_name(name) {
             return Err(not_found());
         }
         if self.known(target) {
-            return Ok(Checked { roundtrips: 0 });
+            return Ok(());
         }
         let key = (kind, name.to_lowercase());
         if let Err(wait) = self.lookups.take() {
@@ -169,7 +161,7 @@ impl LocalActors {
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(key);
-            Ok(Checked { roundtrips: 1 })
+            Ok(())
         } else {
             self.remember_absent(key);
             Err(not_found())

@@ -4,56 +4,30 @@
 //! reaches every sluice process within one refresh interval, without a restart.
 //!
 //! The decision is `sluice_trust::instances` (normal forms, subdomains, allow-list), the
-//! same the pipeline and the send queue make.
+//! same the pipeline and the send queue make, over the same kind of table
+//! (`sluice_db::policy_cache::PolicyCache`).
 
 use crate::Refusal;
 use sluice_apub::Rc;
-use sluice_db::instances::PolicySnapshot;
-use sluice_trust::instances::{Decision, Policies};
-use std::sync::{Arc, RwLock};
+use sluice_db::policy_cache::PolicyCache;
+use sluice_trust::instances::Decision;
 
-/// The policy table in memory.
+/// The process's policy table as the request path asks it: a refusal, not a decision.
 #[derive(Debug, Default)]
-pub struct PolicyCache {
-    current: RwLock<Arc<Loaded>>,
+pub struct Admission {
+    /// The table and its generation (the probe keeps it current).
+    pub cache: PolicyCache,
 }
 
-#[derive(Debug, Default)]
-struct Loaded {
-    generation: i64,
-    policies: Policies,
-}
-
-impl PolicyCache {
-    /// Replaces the table.
-    pub fn replace(&self, snap: PolicySnapshot) {
-        let loaded = Loaded {
-            generation: snap.generation,
-            policies: snap.policies(),
-        };
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(loaded);
-    }
-
-    /// The generation loaded.
-    pub fn generation(&self) -> i64 {
-        self.snapshot().generation
-    }
-
-    fn snapshot(&self) -> Arc<Loaded> {
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
+impl Admission {
     /// The decision for an instance (`host[:port]`).
     pub fn decide(&self, authority: &str) -> Decision {
-        self.snapshot().policies.decide_str(authority)
+        self.cache.policies().decide_str(authority)
     }
 
     /// True when `authority` has an allow entry and is not blocked.
     pub fn is_allowed(&self, authority: &str) -> bool {
-        self.snapshot().policies.explicitly_allowed(authority)
+        self.cache.policies().explicitly_allowed(authority)
     }
 
     /// Accepts or refuses an activity whose actor lives on `authority`.
@@ -81,11 +55,11 @@ impl PolicyCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sluice_db::instances::{Mode, Policy};
+    use sluice_db::instances::{Mode, Policy, PolicySnapshot};
 
-    fn cache(mode: Mode, entries: &[(&str, Policy)]) -> PolicyCache {
-        let c = PolicyCache::default();
-        c.replace(PolicySnapshot {
+    fn cache(mode: Mode, entries: &[(&str, Policy)]) -> Admission {
+        let c = Admission::default();
+        c.cache.replace(&PolicySnapshot {
             generation: 1,
             mode: Some(mode),
             entries: entries.iter().map(|(d, p)| (d.to_string(), *p)).collect(),

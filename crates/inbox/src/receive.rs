@@ -1,24 +1,26 @@
-//! Receive: the request path, top to bottom. Each step is cheaper than the next and none
-//! writes anything until the last:
+//! The request path, top to bottom. Each step is cheaper than the next and none writes
+//! anything until the last:
 //!
-//! 1. the inbox exists (local actor names in memory; a name not known yet costs one
-//!    rate-bounded lookup, [`crate::local_actors`]) → 404 (503 past the lookup bound)
-//! 2. media type → 415; journal pressure (a gauge refreshed in the background) → 429
-//! 3. the body, bounded in size (413) and time (408)
-//! 4. nesting depth by byte scan (400), then one parse: `id`, `type`, `actor` (400)
-//!    (numbers beyond f64's range: 400)
-//! 5. the activity `id` on the actor's host and not reserved (400); the actor's instance
-//!    policy (403)
-//! 6. the HTTP signature ([`crate::verify`]: key-less checks, who signed (the actor, or a
-//!    forwarder whose key is known and whose instance policy admits), then the key,
-//!    cheapest tier first) → 401/403 (503 when the key's server or our database is
-//!    unreachable, or the key fetch budget is spent)
-//! 7. the instance's acceptance rate, in memory (429), counted only for signed activities
-//!    so nobody can spend another instance's rate
-//! 8. the journal ([`crate::journal`], group commit) → 202 once the row is committed
+//! - **target**: the inbox exists (local actor names in memory; a name not known yet costs
+//!   one rate-bounded lookup, [`crate::local_actors`]) → 404 (503 past the lookup bound)
+//! - **intake**: media type → 415; journal pressure (a gauge refreshed in the background)
+//!   → 429
+//! - **body**: bounded in size (413) and time (408)
+//! - **envelope** ([`crate::envelope`]): nesting depth by byte scan (400), then one parse:
+//!   `id`, `type`, `actor` (400); numbers beyond f64's range: 400
+//! - **origin**: the activity `id` on the actor's host and not reserved (400); the actor's
+//!   instance policy (403)
+//! - **signature** ([`crate::verify`]): key-less checks, who signed (the actor, or a
+//!   forwarder whose key is known and whose instance policy admits), then the key, cheapest
+//!   tier first → 401/403 (503 when the key's server or our database is unreachable, or
+//!   the key fetch budget is spent)
+//! - **rate**: the instance's acceptance rate, in memory (429), counted only for signed
+//!   activities so nobody can spend another instance's rate
+//! - **journal** ([`crate::journal`], group commit) → 202 once the row is committed
 //!
 //! All of it under one deadline (`inbox_deadline_ms`, 9 s: senders give up at 10 s); past
-//! it, 503. Processing happens after the answer, in the pipeline.
+//! it, 503. Processing happens after the answer, in the pipeline. What a request cost
+//! (database time and round-trips, network, signature CPU) is read from its spend.
 
 use crate::envelope::{self, Envelope};
 use crate::local_actors::Target;
@@ -30,7 +32,6 @@ use futures::StreamExt;
 use sluice_apub::Rc;
 use sluice_db::inbox::NewReceived;
 use sluice_metrics::{global, spend};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use url::Url;
 
@@ -41,8 +42,6 @@ pub struct Ack {
     pub id: String,
     /// Already journaled before.
     pub duplicate: bool,
-    /// Database round-trips this request paid (its share of a shared insert included).
-    pub roundtrips: f64,
 }
 
 /// `POST /inbox`.
@@ -103,6 +102,11 @@ async fn handle(
     });
     let m = global();
     let elapsed = start.elapsed().as_secs_f64();
+    // Zero only for a request refused before its signature was looked at.
+    if !spent.verify.is_zero() {
+        m.signature_verify_seconds
+            .observe(spent.verify.as_secs_f64());
+    }
     match outcome {
         Ok(ack) => {
             let result = if ack.duplicate {
@@ -116,7 +120,8 @@ async fn handle(
             m.inbox_ack_seconds
                 .with_label_values(&[result])
                 .observe(elapsed);
-            m.inbox_ack_db_roundtrips.observe(ack.roundtrips);
+            // Its share of a shared insert included.
+            m.inbox_ack_db_roundtrips.observe(spent.roundtrips);
             for (part, d) in [
                 ("db", spent.db),
                 ("network", spent.net),
@@ -150,7 +155,7 @@ async fn handle(
     }
 }
 
-/// Steps 1–7 of the module doc.
+/// The steps of the module doc, up to the journal's answer.
 pub async fn receive(
     req: &HttpRequest,
     payload: web::Payload,
@@ -160,8 +165,8 @@ pub async fn receive(
     let s = &inbox.shared;
     let cfg = &s.cfg;
 
-    // 1-2: nothing read yet.
-    let looked_up = s.local.check(&s.db, &target).await?;
+    // target, intake: nothing read yet.
+    s.local.check(&s.db, &target).await?;
     let content_type = req
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
@@ -174,12 +179,12 @@ pub async fn receive(
     }
     s.check_pressure()?;
 
-    // 3-4: the body.
+    // body, envelope.
     let body = read_body(req, payload, cfg.max_body_bytes, cfg.read_timeout).await?;
     envelope::scan(&body, cfg.max_json_depth)?;
     let env = envelope::parse(&body)?;
 
-    // 5: who claims to speak, and may they.
+    // origin: who claims to speak, and may they.
     let actor_host = env.actor_host();
     // Refusals from here on are counted for this instance (the console's refusals by rc).
     actix_web::HttpMessage::extensions_mut(req)
@@ -202,19 +207,9 @@ pub async fn receive(
     s.policy.check(&actor_host)?;
     crate::chain::precheck(&cfg.policies, env.actor.as_str())?;
 
-    // 6: the signature.
-    let mut cpu = Duration::ZERO;
-    let trips = AtomicU64::new(looked_up.roundtrips);
-    let verified = match verify::precheck(
-        verify::incoming(req, &body, &cfg.domain),
-        &cfg.verify,
-        &mut cpu,
-    ) {
-        Ok(checked) => verify::authenticate(&checked, &env, &s.keys, &trips, &mut cpu).await,
-        Err(r) => Err(r),
-    };
-    global().signature_verify_seconds.observe(cpu.as_secs_f64());
-    let verified = verified?;
+    // signature.
+    let checked = verify::precheck(verify::incoming(req, &body, &cfg.domain), &cfg.verify)?;
+    let verified = verify::authenticate(&checked, &env, &s.keys).await?;
 
     // A forwarded activity comes from the signer's instance: it must be admitted too, and
     // it is the one whose rate is spent.
@@ -228,14 +223,13 @@ pub async fn receive(
         None => actor_host,
     };
 
-    // 7: what may this instance cost us. Only signed activities count: the unsigned 410
+    // rate: what may this instance cost us. Only signed activities count: the unsigned 410
     // Delete proves nothing about who sent it, and its derived id makes repeats free.
     if verified != Verified::ActorGone {
         s.check_rate(&sender_host)?;
     }
 
-    // 8: the one durable write.
-    let own_trips = trips.load(Ordering::Relaxed) as f64;
+    // journal: the one durable write.
     if verified == Verified::ActorGone {
         tracing::info!(actor = %env.actor, "journaling a Delete of an actor whose document is 410 Gone");
         let (id, raw) = verify::gone_delete(&env.actor);
@@ -245,13 +239,13 @@ pub async fn receive(
             actor: env.actor.clone(),
             object_id: Some(env.actor.to_string()),
         };
-        return journal(inbox, &derived, raw, None, own_trips).await;
+        return journal(inbox, &derived, raw, None).await;
     }
     // `scan` + `parse` proved the body is UTF-8 JSON; it is journaled as received.
     let raw = String::from_utf8(body.to_vec())
         .map_err(|_| Refusal::new(Rc::JsonMalformed, "the body is not UTF-8"))?;
     let signer = verified.forwarder().map(str::to_string);
-    journal(inbox, &env, raw, signer, own_trips).await
+    journal(inbox, &env, raw, signer).await
 }
 
 async fn journal(
@@ -259,7 +253,6 @@ async fn journal(
     env: &Envelope,
     raw: String,
     signer: Option<String>,
-    own_trips: f64,
 ) -> Result<Ack, Refusal> {
     let row = NewReceived {
         activity_id: env.id.to_string(),
@@ -268,21 +261,10 @@ async fn journal(
         raw,
         signer,
     };
-    let wait = Instant::now();
-    let r = inbox.shared.journal.append(row).await;
-    // Waiting for the group commit is database time, though the insert runs on the writer task.
-    spend::add_db(wait.elapsed());
-    let j = r.map_err(|e| {
-        if e.is_transient() {
-            Refusal::database_unavailable()
-        } else {
-            Refusal::new(Rc::Internal, "internal error; retry later")
-        }
-    })?;
+    let j = inbox.shared.journal.append(row).await?;
     Ok(Ack {
         id: env.id.to_string(),
         duplicate: j.duplicate,
-        roundtrips: own_trips + j.roundtrips,
     })
 }
 

@@ -5,9 +5,10 @@
 
 use crate::Shared;
 use futures::FutureExt;
-use sluice_db::{Db, DbError, inbox as q, instances};
+use sluice_db::{Db, DbError, inbox as q};
 use sluice_metrics::global;
-use std::sync::Weak;
+use sluice_stage::Shutdown;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 /// Journal pressure as last probed.
@@ -31,15 +32,11 @@ pub async fn tick(shared: &Shared) -> Result<(), DbError> {
         .db
         .run("inbox_probe", move |c| q::probe(c, cap).boxed())
         .await?;
-    if probe.policy_generation != shared.policy.generation() {
-        let snap = instances::load_policy(&shared.db).await?;
-        tracing::info!(
-            generation = snap.generation,
-            entries = snap.entries.len(),
-            "instance policy loaded"
-        );
-        shared.policy.replace(snap);
-    }
+    shared
+        .policy
+        .cache
+        .at_least(&shared.db, probe.policy_generation)
+        .await?;
     if probe.local_actors != shared.local.fingerprint() {
         reload_names(&shared.db, shared, probe.local_actors).await?;
     }
@@ -55,6 +52,7 @@ pub async fn tick(shared: &Shared) -> Result<(), DbError> {
     let m = global();
     m.journal_depth.set(probe.depth);
     m.journal_lag_seconds.set(lag);
+    m.review_held_activities.set(probe.held);
     Ok(())
 }
 
@@ -71,16 +69,16 @@ async fn reload_names(db: &Db, shared: &Shared, fingerprint: i64) -> Result<(), 
     Ok(())
 }
 
-/// Runs `tick` every interval until the inbox is dropped.
-pub async fn run(shared: Weak<Shared>, interval: std::time::Duration) {
-    let mut timer = tokio::time::interval(interval);
+/// Runs `tick` every `refresh_interval` until `shutdown`.
+pub async fn run(shared: Arc<Shared>, shutdown: Shutdown) {
+    let mut timer = tokio::time::interval(shared.cfg.refresh_interval);
     timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     timer.tick().await; // the first tick is immediate; `start` already probed
     loop {
-        timer.tick().await;
-        let Some(shared) = shared.upgrade() else {
-            return;
-        };
+        tokio::select! {
+            _ = shutdown.triggered() => return,
+            _ = timer.tick() => {}
+        }
         if let Err(e) = tick(&shared).await {
             tracing::warn!(error = %e, "inbox background probe failed; keeping the last values");
         }

@@ -13,10 +13,10 @@ use actix_web::HttpMessage;
 use sluice_apub::Rc;
 use sluice_db::Db;
 use sluice_db::refusals::Counted;
+use sluice_stage::{Handle, Shutdown};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 /// Where refusals from hosts beyond the bound (or absurdly long ones) are counted.
 pub const OTHER: &str = "(other)";
@@ -114,34 +114,43 @@ pub struct FlushSettings {
     pub retention: Duration,
 }
 
-/// Flushes `tally` every `settings.every` until `stop`, then once more.
-pub fn spawn_flusher(
-    db: Db,
-    tally: Arc<RefusalTally>,
-    settings: FlushSettings,
-    stop: CancellationToken,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let prune_every = (3600.0 / settings.every.as_secs_f64().max(1.0)).ceil() as u64;
-        let mut flushes = 0u64;
-        loop {
-            let stopping = tokio::select! {
-                _ = stop.cancelled() => true,
-                _ = tokio::time::sleep(settings.every) => false,
-            };
-            if let Err(e) = tally.flush(&db).await {
-                tracing::warn!(error = %e, "inbox refusal counts not written; kept for the next flush");
-            }
-            if stopping {
-                return;
-            }
-            if flushes.is_multiple_of(prune_every.max(1)) {
-                let older = settings.retention.as_secs_f64();
-                if let Err(e) = sluice_db::refusals::prune(&db, older).await {
-                    tracing::warn!(error = %e, "pruning old inbox refusal counts failed");
-                }
-            }
-            flushes += 1;
+/// What the flusher needs from the rest of the process.
+pub struct FlushDeps {
+    /// The database.
+    pub db: Db,
+    /// The inbox's counts ([`crate::Inbox::refusal_tally`]).
+    pub tally: Arc<RefusalTally>,
+}
+
+impl FlushSettings {
+    /// Flushes the tally every `every` until `shutdown`, then once more.
+    pub fn start(self, deps: FlushDeps, shutdown: Shutdown) -> Handle {
+        let task = tokio::spawn(flusher(deps, self, shutdown.clone()));
+        Handle::new("refusal flusher", shutdown, vec![task])
+    }
+}
+
+async fn flusher(deps: FlushDeps, settings: FlushSettings, stop: Shutdown) {
+    let FlushDeps { db, tally } = deps;
+    let prune_every = (3600.0 / settings.every.as_secs_f64().max(1.0)).ceil() as u64;
+    let mut flushes = 0u64;
+    loop {
+        let stopping = tokio::select! {
+            _ = stop.triggered() => true,
+            _ = tokio::time::sleep(settings.every) => false,
+        };
+        if let Err(e) = tally.flush(&db).await {
+            tracing::warn!(error = %e, "inbox refusal counts not written; kept for the next flush");
         }
-    })
+        if stopping {
+            return;
+        }
+        if flushes.is_multiple_of(prune_every.max(1)) {
+            let older = settings.retention.as_secs_f64();
+            if let Err(e) = sluice_db::refusals::prune(&db, older).await {
+                tracing::warn!(error = %e, "pruning old inbox refusal counts failed");
+            }
+        }
+        flushes += 1;
+    }
 }

@@ -1,23 +1,24 @@
-//! Verify: the HTTP signature, and who may speak for the activity.
+//! The *signature* step of [`crate::receive`]: the HTTP signature, and who may speak for
+//! the activity, in this order:
 //!
-//! 1. Every check that needs no key (`sluice_apub::signature::check`): the `Signature`
-//!    header (its times bounded before any library sees them), covered headers
-//!    (`(request-target)`, `host`, `date` or `(created)`, `digest`), the time window, the
-//!    `Digest` against the exact body bytes. The `Host` we check is the configured domain:
-//!    behind a reverse proxy the socket's address is not what the sender signed.
-//! 2. Who signed, decided before anything is fetched: the `keyId` names its signer's
-//!    own document ([`key_document`]: the keyId without its fragment, `<actor>#main-key`,
-//!    or the actor for a keyId one segment under it, `<actor>/main-key`). When that signer is the
-//!    activity's actor, its key may be fetched (as activitypub_federation and Mastodon
-//!    do): a signature never makes us fetch anything but the actor the activity names.
-//!    When it is not (inbox forwarding, or `mallory` signing for `bob`), the activity is
-//!    *forwarded*: the signature proves only who forwarded it, the signer's key must
-//!    already be known (never fetched for a forward), the actor may not be one of ours,
-//!    and the pipeline applies the activity only as fetched by its id from its origin
-//!    (Mastodon's rule).
-//! 3. The key, cheapest tier first ([`crate::keys`]; keyIds on our own domain resolve to
-//!    local keys only), whose owner must be the signer; the RSA verification; one refetch
-//!    when a stored key fails (rotation).
+//! - **key-less checks** ([`precheck`], `sluice_apub::signature::check`): the `Signature`
+//!   header (its times bounded before any library sees them), covered headers
+//!   (`(request-target)`, `host`, `date` or `(created)`, `digest`), the time window, the
+//!   `Digest` against the exact body bytes. The `Host` we check is the configured domain:
+//!   behind a reverse proxy the socket's address is not what the sender signed.
+//! - **signer**, decided before anything is fetched: the `keyId` names its signer's own
+//!   document ([`key_document`]: the keyId without its fragment, `<actor>#main-key`, or the
+//!   actor for a keyId one segment under it, `<actor>/main-key`). When that signer is the
+//!   activity's actor, its key may be fetched (as activitypub_federation and Mastodon
+//!   do): a signature never makes us fetch anything but the actor the activity names.
+//!   When it is not (inbox forwarding, or `mallory` signing for `bob`), the activity is
+//!   *forwarded*: the signature proves only who forwarded it, the signer's key must
+//!   already be known (never fetched for a forward), the actor may not be one of ours,
+//!   and the pipeline applies the activity only as fetched by its id from its origin
+//!   (Mastodon's rule).
+//! - **key** ([`crate::key_tiers`], cheapest tier first; keyIds on our own domain resolve
+//!   to local keys only), whose owner must be the signer; the RSA verification; one
+//!   refetch when a stored key fails (rotation).
 //!
 //! The one exception: a `Delete` whose object is its own actor, when the actor's document
 //! answers 410 Gone. The key is gone with the account, so the signature cannot be checked;
@@ -25,16 +26,20 @@
 //! activity claims. What is journaled then is not the request's body but a Delete sluice
 //! builds itself ([`gone_delete`]): under an id derived from the actor (so repeats collapse
 //! and no sender can choose it), with nothing but actor and object (no `removeData`).
+//!
+//! The CPU time of the key-less checks and of the RSA verifications (not of key lookups)
+//! goes to the request's spend (`sluice_metrics::spend`), exported as
+//! `sluice_signature_verify_seconds`.
 
 use crate::Refusal;
 use crate::envelope::Envelope;
-use crate::keys::{Key, KeyError, KeyStore, Tier, key_document};
+use crate::key_tiers::{Key, KeyError, KeyStore, Tier, key_document};
 use actix_web::HttpRequest;
 use sluice_apub::Rc;
 use sluice_apub::signature::{Checked, Incoming, SignatureError, VerifyPolicy, check};
+use sluice_metrics::spend;
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicU64;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 use url::Url;
 
 /// How the activity was authenticated.
@@ -96,34 +101,22 @@ pub fn incoming<'a>(req: &'a HttpRequest, body: &'a [u8], domain: &str) -> Incom
     }
 }
 
-fn refuse(e: SignatureError) -> Refusal {
-    Refusal::new(e.rc(), e.to_string())
-}
-
-/// Runs the key-less checks; adds their CPU time to `cpu` (the caller exports the total
-/// with the RSA step as `sluice_signature_verify_seconds`, key lookups excluded).
-pub fn precheck(
-    req: Incoming<'_>,
-    policy: &VerifyPolicy,
-    cpu: &mut Duration,
-) -> Result<Checked, Refusal> {
+/// Runs the key-less checks.
+pub fn precheck(req: Incoming<'_>, policy: &VerifyPolicy) -> Result<Checked, Refusal> {
     let start = Instant::now();
-    let r = check(req, policy, SystemTime::now()).map_err(refuse);
-    *cpu += start.elapsed();
-    r
+    let r = check(req, policy, SystemTime::now());
+    spend::add_verify(start.elapsed());
+    Ok(r?)
 }
 
 /// Longest keyId accepted.
 const MAX_KEY_ID_LEN: usize = 1024;
 
 /// Resolves the key and verifies; see the module doc for the rules.
-/// `cpu` collects the time of the RSA verifications (not of key lookups).
 pub async fn authenticate(
     checked: &Checked,
     env: &Envelope,
     keys: &KeyStore,
-    trips: &AtomicU64,
-    cpu: &mut Duration,
 ) -> Result<Verified, Refusal> {
     // Every keyId may end up a key of an in-memory cache: bounded like a URL, not like
     // the 128 KiB of headers a sender may send.
@@ -133,7 +126,7 @@ pub async fn authenticate(
             format!("the keyId is longer than {MAX_KEY_ID_LEN} bytes"),
         ));
     }
-    let signer = key_document(&checked.key_id, &env.actor).map_err(key_refusal)?;
+    let signer = key_document(&checked.key_id, &env.actor)?;
     let forwarded = signer != env.actor;
     if forwarded && keys.is_local(&env.actor) {
         return Err(Refusal::new(
@@ -146,9 +139,9 @@ pub async fn authenticate(
         ));
     }
     let found = if forwarded {
-        keys.known(&checked.key_id, &signer, trips).await
+        keys.known(&checked.key_id, &signer).await
     } else {
-        keys.get(&checked.key_id, &signer, trips).await
+        keys.get(&checked.key_id, &signer).await
     };
     let (key, tier) = match found {
         Ok(k) => k,
@@ -159,7 +152,7 @@ pub async fn authenticate(
         {
             return Ok(Verified::ActorGone);
         }
-        Err(e) => return Err(key_refusal(e)),
+        Err(e) => return Err(e.into()),
     };
     let verified = |owner: &str, tier| {
         if forwarded {
@@ -175,19 +168,19 @@ pub async fn authenticate(
         }
     };
     owned_by(&key, &signer)?;
-    if timed_verify(checked, &key.key, cpu).is_ok() {
+    if timed_verify(checked, &key.key).is_ok() {
         return Ok(verified(&key.owner, tier));
     }
     // A stored key failed: the owner may have rotated it. One refetch, if not too young.
     if !matches!(tier, Tier::Fetch | Tier::Local)
-        && let Some(again) = keys.refetch(&checked.key_id, &key, &signer, trips).await
+        && let Some(again) = keys.refetch(&checked.key_id, &key, &signer).await
     {
-        let key = again.map_err(key_refusal)?;
+        let key = again?;
         owned_by(&key, &signer)?;
-        timed_verify(checked, &key.key, cpu).map_err(refuse)?;
+        timed_verify(checked, &key.key)?;
         return Ok(verified(&key.owner, Tier::Refetch));
     }
-    Err(refuse(SignatureError::Invalid))
+    Err(SignatureError::Invalid.into())
 }
 
 /// The key's owner (as stored, or as its document said) must be the signer itself, the
@@ -222,28 +215,9 @@ pub fn gone_delete(actor: &Url) -> (Url, String) {
     (id, doc.to_string())
 }
 
-fn timed_verify(
-    checked: &Checked,
-    key: &rsa::RsaPublicKey,
-    cpu: &mut Duration,
-) -> Result<(), SignatureError> {
+fn timed_verify(checked: &Checked, key: &rsa::RsaPublicKey) -> Result<(), SignatureError> {
     let start = Instant::now();
     let r = checked.verify(key);
-    *cpu += start.elapsed();
+    spend::add_verify(start.elapsed());
     r
-}
-
-fn key_refusal(e: KeyError) -> Refusal {
-    match e {
-        KeyError::Unknown(m) => Refusal::new(Rc::KeyUnknown, m),
-        KeyError::Gone => Refusal::new(
-            Rc::KeyUnknown,
-            "the signer's actor is gone (410); only a Delete of that actor is accepted",
-        ),
-        KeyError::Transient(m) => Refusal::new(Rc::KeyFetchFailed, m),
-        e @ KeyError::Busy(wait) => {
-            Refusal::new(Rc::KeyFetchFailed, e.to_string()).retry_after(wait)
-        }
-        KeyError::Database(_) => Refusal::database_unavailable(),
-    }
 }

@@ -72,7 +72,7 @@ pub struct Metrics {
     /// HTTP requests answered, by route and status class.
     pub http_requests_total: IntCounterVec,
 
-    // --- inbox: receive, verify, journal (issue 3) ---
+    // --- inbox: receive, verify, journal ---
     /// Inbox requests by result (`accepted`, `duplicate`, `rejected`, `throttled`,
     /// `unavailable`) and `rc` (empty when accepted).
     pub inbox_requests_total: IntCounterVec,
@@ -88,12 +88,14 @@ pub struct Metrics {
     pub key_lookups_total: IntCounterVec,
     /// Activities per group-commit journal insert.
     pub journal_insert_batch_size: Histogram,
-    /// Unprocessed journal rows (updated by the pipeline).
+    /// Unprocessed journal rows, counted up to the inbox's backpressure bound (set by the
+    /// inbox's probe only: the 429 check reads the same number).
     pub journal_depth: IntGauge,
-    /// Age of the oldest unprocessed journal row, in seconds.
+    /// Age of the oldest unprocessed journal row not yet tried, in seconds (set by the
+    /// inbox's probe only).
     pub journal_lag_seconds: prometheus::Gauge,
 
-    // --- pipeline: batch, apply, write (issue 4) ---
+    // --- pipeline: batch, apply, write ---
     /// Journal rows per processed batch.
     pub pipeline_batch_size: Histogram,
     /// Activities processed, by type and result (`done`, `ignored`, `failed`, `retry`).
@@ -105,7 +107,7 @@ pub struct Metrics {
     /// Batch processing time split by `part` (`db`, `network`, `cpu`), per activity.
     pub pipeline_time_seconds: HistogramVec,
 
-    // --- outgoing HTTP: fetches and deliveries (issues 3-5) ---
+    // --- outgoing HTTP: fetches and deliveries ---
     /// Remote fetch latency (network delay) by peer host and result.
     pub fetch_duration_seconds: HistogramVec,
     /// Delivery latency by peer host.

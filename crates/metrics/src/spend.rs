@@ -1,10 +1,13 @@
-//! Where the time of one unit of work goes: database, network, the rest.
+//! Where the time of one unit of work goes: database, network, the rest; and how many
+//! database round-trips it paid.
 //!
 //! The founding incident was "each activity takes a second and nothing says why". So every
-//! instrumented database operation and every outgoing HTTP request adds its wall time to
-//! the *spend* of the task it runs in; the receiver and the pipeline read the totals at the
-//! end of a request or batch and export them as separate histograms (DB, network, CPU =
-//! everything else: parsing, signature checks, scheduling).
+//! instrumented database operation adds its wall time and round-trips, every outgoing HTTP
+//! request its wall time, and every signature check its CPU time to the *spend* of the task
+//! it runs in; the receiver and the pipeline read the totals at the end of a request or
+//! batch and export them (DB, network, CPU = everything else: parsing, signature checks,
+//! scheduling; round-trips per acknowledgement or per batch). Stage code therefore passes
+//! no counters around: whatever it awaits within the unit is counted.
 //!
 //! The accumulator is task-local: work spawned onto another task is not counted unless
 //! that task is measured too.
@@ -21,7 +24,13 @@ tokio::task_local! {
 struct Accumulator {
     db_nanos: AtomicU64,
     net_nanos: AtomicU64,
+    verify_nanos: AtomicU64,
+    /// Round-trips in millionths: a statement shared by several units (the inbox's group
+    /// commit) is paid in fractions.
+    roundtrip_micros: AtomicU64,
 }
+
+const MICROS: f64 = 1_000_000.0;
 
 /// The split of one measured unit of work.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -32,6 +41,10 @@ pub struct Spent {
     pub db: Duration,
     /// Time inside outgoing network requests.
     pub net: Duration,
+    /// CPU time of signature checks (part of [`Spent::cpu`]).
+    pub verify: Duration,
+    /// Database round-trips, a share of a shared statement counting as its fraction.
+    pub roundtrips: f64,
 }
 
 impl Spent {
@@ -51,15 +64,17 @@ pub async fn measure<F: Future>(fut: F) -> (F::Output, Spent) {
                 total: start.elapsed(),
                 db: Duration::from_nanos(a.db_nanos.load(Ordering::Relaxed)),
                 net: Duration::from_nanos(a.net_nanos.load(Ordering::Relaxed)),
+                verify: Duration::from_nanos(a.verify_nanos.load(Ordering::Relaxed)),
+                roundtrips: a.roundtrip_micros.load(Ordering::Relaxed) as f64 / MICROS,
             });
             (out, spent)
         })
         .await
 }
 
-/// Runs `fut` without adding its database or network time to the current task's spend:
-/// for work whose wall time the caller accounts for itself (e.g. a stage of concurrent
-/// fetches, whose summed durations would exceed the time the stage took).
+/// Runs `fut` without adding anything it spends to the current task's spend: for work whose
+/// wall time the caller accounts for itself (e.g. a stage of concurrent fetches, whose
+/// summed durations would exceed the time the stage took).
 pub async fn untracked<F: Future>(fut: F) -> F::Output {
     SPEND.scope(Accumulator::default(), fut).await
 }
@@ -75,6 +90,20 @@ pub fn add_net(d: Duration) {
         a.net_nanos
             .fetch_add(d.as_nanos() as u64, Ordering::Relaxed)
     });
+}
+
+/// Adds the CPU time of a signature check (no-op outside [`measure`]).
+pub fn add_verify(d: Duration) {
+    let _ = SPEND.try_with(|a| {
+        a.verify_nanos
+            .fetch_add(d.as_nanos() as u64, Ordering::Relaxed)
+    });
+}
+
+/// Adds database round-trips, or a share of them (no-op outside [`measure`]).
+pub fn add_roundtrips(n: f64) {
+    let micros = (n.max(0.0) * MICROS).round() as u64;
+    let _ = SPEND.try_with(|a| a.roundtrip_micros.fetch_add(micros, Ordering::Relaxed));
 }
 
 #[cfg(test)]
@@ -102,5 +131,18 @@ mod tests {
             Duration::from_millis(1),
             "untracked time is not counted"
         );
+    }
+
+    #[tokio::test]
+    async fn spend_counts_roundtrips_and_their_shares() {
+        let ((), s) = measure(async {
+            add_roundtrips(2.0);
+            add_roundtrips(1.0 / 3.0);
+            add_verify(Duration::from_micros(40));
+            untracked(async { add_roundtrips(5.0) }).await;
+        })
+        .await;
+        assert!((s.roundtrips - 7.0 / 3.0).abs() < 1e-5, "{}", s.roundtrips);
+        assert_eq!(s.verify, Duration::from_micros(40));
     }
 }

@@ -1,4 +1,6 @@
-//! Outgoing request failures, classified for the caller.
+//! Outgoing request failures, and the one decision whether one is worth retrying
+//! ([`NetError::is_transient`]), which the key tiers, the pipeline's fetches and the send
+//! queue's deliveries all ask.
 
 /// Why an outgoing request did not produce a usable answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,13 +26,19 @@ pub enum NetError {
 }
 
 impl NetError {
-    /// True when trying again later may succeed: timeouts, network errors, 408, 429, 5xx.
+    /// True when trying again later may succeed: timeouts, network errors, and the
+    /// statuses [`NetError::transient_status`] names.
     pub fn is_transient(&self) -> bool {
         match self {
             NetError::Timeout | NetError::Connect(_) => true,
-            NetError::Status(s) => *s == 408 || *s == 429 || *s >= 500,
+            NetError::Status(s) => Self::transient_status(*s),
             NetError::Refused(_) | NetError::TooLarge(_) | NetError::NotJson(_) => false,
         }
+    }
+
+    /// The statuses that ask to be retried later: 408, 429 and 5xx.
+    pub fn transient_status(status: u16) -> bool {
+        status == 408 || status == 429 || status >= 500
     }
 
     /// The object is gone for good (404 or 410).

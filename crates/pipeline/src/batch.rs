@@ -13,78 +13,72 @@ use crate::apply::{Via, apply};
 use crate::ctx::{Ctx, Env, Fetched};
 use crate::fetch::{Fetch, FetchFailure};
 use crate::forwarded;
-use crate::keys::Collector;
-use crate::outcome::Step;
+use crate::outcome::Outcome;
 use crate::policy;
+use crate::references::Collector;
 use crate::relay;
 use crate::view::View;
 use futures::{FutureExt, StreamExt};
 use sluice_apub::Rc;
 use sluice_apub::vocab::{Activity, AnnounceObject, Object, ObjectRef, ParseError, Verb, host};
-use sluice_db::ingest::journal::Claimed;
+use sluice_db::ingest::journal::ClaimedActivity;
 use sluice_db::ingest::lookup::{Keys, lookup};
 use sluice_db::instances;
+use sluice_db::policy_cache::PolicyCache;
 use sluice_db::{Conn, DbError};
-use sluice_trust::instances::Policies;
 use std::collections::{BTreeSet, HashSet};
-use std::sync::Arc;
 use std::time::Instant;
 use url::Url;
 
 /// A claimed row and its parsed activity.
-pub(crate) struct Item {
-    pub row: Claimed,
+pub(crate) struct ParsedRow {
+    pub row: ClaimedActivity,
     pub parsed: Result<Activity, ParseError>,
 }
 
-impl Item {
-    pub(crate) fn new(row: Claimed) -> Item {
+impl ParsedRow {
+    pub(crate) fn new(row: ClaimedActivity) -> ParsedRow {
         let parsed = Activity::parse(&row.raw);
-        Item { row, parsed }
+        ParsedRow { row, parsed }
     }
-}
-
-/// The instance-policy table a processor holds across batches, with its
-/// `policy_generation`: a lookup reads the policy rows only when the generation moved (in
-/// its one flight, so a change takes effect at the next lookup, at no extra round-trip).
-#[derive(Default)]
-pub(crate) struct Policy {
-    generation: Option<i64>,
-    table: Arc<Policies>,
 }
 
 async fn look_up(
     conn: &mut Conn,
     view: &mut View,
-    policy: &mut Policy,
+    policy: &PolicyCache,
     keys: Keys,
 ) -> Result<(), DbError> {
     if keys.is_empty() {
         return Ok(());
     }
-    let (k, known) = (keys.clone(), policy.generation);
+    // The policy rows come in the lookup's flight when `policy_generation` moved past the
+    // one held: a change takes effect at the next lookup, at no extra round-trip.
+    let (k, known) = (keys.clone(), policy.generation());
     let mut snap = conn
         .run("ingest_lookup", move |c| {
             async move { lookup(c, &k, known).await }.boxed()
         })
         .await?;
     if let Some(rows) = snap.policy.take() {
-        policy.table = Arc::new(instances::decision_table(
-            instances::Mode::parse(&rows.mode),
-            rows.instances
-                .iter()
-                .map(|i| (i.domain.as_str(), instances::Policy::parse(&i.policy))),
-        ));
-        policy.generation = Some(rows.generation);
+        policy.set(
+            rows.generation,
+            instances::decision_table(
+                instances::Mode::parse(&rows.mode),
+                rows.instances
+                    .iter()
+                    .map(|i| (i.domain.as_str(), instances::Policy::parse(&i.policy))),
+            ),
+        );
     }
-    view.policies = policy.table.clone();
+    view.policies = policy.policies();
     view.absorb(&keys, snap);
     Ok(())
 }
 
 /// Ids of content embedded in the batch: its own activities will create them, so they are
 /// never fetched for the others.
-fn provided(items: &[Item]) -> HashSet<String> {
+fn provided(items: &[ParsedRow]) -> HashSet<String> {
     fn walk(a: &Activity, out: &mut HashSet<String>) {
         match &a.verb {
             Verb::Create(ObjectRef::Embedded(o)) | Verb::Update(ObjectRef::Embedded(o)) => {
@@ -106,24 +100,24 @@ fn provided(items: &[Item]) -> HashSet<String> {
 /// The parsed activities of the rows whose body counts as sent: a forwarded row's body is
 /// what its forwarder says, so nothing is looked up or provided for it (only its origin's
 /// copy counts).
-fn trusted(items: &[Item]) -> impl Iterator<Item = &Activity> {
+fn trusted(items: &[ParsedRow]) -> impl Iterator<Item = &Activity> {
     items
         .iter()
         .filter(|i| forwarded::pair(i).is_none())
         .filter_map(|i| i.parsed.as_ref().ok())
 }
 
-fn apply_item(view: &mut View, fetched: &Fetched, env: &Env, item: &Item) -> Step {
+fn apply_item(view: &mut View, fetched: &Fetched, env: &Env, item: &ParsedRow) -> Outcome {
     if forwarded::pair(item).is_some() {
         return forwarded::apply_forwarded(view, fetched, env, item);
     }
     let a = match &item.parsed {
         Ok(a) => a,
-        Err(e) => return Step::failed(Rc::MalformedActivity, e.to_string()),
+        Err(e) => return Outcome::failed(Rc::MalformedActivity, e.to_string()),
     };
     let verified = Url::parse(&item.row.actor).map(|u| host(&u));
     if verified.as_ref().ok() != Some(&host(&a.actor)) {
-        return Step::failed(
+        return Outcome::failed(
             Rc::HostMismatch,
             format!("{} is not the verified sender {}", a.actor, item.row.actor),
         );
@@ -165,7 +159,7 @@ fn plan(
     view: &View,
     fetched: &Fetched,
     env: &Env,
-    items: &[Item],
+    items: &[ParsedRow],
     budget: &Budget,
     ended: &[bool],
 ) -> Vec<(usize, BTreeSet<String>)> {
@@ -176,7 +170,7 @@ fn plan(
         if budget.deferred(i) || ended.get(i).copied().unwrap_or(false) {
             continue;
         }
-        if let Step::Need(urls) = apply_item(&mut scratch, fetched, env, item) {
+        if let Outcome::Need(urls) = apply_item(&mut scratch, fetched, env, item) {
             let urls: BTreeSet<String> = urls
                 .into_iter()
                 .map(|u| u.to_string())
@@ -239,11 +233,11 @@ pub(crate) async fn run(
     env: &Env,
     fetcher: &dyn Fetch,
     fetched: &mut Fetched,
-    policy: &mut Policy,
-    items: &[Item],
-) -> Result<(Vec<Step>, View), DbError> {
+    policy: &PolicyCache,
+    items: &[ParsedRow],
+) -> Result<(Vec<Outcome>, View), DbError> {
     let mut view = View {
-        policies: policy.table.clone(),
+        policies: policy.policies(),
         ..View::default()
     };
     let mut keys = Collector::default();
@@ -311,18 +305,18 @@ pub(crate) async fn run(
             .unwrap_or(item);
         let step = judged.as_ref().and_then(policy::Judged::step);
         let step = match step.unwrap_or_else(|| apply_item(&mut view, fetched, env, applied)) {
-            Step::Need(_) if budget.deferred(i) => Step::Retry(
+            Outcome::Need(_) if budget.deferred(i) => Outcome::Retry(
                 Rc::FetchBudget,
                 format!(
                     "needs more than {} remote fetches (or its batch's {}); deferred",
                     env.settings.fetch_per_activity, env.settings.fetch_per_batch
                 ),
             ),
-            Step::Need(urls) => unresolved(&urls, fetched),
+            Outcome::Need(urls) => unresolved(&urls, fetched),
             s => s,
         };
         let relays = judged.as_ref().is_none_or(|j| j.outcome.relay);
-        if let Step::Done {
+        if let Outcome::Done {
             changed: true,
             relay: Some(community),
         } = &step
@@ -338,7 +332,7 @@ pub(crate) async fn run(
         }
         // Decisions are recorded once, with the row's final step (not at each retry).
         if let Some(j) = &judged
-            && !matches!(step, Step::Retry(..) | Step::Need(_))
+            && !matches!(step, Outcome::Retry(..) | Outcome::Need(_))
         {
             policy::record(&mut view.decisions, item, &j.outcome);
         }
@@ -352,9 +346,9 @@ pub(crate) async fn run(
 async fn look_up_served(
     conn: &mut Conn,
     view: &mut View,
-    policy: &mut Policy,
+    policy: &PolicyCache,
     fetched: &Fetched,
-    items: &[Item],
+    items: &[ParsedRow],
     keyed: &mut HashSet<usize>,
 ) -> Result<(), DbError> {
     let mut keys = Collector::default();
@@ -377,14 +371,14 @@ fn knows(view: &View, id: &str) -> bool {
 
 /// The step for an activity still missing something after the last round: the fetch
 /// failure when there was one, else another attempt later.
-fn unresolved(urls: &[Url], fetched: &Fetched) -> Step {
+fn unresolved(urls: &[Url], fetched: &Fetched) -> Outcome {
     for u in urls {
         if let Some(Err(f)) = fetched.get(u.as_str()) {
             return crate::outcome::Miss::Failed(u.clone(), f.clone()).step();
         }
     }
     let list: Vec<&str> = urls.iter().map(Url::as_str).collect();
-    Step::Retry(
+    Outcome::Retry(
         Rc::UnknownObject,
         format!("still unresolved: {}", list.join(", ")),
     )

@@ -8,6 +8,7 @@
 
 use futures::future::BoxFuture;
 use sluice_apub::Rc;
+use sluice_net::NetError;
 use url::Url;
 
 /// Fetches ActivityPub documents.
@@ -27,7 +28,7 @@ pub struct FetchFailure {
     pub rc: Rc,
     /// Retry later (timeouts, network errors, 5xx, 429).
     pub transient: bool,
-    /// For the admin.
+    /// For the admin: what was fetched and what it met.
     pub message: String,
 }
 
@@ -50,33 +51,6 @@ impl FetchFailure {
         }
     }
 
-    /// 404 (permanent).
-    pub fn not_found(message: impl Into<String>) -> Self {
-        FetchFailure {
-            rc: Rc::FetchNotFound,
-            transient: false,
-            message: message.into(),
-        }
-    }
-
-    /// 410 Gone: the object was deleted (permanent; read as a tombstone).
-    pub fn gone(message: impl Into<String>) -> Self {
-        FetchFailure {
-            rc: Rc::ObjectDeleted,
-            transient: false,
-            message: message.into(),
-        }
-    }
-
-    /// Not attempted or cut short: unsafe target, too large, other 4xx (permanent).
-    pub fn refused(message: impl Into<String>) -> Self {
-        FetchFailure {
-            rc: Rc::FetchRefused,
-            transient: false,
-            message: message.into(),
-        }
-    }
-
     /// Not a usable document (permanent).
     pub fn invalid(message: impl Into<String>) -> Self {
         FetchFailure {
@@ -86,15 +60,32 @@ impl FetchFailure {
         }
     }
 
-    /// The HTTP status mapped the way peers mean it: 404 and 410 are answers about the
-    /// object, 408/429/5xx are worth retrying, any other 4xx is permanent.
+    /// An answer with a non-success HTTP status, as [`FetchFailure::from_net`] reads it.
     pub fn from_status(status: u16, url: &Url) -> Self {
-        let msg = format!("GET {url}: HTTP {status}");
-        match status {
-            404 => Self::not_found(msg),
-            410 => Self::gone(msg),
-            408 | 429 | 500..=599 => Self::transient(msg),
-            _ => Self::refused(msg),
+        Self::from_net(url, NetError::Status(status))
+    }
+
+    /// A failed GET of `url`: worth retrying exactly when the network layer says so
+    /// ([`NetError::is_transient`]: timeouts, network errors, 408, 429, 5xx); 404 and 410
+    /// are answers about the object.
+    pub fn from_net(url: &Url, e: NetError) -> Self {
+        let transient = e.is_transient();
+        let rc = match &e {
+            NetError::Timeout => Rc::FetchTimeout,
+            NetError::Status(404) => Rc::FetchNotFound,
+            NetError::Status(410) => Rc::ObjectDeleted,
+            NetError::NotJson(_) => Rc::FetchInvalid,
+            _ if transient => Rc::FetchFailed,
+            // Not attempted or cut short: unsafe target, too large, any other status.
+            NetError::Status(_)
+            | NetError::Connect(_)
+            | NetError::Refused(_)
+            | NetError::TooLarge(_) => Rc::FetchRefused,
+        };
+        FetchFailure {
+            rc,
+            transient,
+            message: format!("GET {url}: {e}"),
         }
     }
 }
@@ -144,17 +135,7 @@ impl Fetch for NetFetcher {
             // The pipeline accounts the fetch stage's wall time as network time itself.
             let r =
                 sluice_metrics::spend::untracked(self.client.fetch_json(url, &self.signer)).await;
-            r.map_err(|e| {
-                use sluice_net::NetError as N;
-                let msg = format!("GET {url}: {e}");
-                match e {
-                    N::Status(status) => FetchFailure::from_status(status, url),
-                    N::Timeout => FetchFailure::timeout(msg),
-                    N::Connect(_) => FetchFailure::transient(msg),
-                    N::Refused(_) | N::TooLarge(_) => FetchFailure::refused(msg),
-                    N::NotJson(_) => FetchFailure::invalid(msg),
-                }
-            })
+            r.map_err(|e| FetchFailure::from_net(url, e))
         })
     }
 }

@@ -13,10 +13,10 @@
 //! minute, however many activities it sends.
 
 use crate::apply::{Via, apply};
-use crate::batch::Item;
+use crate::batch::ParsedRow;
 use crate::ctx::{Ctx, Env, Fetched};
 use crate::fetch::FetchFailure;
-use crate::outcome::Step;
+use crate::outcome::Outcome;
 use crate::view::View;
 use serde_json::Value;
 use sluice_apub::Rc;
@@ -35,7 +35,7 @@ pub(crate) const PER_PAIR: usize = 8;
 const MAX_PAIRS: usize = 10_000;
 
 /// (forwarder's host, origin host) of a forwarded row; `None` for any other row.
-pub(crate) fn pair(item: &Item) -> Option<(String, String)> {
+pub(crate) fn pair(item: &ParsedRow) -> Option<(String, String)> {
     let signer = item.row.signer.as_deref()?;
     if signer == item.row.actor {
         return None;
@@ -46,9 +46,14 @@ pub(crate) fn pair(item: &Item) -> Option<(String, String)> {
 }
 
 /// Applies a forwarded row: the activity its origin serves at its id, or nothing.
-pub(crate) fn apply_forwarded(view: &mut View, fetched: &Fetched, env: &Env, item: &Item) -> Step {
+pub(crate) fn apply_forwarded(
+    view: &mut View,
+    fetched: &Fetched,
+    env: &Env,
+    item: &ParsedRow,
+) -> Outcome {
     let Ok(id) = Url::parse(&item.row.activity_id) else {
-        return Step::failed(Rc::MalformedActivity, "the activity id is not a URL");
+        return Outcome::failed(Rc::MalformedActivity, "the activity id is not a URL");
     };
     if env.urls.is_local(&id) {
         return unverified(format!(
@@ -56,7 +61,7 @@ pub(crate) fn apply_forwarded(view: &mut View, fetched: &Fetched, env: &Env, ite
         ));
     }
     if !view.allowed(&host(&id)) {
-        return Step::ignored(
+        return Outcome::ignored(
             Rc::PolicyBlocked,
             format!("{id} is on an instance our policy refuses"),
         );
@@ -64,9 +69,9 @@ pub(crate) fn apply_forwarded(view: &mut View, fetched: &Fetched, env: &Env, ite
     let doc = match fetched.get(id.as_str()) {
         None => {
             view.looked_up.insert(id.to_string());
-            return Step::Need(vec![id]);
+            return Outcome::Need(vec![id]);
         }
-        Some(Err(f)) if f.transient => return Step::Retry(f.rc, f.message.clone()),
+        Some(Err(f)) if f.transient => return Outcome::Retry(f.rc, f.message.clone()),
         Some(Err(f)) => return unverified(format!("its origin does not serve {id}: {f}")),
         Some(Ok(doc)) => doc,
     };
@@ -89,7 +94,7 @@ pub(crate) fn apply_forwarded(view: &mut View, fetched: &Fetched, env: &Env, ite
 
 /// The activities forwarded rows' origins served so far, by row index: what they refer to
 /// is looked up like any activity's.
-pub(crate) fn served_activities(items: &[Item], fetched: &Fetched) -> Vec<(usize, Activity)> {
+pub(crate) fn served_activities(items: &[ParsedRow], fetched: &Fetched) -> Vec<(usize, Activity)> {
     items
         .iter()
         .enumerate()
@@ -104,7 +109,7 @@ pub(crate) fn served_activities(items: &[Item], fetched: &Fetched) -> Vec<(usize
 }
 
 /// What a forwarded row's Announce embeds: the activity as its origin served it.
-pub(crate) fn served<'a>(item: &'a Item, fetched: &'a Fetched) -> &'a Value {
+pub(crate) fn served<'a>(item: &'a ParsedRow, fetched: &'a Fetched) -> &'a Value {
     if pair(item).is_some()
         && let Some(Ok(doc)) = fetched.get(item.row.activity_id.as_str())
     {
@@ -113,8 +118,8 @@ pub(crate) fn served<'a>(item: &'a Item, fetched: &'a Fetched) -> &'a Value {
     &item.row.raw
 }
 
-fn unverified(msg: String) -> Step {
-    Step::ignored(Rc::ForwardUnverified, msg)
+fn unverified(msg: String) -> Outcome {
+    Outcome::ignored(Rc::ForwardUnverified, msg)
 }
 
 /// Pairs whose forwards recently went unverified.
@@ -127,7 +132,7 @@ impl Unverified {
     /// Before a chunk runs: forwards of a remembered pair, and those of a pair beyond
     /// [`PER_PAIR`] in this chunk, are answered in `fetched` by a transient failure (retried
     /// later, not fetched now).
-    pub(crate) fn hold_back(&mut self, items: &[Item], fetched: &mut Fetched) {
+    pub(crate) fn hold_back(&mut self, items: &[ParsedRow], fetched: &mut Fetched) {
         let now = Instant::now();
         self.since.retain(|_, t| now.duration_since(*t) < WINDOW);
         let mut per_pair: HashMap<(String, String), usize> = HashMap::new();
@@ -165,10 +170,10 @@ impl Unverified {
     }
 
     /// After a chunk ran: the pairs of its unverified forwards are remembered.
-    pub(crate) fn learn(&mut self, items: &[Item], steps: &[Step]) {
+    pub(crate) fn learn(&mut self, items: &[ParsedRow], steps: &[Outcome]) {
         let now = Instant::now();
         for (item, step) in items.iter().zip(steps) {
-            if let (Some(p), Step::Ignored(Rc::ForwardUnverified, _)) = (pair(item), step) {
+            if let (Some(p), Outcome::Ignored(Rc::ForwardUnverified, _)) = (pair(item), step) {
                 if self.since.len() >= MAX_PAIRS
                     && let Some(oldest) = self.since.iter().min_by_key(|(_, t)| **t)
                 {
@@ -184,10 +189,10 @@ impl Unverified {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sluice_db::ingest::journal::Claimed;
+    use sluice_db::ingest::journal::ClaimedActivity;
 
-    fn forward(n: i64, signer: &str, origin: &str) -> Item {
-        Item::new(Claimed {
+    fn forward(n: i64, signer: &str, origin: &str) -> ParsedRow {
+        ParsedRow::new(ClaimedActivity {
             id: n,
             activity_id: format!("https://{origin}/activities/{n}"),
             actor: format!("https://{origin}/u/someone"),
@@ -209,7 +214,7 @@ mod tests {
 
     #[test]
     fn unverified_pairs_fetch_a_few_then_nothing_for_a_while() {
-        let mut items: Vec<Item> = (0..10)
+        let mut items: Vec<ParsedRow> = (0..10)
             .map(|n| forward(n, "f.example", "h.example"))
             .collect();
         items.push(forward(10, "f.example", "other.example"));
@@ -230,8 +235,8 @@ mod tests {
 
         // One of the pair went unverified: the pair fetches nothing in the next chunk, the
         // other origin still does.
-        let mut steps = vec![Step::unchanged(); items.len()];
-        steps[0] = Step::ignored(Rc::ForwardUnverified, "not served");
+        let mut steps = vec![Outcome::unchanged(); items.len()];
+        steps[0] = Outcome::ignored(Rc::ForwardUnverified, "not served");
         memory.learn(&items, &steps);
         let mut fetched = Fetched::new();
         memory.hold_back(&items, &mut fetched);

@@ -18,7 +18,7 @@
 //!    (`done`, `ignored` or `failed` with an `rc`, or back to `pending` with backoff).
 //!
 //! A batch of known activities costs four round-trips: claim 1, lookup 1, write 2.
-//! [`Pipeline::spawn`] runs processors until shutdown, letting the current batch finish.
+//! [`Settings::start`] runs processors until shutdown, letting the current batch finish.
 
 #![deny(missing_docs)]
 
@@ -27,13 +27,17 @@ mod batch;
 mod ctx;
 pub mod fetch;
 mod forwarded;
-mod keys;
+mod materialize;
+mod memory;
 mod metrics;
 mod outcome;
 mod policy;
 mod processor;
 pub mod published;
+mod references;
 mod relay;
+mod resolve;
+mod rules;
 pub mod settings;
 mod view;
 
@@ -44,66 +48,50 @@ pub use settings::Settings;
 
 use sluice_apub::LocalUrls;
 use sluice_db::Db;
+use sluice_stage::{Handle, Shutdown, Waker};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
-/// The running pipeline.
-pub struct Pipeline {
-    wake: Arc<Notify>,
-    tasks: Vec<JoinHandle<()>>,
+/// What the pipeline needs from the rest of the process.
+pub struct Deps {
+    /// The database.
+    pub db: Db,
+    /// Remote documents (`NetFetcher` in production).
+    pub fetcher: Arc<dyn Fetch>,
+    /// Our ids.
+    pub urls: LocalUrls,
 }
 
-impl Pipeline {
+impl Settings {
     /// Starts `workers` processors (each with its own connection and lease owner name) that
-    /// run until `shutdown` is cancelled; the batch in progress then finishes first.
-    pub fn spawn(
-        db: Db,
-        settings: Settings,
-        workers: usize,
-        fetcher: Arc<dyn Fetch>,
-        urls: LocalUrls,
-        shutdown: CancellationToken,
-    ) -> Pipeline {
-        let wake = Arc::new(Notify::new());
-        let tasks = (0..workers.max(1))
+    /// run until `shutdown`; the batch in progress then finishes and commits first. The
+    /// handle's waker wakes idle processors (the receiver's, after it journals).
+    pub fn start(self, deps: Deps, shutdown: Shutdown) -> Handle {
+        let wake = Waker::waiting();
+        let tasks = (0..self.workers.max(1))
             .map(|n| {
-                let mut s = settings.clone();
+                let mut s = self.clone();
                 if n > 0 {
                     s.node_id = format!("{}-{n}", s.node_id);
                 }
-                let p = Processor::new(db.clone(), s.clone(), fetcher.clone(), urls.clone());
+                let p = Processor::new(
+                    deps.db.clone(),
+                    s.clone(),
+                    deps.fetcher.clone(),
+                    deps.urls.clone(),
+                );
                 tokio::spawn(run(p, s, wake.clone(), shutdown.clone()))
             })
             .collect();
-        Pipeline { wake, tasks }
-    }
-
-    /// Wakes idle processors now (the receiver calls it after committing activities).
-    pub fn wake(&self) {
-        self.wake.notify_waiters();
-    }
-
-    /// A handle that wakes the processors, for components that outlive `&self`.
-    pub fn waker(&self) -> Arc<Notify> {
-        self.wake.clone()
-    }
-
-    /// Waits until every processor has stopped.
-    pub async fn join(self) {
-        for t in self.tasks {
-            let _ = t.await;
-        }
+        Handle::new("pipeline", shutdown, tasks).with_waker(wake)
     }
 }
 
-async fn run(mut p: Processor, s: Settings, wake: Arc<Notify>, shutdown: CancellationToken) {
+async fn run(mut p: Processor, s: Settings, wake: Waker, shutdown: Shutdown) {
     let mut failures: u32 = 0;
-    while !shutdown.is_cancelled() {
+    while !shutdown.is_triggered() {
         // Registered before the claim: a wake-up that comes between an empty claim and the
-        // wait below (`notify_waiters` keeps no permit) is not lost.
+        // wait below (the waker keeps no permit) is not lost.
         let notified = wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
@@ -125,7 +113,7 @@ async fn run(mut p: Processor, s: Settings, wake: Arc<Notify>, shutdown: Cancell
             }
         };
         tokio::select! {
-            _ = shutdown.cancelled() => break,
+            _ = shutdown.triggered() => break,
             _ = notified => {}
             _ = tokio::time::sleep(pause) => {}
         }

@@ -2,28 +2,21 @@
 //! result, round-trips per activity, receipt → applied latency, the time split, and the
 //! journal's depth and lag.
 
-use crate::outcome::Step;
+use crate::outcome::Outcome;
 use crate::processor::BatchReport;
-use sluice_db::ingest::journal::{Backlog, Claimed};
+use sluice_apub::vocab::VerbType;
+use sluice_db::ingest::journal::ClaimedActivity;
 use sluice_metrics::global;
 use sluice_metrics::spend::Spent;
 
-/// Top-level types that get their own label; anything else is `other`.
-const KINDS: &[&str] = &[
-    "Create", "Update", "Delete", "Undo", "Like", "Dislike", "Follow", "Accept", "Reject",
-    "Announce", "Block", "Lock", "Flag", "Add", "Remove", "Resolve",
-];
-
-fn kind_label(kind: &str) -> &str {
-    KINDS
-        .iter()
-        .copied()
-        .find(|k| *k == kind)
-        .unwrap_or("other")
+/// The `kind` label: the types the vocabulary acts on (`VerbType`) get their own, anything
+/// else is `other`, so a payload cannot mint label values.
+fn kind_label(kind: &str) -> &'static str {
+    VerbType::parse(kind).map_or("other", VerbType::as_str)
 }
 
 /// Records one processed batch.
-pub(crate) fn batch(report: &BatchReport, rows: &[(Claimed, Step)], spent: &Spent) {
+pub(crate) fn batch(report: &BatchReport, rows: &[(ClaimedActivity, Outcome)], spent: &Spent) {
     if rows.is_empty() {
         return;
     }
@@ -44,11 +37,11 @@ pub(crate) fn batch(report: &BatchReport, rows: &[(Claimed, Step)], spent: &Spen
     let now = chrono::Utc::now();
     for (row, step) in rows {
         let result = match step {
-            Step::Done { .. } => "done",
-            Step::Ignored(..) => "ignored",
-            Step::Failed(..) => "failed",
-            Step::Held(..) => "held",
-            Step::Retry(..) | Step::Need(_) => "retry",
+            Outcome::Done { .. } => "done",
+            Outcome::Ignored(..) => "ignored",
+            Outcome::Failed(..) => "failed",
+            Outcome::Held(..) => "held",
+            Outcome::Retry(..) | Outcome::Need(_) => "retry",
         };
         m.pipeline_activities_total
             .with_label_values(&[kind_label(&row.kind), result])
@@ -59,21 +52,4 @@ pub(crate) fn batch(report: &BatchReport, rows: &[(Claimed, Step)], spent: &Spen
                 .observe(age.as_secs_f64());
         }
     }
-}
-
-/// Records the journal backlog.
-pub(crate) fn backlog(b: &Backlog) {
-    let m = global();
-    m.journal_depth.set(b.depth);
-    let lag = b
-        .oldest
-        .map(|t| {
-            (chrono::Utc::now() - t)
-                .to_std()
-                .unwrap_or_default()
-                .as_secs_f64()
-        })
-        .unwrap_or(0.0);
-    m.journal_lag_seconds.set(lag);
-    m.review_held_activities.set(b.held);
 }

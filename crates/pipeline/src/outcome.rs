@@ -6,7 +6,7 @@ use url::Url;
 
 /// The result of applying one activity to the view.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Step {
+pub(crate) enum Outcome {
     /// Applied. `changed` is false for a re-delivery that changed nothing; `relay` names the
     /// local community that announces it to its followers.
     Done {
@@ -25,27 +25,27 @@ pub(crate) enum Step {
     Held(String),
 }
 
-impl Step {
-    pub(crate) fn done(relay: Option<String>) -> Step {
-        Step::Done {
+impl Outcome {
+    pub(crate) fn done(relay: Option<String>) -> Outcome {
+        Outcome::Done {
             changed: true,
             relay,
         }
     }
 
-    pub(crate) fn unchanged() -> Step {
-        Step::Done {
+    pub(crate) fn unchanged() -> Outcome {
+        Outcome::Done {
             changed: false,
             relay: None,
         }
     }
 
-    pub(crate) fn ignored(rc: Rc, msg: impl Into<String>) -> Step {
-        Step::Ignored(rc, msg.into())
+    pub(crate) fn ignored(rc: Rc, msg: impl Into<String>) -> Outcome {
+        Outcome::Ignored(rc, msg.into())
     }
 
-    pub(crate) fn failed(rc: Rc, msg: impl Into<String>) -> Step {
-        Step::Failed(rc, msg.into())
+    pub(crate) fn failed(rc: Rc, msg: impl Into<String>) -> Outcome {
+        Outcome::Failed(rc, msg.into())
     }
 }
 
@@ -73,29 +73,31 @@ pub(crate) enum Miss {
 impl Miss {
     /// The step for an activity that could not be applied for this reason. Fetchable
     /// misses are collected by the caller first (see `Ctx::missing`).
-    pub(crate) fn step(&self) -> Step {
+    pub(crate) fn step(&self) -> Outcome {
         match self {
-            Miss::Fetch(u) => Step::Need(vec![u.clone()]),
-            Miss::Unknown(u) => Step::ignored(Rc::UnknownObject, format!("{u} is not known here")),
-            Miss::Gone(u) => Step::ignored(Rc::ObjectDeleted, format!("{u} is deleted")),
-            Miss::Failed(u, f) if f.rc == Rc::ObjectDeleted => {
-                Step::ignored(Rc::ObjectDeleted, format!("{u}: {}", f.message))
+            Miss::Fetch(u) => Outcome::Need(vec![u.clone()]),
+            Miss::Unknown(u) => {
+                Outcome::ignored(Rc::UnknownObject, format!("{u} is not known here"))
             }
-            Miss::Failed(_, f) if f.transient => Step::Retry(f.rc, f.message.clone()),
-            Miss::Failed(_, f) => Step::Failed(f.rc, f.message.clone()),
-            Miss::Blocked(u) => Step::ignored(
+            Miss::Gone(u) => Outcome::ignored(Rc::ObjectDeleted, format!("{u} is deleted")),
+            Miss::Failed(u, f) if f.rc == Rc::ObjectDeleted => {
+                Outcome::ignored(Rc::ObjectDeleted, format!("{u}: {}", f.message))
+            }
+            Miss::Failed(_, f) if f.transient => Outcome::Retry(f.rc, f.message.clone()),
+            Miss::Failed(_, f) => Outcome::Failed(f.rc, f.message.clone()),
+            Miss::Blocked(u) => Outcome::ignored(
                 Rc::PolicyBlocked,
                 format!("{u} is on an instance our policy refuses"),
             ),
             Miss::WrongType(u, want) => {
-                Step::ignored(Rc::UnsupportedObject, format!("{u} is not a {want}"))
+                Outcome::ignored(Rc::UnsupportedObject, format!("{u} is not a {want}"))
             }
-            Miss::NotKept(u) => Step::ignored(
+            Miss::NotKept(u) => Outcome::ignored(
                 Rc::NoLocalFollower,
                 format!("{u}: no local user follows its community"),
             ),
             Miss::NoCommunity(u) => {
-                Step::ignored(Rc::NotForUs, format!("{u} is in no community known here"))
+                Outcome::ignored(Rc::NotForUs, format!("{u} is in no community known here"))
             }
         }
     }

@@ -6,10 +6,10 @@
 //!
 //! Only remote activities are judged: what local actors publish is the application's.
 
-use crate::batch::Item;
+use crate::batch::ParsedRow;
 use crate::ctx::Fetched;
 use crate::forwarded;
-use crate::outcome::Step;
+use crate::outcome::Outcome;
 use crate::view::View;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -17,23 +17,25 @@ use sluice_apub::LocalUrls;
 use sluice_apub::vocab::Activity;
 use sluice_db::ingest::decisions::NewDecision;
 use sluice_policy::subject::MAX_DEPTH;
-use sluice_policy::{Chain, End, Facts, Outcome, Subject};
+use sluice_policy::{Chain, End, Facts, Subject};
 use std::borrow::Cow;
 use url::Url;
 
 /// The chain's outcome for one row, and the row as it is to be applied when rewritten.
 pub(crate) struct Judged {
-    pub outcome: Outcome,
-    pub rewritten: Option<Item>,
+    pub outcome: sluice_policy::Outcome,
+    pub rewritten: Option<ParsedRow>,
 }
 
 impl Judged {
-    /// The step when the chain ends the row (rejected or held), else `None`: apply it.
-    pub(crate) fn step(&self) -> Option<Step> {
+    /// The row's outcome when the chain ends it (rejected or held), else `None`: apply it.
+    pub(crate) fn step(&self) -> Option<Outcome> {
         match &self.outcome.end {
             End::Accept => None,
-            End::Reject { rc, reason } => Some(Step::ignored(*rc, reason.clone())),
-            End::Hold { policy, reason } => Some(Step::Held(format!("policy {policy}: {reason}"))),
+            End::Reject { rc, reason } => Some(Outcome::ignored(*rc, reason.clone())),
+            End::Hold { policy, reason } => {
+                Some(Outcome::Held(format!("policy {policy}: {reason}")))
+            }
         }
     }
 }
@@ -43,7 +45,7 @@ impl Judged {
 pub(crate) fn judge(
     chain: &Chain,
     urls: &LocalUrls,
-    item: &Item,
+    item: &ParsedRow,
     fetched: &Fetched,
     view: &View,
     now: DateTime<Utc>,
@@ -74,13 +76,15 @@ pub(crate) fn judge(
     let outcome = chain.evaluate(&value, &facts, &item.row.approved);
     let rewritten = match (&outcome.end, &outcome.rewritten) {
         (End::Accept, Some(v)) if !forward || served_as_forwarded(item, base) => {
-            Some(Item::new(sluice_db::ingest::journal::Claimed {
-                raw: v.clone(),
-                // Verified above (a direct row) or just now (the origin's copy of a
-                // forward): the rewritten activity is applied as received directly.
-                signer: None,
-                ..item.row.clone()
-            }))
+            Some(ParsedRow::new(
+                sluice_db::ingest::journal::ClaimedActivity {
+                    raw: v.clone(),
+                    // Verified above (a direct row) or just now (the origin's copy of a
+                    // forward): the rewritten activity is applied as received directly.
+                    signer: None,
+                    ..item.row.clone()
+                },
+            ))
         }
         _ => None,
     };
@@ -104,7 +108,7 @@ fn created(author: &str, view: &View, fetched: &Fetched) -> Option<DateTime<Utc>
 
 /// Whether a forward's origin served the activity as forwarded (its id, by its actor):
 /// the forward path's own check, needed before its rewritten copy replaces the row.
-fn served_as_forwarded(item: &Item, doc: &Value) -> bool {
+fn served_as_forwarded(item: &ParsedRow, doc: &Value) -> bool {
     let Ok(served) = Activity::parse(doc) else {
         return false;
     };
@@ -118,7 +122,7 @@ fn served_as_forwarded(item: &Item, doc: &Value) -> bool {
 pub(crate) fn ends_early(
     chain: &Chain,
     urls: &LocalUrls,
-    item: &Item,
+    item: &ParsedRow,
     fetched: &Fetched,
     view: &View,
     now: DateTime<Utc>,
@@ -175,7 +179,11 @@ fn resolved<'a>(raw: &'a Value, fetched: &Fetched) -> Cow<'a, Value> {
 }
 
 /// Adds the outcome's decisions to the batch's write, and counts them.
-pub(crate) fn record(out: &mut Vec<NewDecision>, item: &Item, outcome: &Outcome) {
+pub(crate) fn record(
+    out: &mut Vec<NewDecision>,
+    item: &ParsedRow,
+    outcome: &sluice_policy::Outcome,
+) {
     let m = sluice_metrics::global();
     for d in &outcome.decisions {
         m.policy_decisions_total

@@ -4,32 +4,30 @@
 //! The processor keeps one connection and prepares every statement on it when it takes it
 //! (`sluice_db::ingest::warm_up`), so no batch pays a prepare round-trip. A write that fails
 //! with a query error is retried on halves of the batch, down to the one activity that
-//! fails, which is marked `failed`: one bad activity never blocks the rest. Database trouble
-//! (`DbError::is_transient`) puts the batch back with backoff.
+//! fails, which is marked `failed`: one bad activity never blocks the rest. Any other
+//! failure puts the batch back, as [`DbError::retry`] decides: with backoff for the
+//! database's trouble, at once for rows another process leases now.
 //!
 //! **Leases.** A batch renews its rows' leases while it runs ([`Renewal`]), and every mark
 //! it writes is fenced by its lease owner: if another process took the rows (the lease ran
 //! out while the database was away, or a restart freed them), the write transaction aborts
 //! and nothing of the batch is applied twice.
 
-use crate::batch::{self, Item};
+use crate::batch::{self, ParsedRow};
 use crate::ctx::{Env, Fetched};
 use crate::fetch::Fetch;
 use crate::forwarded::Unverified;
 use crate::metrics;
-use crate::outcome::Step;
+use crate::outcome::Outcome;
 use crate::settings::Settings;
 use futures::FutureExt;
 use sluice_apub::{LocalUrls, Rc};
-use sluice_db::ingest::journal::{self, Claimed, Mark, Verdict};
+use sluice_db::ingest::journal::{self, ClaimedActivity, Mark, Verdict};
 use sluice_db::ingest::{self, Changes};
-use sluice_db::{Conn, Db, DbError};
+use sluice_db::{Conn, Db, DbError, Retry};
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// How often the journal backlog gauges are refreshed (read with a claim, no extra trip).
-const BACKLOG_EVERY: Duration = Duration::from_secs(5);
+use std::time::Duration;
 
 /// What one batch did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,7 +44,8 @@ pub struct BatchReport {
     pub retried: usize,
     /// Rows a policy holds for review.
     pub held: usize,
-    /// Database round-trips the batch cost (on the processor's connection).
+    /// Database round-trips the batch cost (its spend: the lease renewals, on a task of
+    /// their own, and the connection's warm-up are not the batch's).
     pub roundtrips: u64,
 }
 
@@ -56,10 +55,9 @@ pub struct Processor {
     conn: Option<Conn>,
     env: Arc<Env>,
     fetcher: Arc<dyn Fetch>,
-    last_backlog: Option<Instant>,
     batches: u64,
     unverified: Unverified,
-    policy: batch::Policy,
+    policy: sluice_db::policy_cache::PolicyCache,
 }
 
 /// Retried rows (fetch timeouts, budgets, unresolved references, trouble) run in chunks of
@@ -69,25 +67,20 @@ const SLOW_LANE_CHUNK: usize = 4;
 /// The chunks a batch runs in: its fresh rows first, together, then the rows claimed again
 /// (the slow lane), a few at a time. A poisoned activity costs its own chunk a fetch
 /// timeout, never the fresh rows, which are written before it runs.
-fn lanes(rows: Vec<Claimed>) -> VecDeque<Vec<Item>> {
-    let (slow, fresh): (Vec<Claimed>, Vec<Claimed>) =
+fn lanes(rows: Vec<ClaimedActivity>) -> VecDeque<Vec<ParsedRow>> {
+    let (slow, fresh): (Vec<ClaimedActivity>, Vec<ClaimedActivity>) =
         rows.into_iter().partition(|r| r.attempts > 1);
     let mut queue = VecDeque::new();
     // With nothing else to run, an empty chunk still runs: the marks of rows already
     // decided ride on the first write.
     if !fresh.is_empty() || slow.is_empty() {
-        queue.push_back(fresh.into_iter().map(Item::new).collect());
+        queue.push_back(fresh.into_iter().map(ParsedRow::new).collect());
     }
-    let mut slow = slow.into_iter().map(Item::new).peekable();
+    let mut slow = slow.into_iter().map(ParsedRow::new).peekable();
     while slow.peek().is_some() {
         queue.push_back(slow.by_ref().take(SLOW_LANE_CHUNK).collect());
     }
     queue
-}
-
-/// One row's end, before it becomes a `Mark`.
-struct Outcome {
-    step: Step,
 }
 
 impl Processor {
@@ -98,10 +91,9 @@ impl Processor {
             conn: None,
             env: Arc::new(Env { settings, urls }),
             fetcher,
-            last_backlog: None,
             batches: 0,
             unverified: Unverified::default(),
-            policy: batch::Policy::default(),
+            policy: Default::default(),
         }
     }
 
@@ -123,64 +115,44 @@ impl Processor {
             .ok_or_else(|| DbError::Unavailable("no connection".into()))
     }
 
-    /// Round-trips on the held connection so far (0 without one).
-    pub fn wire_roundtrips(&self) -> u64 {
-        self.conn.as_ref().map_or(0, Conn::wire_roundtrips)
-    }
-
     /// Claims and processes one batch. An empty journal claims nothing.
     pub async fn run_once(&mut self) -> Result<BatchReport, DbError> {
+        self.warm_up().await?;
         // Boxed: a batch is a large state machine, kept off the caller's stack.
         let (result, spent) = sluice_metrics::spend::measure(Box::pin(self.batch())).await;
-        if let Ok((report, rows)) = &result {
-            metrics::batch(report, rows, &spent);
+        match result {
+            Ok((mut report, rows)) => {
+                report.roundtrips = spent.roundtrips.round() as u64;
+                metrics::batch(&report, &rows, &spent);
+                Ok(report)
+            }
+            Err(e) => {
+                // A connection that failed mid-batch is not trusted again.
+                self.conn = None;
+                Err(e)
+            }
         }
-        if result.is_err() {
-            // A connection that failed mid-batch is not trusted again.
-            self.conn = None;
-        }
-        result.map(|(r, _)| r)
     }
 
-    async fn batch(&mut self) -> Result<(BatchReport, Vec<(Claimed, Step)>), DbError> {
+    async fn batch(&mut self) -> Result<(BatchReport, Vec<(ClaimedActivity, Outcome)>), DbError> {
         let settings = &self.env.settings;
         let (limit, owner, lease) = (
             settings.batch_size as i64,
             settings.node_id.clone(),
             settings.lease.as_secs_f64(),
         );
-        let with_backlog = self
-            .last_backlog
-            .is_none_or(|t| t.elapsed() >= BACKLOG_EVERY);
         self.warm_up().await?;
         let conn = self.held()?;
-        let before = conn.wire_roundtrips();
-        let (rows, backlog) = conn
+        let rows = conn
             .run("ingest_claim", move |c| {
-                async move {
-                    let c: &sluice_db::diesel_async::AsyncPgConnection = c;
-                    let backlog = async {
-                        if with_backlog {
-                            journal::backlog(c).await.map(Some)
-                        } else {
-                            Ok(None)
-                        }
-                    };
-                    futures::try_join!(journal::claim(c, limit, &owner, lease), backlog)
-                }
-                .boxed()
+                async move { journal::claim(c, limit, &owner, lease).await }.boxed()
             })
             .await?;
-        if let Some(b) = backlog {
-            self.last_backlog = Some(Instant::now());
-            metrics::backlog(&b);
-        }
         let mut report = BatchReport {
             claimed: rows.len(),
             ..BatchReport::default()
         };
         if rows.is_empty() {
-            report.roundtrips = self.wire_roundtrips() - before;
             return Ok((report, Vec::new()));
         }
         self.batches += 1;
@@ -192,12 +164,12 @@ impl Processor {
             self.env.settings.lease,
         );
         let max = self.env.settings.max_attempts as i32;
-        let (exhausted, live): (Vec<Claimed>, Vec<Claimed>) =
+        let (exhausted, live): (Vec<ClaimedActivity>, Vec<ClaimedActivity>) =
             rows.into_iter().partition(|r| r.attempts > max);
-        let mut done: Vec<(Claimed, Step)> = exhausted
+        let mut done: Vec<(ClaimedActivity, Outcome)> = exhausted
             .into_iter()
             .map(|r| {
-                let step = Step::failed(
+                let step = Outcome::failed(
                     Rc::AttemptsExhausted,
                     format!("claimed {} times without finishing", r.attempts),
                 );
@@ -212,15 +184,14 @@ impl Processor {
             match self.chunk(&chunk, &mut fetched, &pending_marks).await {
                 Ok(outcomes) => {
                     pending_marks.clear();
-                    for (item, o) in chunk.into_iter().zip(outcomes) {
-                        done.push((item.row, o.step));
+                    for (item, outcome) in chunk.into_iter().zip(outcomes) {
+                        done.push((item.row, outcome));
                     }
                 }
-                Err(e) if !matches!(e, DbError::Query(_)) => {
-                    // The database's trouble, or rows now leased to another process: put
-                    // back everything not yet written that is still ours, and let the loop
-                    // back off.
-                    let mut rest: Vec<Claimed> = chunk.into_iter().map(|i| i.row).collect();
+                Err(e) if e.retry() != Retry::Never => {
+                    // Not this chunk's data at fault: put back everything not yet written
+                    // that is still ours, and let the loop back off.
+                    let mut rest: Vec<ClaimedActivity> = chunk.into_iter().map(|i| i.row).collect();
                     rest.extend(queue.into_iter().flatten().map(|i| i.row));
                     self.release(&rest, &e).await;
                     return Err(e);
@@ -237,7 +208,7 @@ impl Processor {
                         continue;
                     };
                     tracing::warn!(error = %e, id = item.row.id, "activity cannot be written");
-                    let step = Step::failed(Rc::Internal, format!("write failed: {e}"));
+                    let step = Outcome::failed(Rc::Internal, format!("write failed: {e}"));
                     let mut marks = std::mem::take(&mut pending_marks);
                     marks.push(self.mark(&item.row, &step));
                     self.write(Changes {
@@ -251,28 +222,27 @@ impl Processor {
         }
         for (_, s) in &done {
             match s {
-                Step::Done { .. } => report.done += 1,
-                Step::Ignored(..) => report.ignored += 1,
-                Step::Failed(..) => report.failed += 1,
-                Step::Held(..) => report.held += 1,
-                Step::Retry(..) | Step::Need(_) => report.retried += 1,
+                Outcome::Done { .. } => report.done += 1,
+                Outcome::Ignored(..) => report.ignored += 1,
+                Outcome::Failed(..) => report.failed += 1,
+                Outcome::Held(..) => report.held += 1,
+                Outcome::Retry(..) | Outcome::Need(_) => report.retried += 1,
             }
         }
         // Retries past their attempts were marked failed.
         let gave_up = done
             .iter()
-            .filter(|(r, s)| matches!(s, Step::Retry(..)) && r.attempts >= max)
+            .filter(|(r, s)| matches!(s, Outcome::Retry(..)) && r.attempts >= max)
             .count();
         report.retried -= gave_up;
         report.failed += gave_up;
-        report.roundtrips = self.wire_roundtrips() - before;
         Ok((report, done))
     }
 
     /// Runs the stages for a chunk and writes it with its marks in one transaction.
     async fn chunk(
         &mut self,
-        items: &[Item],
+        items: &[ParsedRow],
         fetched: &mut Fetched,
         extra: &[Mark],
     ) -> Result<Vec<Outcome>, DbError> {
@@ -284,8 +254,7 @@ impl Processor {
             .conn
             .as_mut()
             .ok_or_else(|| DbError::Unavailable("no connection".into()))?;
-        let (steps, view) =
-            batch::run(conn, &env, &*fetcher, fetched, &mut self.policy, items).await?;
+        let (steps, view) = batch::run(conn, &env, &*fetcher, fetched, &self.policy, items).await?;
         self.unverified.learn(items, &steps);
         let mut changes = view.changes();
         self.batches_gc(&mut changes);
@@ -294,7 +263,7 @@ impl Processor {
             changes.journal.push(self.mark(&item.row, step));
         }
         self.write(changes).await?;
-        Ok(steps.into_iter().map(|step| Outcome { step }).collect())
+        Ok(steps)
     }
 
     /// Drops old `ingest_memory` rows every 1000 batches (in the batch's own write).
@@ -306,34 +275,32 @@ impl Processor {
         self.warm_up().await?;
         let conn = self.held()?;
         // The statements are built in the closure, before `BEGIN` leaves (see `write`).
-        conn.run_tx("ingest_write", move |c| {
-            ingest::write::write(c, &changes, false)
-        })
-        .await
+        conn.run_tx("ingest_write", move |c| ingest::write::write(c, &changes))
+            .await
     }
 
     /// Puts the rows still leased to us back to `pending` after trouble on our side (best
     /// effort: when the database is gone too, their leases run out instead, or the next
     /// start of this process frees them). Rows whose lease was lost are left to their new
     /// owner, and come back at once: it was not their fault.
-    async fn release(&mut self, rows: &[Claimed], e: &DbError) {
+    async fn release(&mut self, rows: &[ClaimedActivity], e: &DbError) {
         self.conn = None;
-        let rc = if e.is_transient() {
+        let retry = e.retry();
+        let rc = if retry == Retry::Later {
             Rc::DatabaseUnavailable
         } else {
             Rc::Internal
         };
-        let lost = matches!(e, DbError::LeaseLost(_));
         let marks: Vec<Mark> = rows
             .iter()
             .map(|r| {
                 // Our trouble is never the activity's: it goes back as a retry whatever its
                 // attempts (the put-back mark gives the claim's attempt back).
-                let mut m = self.mark(r, &Step::Retry(rc, e.to_string()));
+                let mut m = self.mark(r, &Outcome::Retry(rc, e.to_string()));
                 m.needs_lease = false;
                 m.verdict = Verdict::Retry;
                 m.error = Some(e.to_string());
-                if lost {
+                if retry == Retry::ByNewOwner {
                     m.retry_in = 0.0;
                 }
                 m
@@ -352,20 +319,20 @@ impl Processor {
     }
 
     /// The journal mark for a step: retries past their attempts become failures.
-    fn mark(&self, row: &Claimed, step: &Step) -> Mark {
+    fn mark(&self, row: &ClaimedActivity, step: &Outcome) -> Mark {
         let s = &self.env.settings;
         let (verdict, rc, msg) = match step {
-            Step::Done { .. } => (Verdict::Done, None, None),
-            Step::Ignored(rc, m) => (Verdict::Ignored, Some(*rc), Some(m.clone())),
-            Step::Failed(rc, m) => (Verdict::Failed, Some(*rc), Some(m.clone())),
-            Step::Held(m) => (Verdict::Held, Some(Rc::PolicyHeld), Some(m.clone())),
-            Step::Retry(rc, m) if row.attempts >= s.max_attempts as i32 => (
+            Outcome::Done { .. } => (Verdict::Done, None, None),
+            Outcome::Ignored(rc, m) => (Verdict::Ignored, Some(*rc), Some(m.clone())),
+            Outcome::Failed(rc, m) => (Verdict::Failed, Some(*rc), Some(m.clone())),
+            Outcome::Held(m) => (Verdict::Held, Some(Rc::PolicyHeld), Some(m.clone())),
+            Outcome::Retry(rc, m) if row.attempts >= s.max_attempts as i32 => (
                 Verdict::Failed,
                 Some(*rc),
                 Some(format!("gave up after {} attempts: {m}", row.attempts)),
             ),
-            Step::Retry(rc, m) => (Verdict::Retry, Some(*rc), Some(m.clone())),
-            Step::Need(_) => (
+            Outcome::Retry(rc, m) => (Verdict::Retry, Some(*rc), Some(m.clone())),
+            Outcome::Need(_) => (
                 Verdict::Retry,
                 Some(Rc::UnknownObject),
                 Some("unresolved references".into()),

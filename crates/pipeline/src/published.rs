@@ -13,17 +13,17 @@
 //! point of it). Everything else that names something unknown here changes nothing here
 //! and is still sent: sluice keeps no state for it.
 
-use crate::batch::{self, Item};
+use crate::batch::{self, ParsedRow};
 use crate::ctx::{Env, Fetched};
 use crate::fetch::{Fetch, FetchFailure};
-use crate::outcome::Step;
+use crate::outcome::Outcome;
 use crate::settings::Settings;
 use futures::future::BoxFuture;
 use serde_json::Value;
 use sluice_apub::vocab::{Activity, AnnounceObject, Object, ObjectRef, Verb};
 use sluice_apub::{LocalUrls, Rc};
 use sluice_db::ingest::Changes;
-use sluice_db::ingest::journal::Claimed;
+use sluice_db::ingest::journal::ClaimedActivity;
 use sluice_db::{Db, DbError};
 use std::sync::Arc;
 use url::Url;
@@ -85,7 +85,7 @@ impl LocalEffects {
                     .into(),
             ));
         };
-        let item = Item::new(Claimed {
+        let item = ParsedRow::new(ClaimedActivity {
             id: NOW,
             activity_id: String::new(),
             actor,
@@ -107,29 +107,29 @@ impl LocalEffects {
             &mut fetched,
             // A publish is rare next to a batch: it reads the policy rows in its lookup
             // rather than holding a cache of its own.
-            &mut batch::Policy::default(),
+            &Default::default(),
             std::slice::from_ref(&item),
         )
         .await?;
         // Only what the application published is sent: no Accept, no community Announce.
         view.outbound.clear();
-        let step = steps.into_iter().next().unwrap_or(Step::unchanged());
+        let step = steps.into_iter().next().unwrap_or(Outcome::unchanged());
         Ok(match step {
-            Step::Done { .. } => Effect::Applied(Box::new(view.changes())),
+            Outcome::Done { .. } => Effect::Applied(Box::new(view.changes())),
             // Only a Follow waits on a fetch; anything else unresolved is simply not known.
-            Step::Retry(rc, m) if follow => Effect::Unavailable(rc, m),
-            Step::Need(_) if follow => {
+            Outcome::Retry(rc, m) if follow => Effect::Unavailable(rc, m),
+            Outcome::Need(_) if follow => {
                 Effect::Unavailable(Rc::UnknownObject, "the community is unresolved".into())
             }
-            Step::Need(_) => Effect::NotKept(Rc::UnknownObject, "not known here".into()),
-            Step::Ignored(rc, m) | Step::Failed(rc, m) if follow || REFUSED.contains(&rc) => {
+            Outcome::Need(_) => Effect::NotKept(Rc::UnknownObject, "not known here".into()),
+            Outcome::Ignored(rc, m) | Outcome::Failed(rc, m) if follow || REFUSED.contains(&rc) => {
                 Effect::Refused(rc, m)
             }
-            Step::Ignored(rc, m) | Step::Failed(rc, m) | Step::Retry(rc, m) => {
+            Outcome::Ignored(rc, m) | Outcome::Failed(rc, m) | Outcome::Retry(rc, m) => {
                 Effect::NotKept(rc, m)
             }
             // The chain judges remote activities only; a local actor's is never held.
-            Step::Held(m) => Effect::NotKept(Rc::PolicyHeld, m),
+            Outcome::Held(m) => Effect::NotKept(Rc::PolicyHeld, m),
         })
     }
 

@@ -37,6 +37,8 @@ pub struct Settings {
     /// this name at its next claim). `sluice serve` starts it with a part that the next run
     /// of the same process shares, so that run can free its leases at start.
     pub node_id: String,
+    /// Processors run by [`Settings::start`] (each with its own connection).
+    pub workers: usize,
     /// The admin's policy chain (docs/policies.md), read once per batch: a reload takes
     /// effect at the next batch.
     pub policies: sluice_policy::Live,
@@ -62,6 +64,7 @@ impl Default for Settings {
                 std::process::id(),
                 rand::random::<u32>()
             ),
+            workers: 1,
             policies: sluice_policy::Live::default(),
         }
     }

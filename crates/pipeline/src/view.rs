@@ -12,7 +12,8 @@ use sluice_trust::instances::Policies;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-/// A person.
+/// What the view holds of a person: the facts the rules read, and what to write back
+/// (`profile` when it changed, `flags_dirty` when only its flags did).
 #[derive(Debug, Clone)]
 pub(crate) struct PersonState {
     pub local: bool,
@@ -27,7 +28,8 @@ pub(crate) struct PersonState {
     pub flags_dirty: bool,
 }
 
-/// A community.
+/// What the view holds of a community, as for a person; `moderators` are the listed ones
+/// (`community_moderator`), `has_local_follower` decides whether its content is kept.
 #[derive(Debug, Clone)]
 pub(crate) struct CommunityState {
     pub local: bool,
@@ -54,7 +56,8 @@ pub(crate) struct PostContent {
     pub nsfw: bool,
 }
 
-/// A post.
+/// What the view holds of a post: its community and creator (ids), its flags, and its
+/// content when new or edited.
 #[derive(Debug, Clone)]
 pub(crate) struct PostState {
     pub community: String,
@@ -78,7 +81,8 @@ pub(crate) struct CommentContent {
     pub distinguished: bool,
 }
 
-/// A comment.
+/// What the view holds of a comment: its post and parent comment (ids), as for a post
+/// otherwise.
 #[derive(Debug, Clone)]
 pub(crate) struct CommentState {
     pub post: String,
@@ -93,7 +97,7 @@ pub(crate) struct CommentState {
     pub flags_dirty: bool,
 }
 
-/// A private message.
+/// What the view holds of a private message: who sent it to whom, and whether deleted.
 #[derive(Debug, Clone)]
 pub(crate) struct MessageState {
     pub creator: String,
@@ -123,7 +127,7 @@ pub(crate) struct FollowState {
     pub dirty: bool,
 }
 
-/// A ban.
+/// A person's ban from a community or its instance (`present: false`: lifted).
 #[derive(Debug, Clone)]
 pub(crate) struct BanState {
     pub present: bool,
@@ -134,7 +138,7 @@ pub(crate) struct BanState {
     pub dirty: bool,
 }
 
-/// A report.
+/// A report, by its Flag's id: its community (`None` when not known) and whether resolved.
 #[derive(Debug, Clone)]
 pub(crate) struct ReportState {
     pub community: Option<String>,
@@ -159,7 +163,7 @@ pub(crate) struct View {
     pub bans: HashMap<(String, Option<String>), BanState>,
     pub reports: HashMap<String, ReportState>,
     /// The instance-policy table (`sluice_trust::instances`), as the inbox and the queue
-    /// hold it; the processor keeps it across batches (`batch::Policy`).
+    /// hold it; the processor keeps it across batches (a `sluice_db::policy_cache::PolicyCache`).
     pub policies: Arc<Policies>,
     /// `ingest_memory`: key → journal id.
     pub memory: HashMap<String, i64>,
@@ -188,7 +192,7 @@ impl View {
         self.looked_up.extend(keys.ids.iter().cloned());
         for p in s.persons {
             // Rows stored before foreign inboxes were refused are checked again.
-            let inbox = crate::ctx::own_inbox(&p.ap_id, Some(&p.inbox));
+            let inbox = crate::materialize::own_inbox(&p.ap_id, Some(&p.inbox));
             self.persons.entry(p.ap_id).or_insert(PersonState {
                 local: p.local,
                 inbox,
@@ -289,7 +293,7 @@ impl View {
         for m in s.memory {
             // A remembered Delete counts only against its origin's own content (rows from
             // before that rule may name another host's objects).
-            if let Some(object) = m.key.strip_prefix(crate::keys::DELETE_PREFIX)
+            if let Some(object) = m.key.strip_prefix(crate::memory::DELETE_PREFIX)
                 && !authority::honour_remembered_delete(&m.activity_id, object)
             {
                 continue;

@@ -2,7 +2,6 @@
 //! and the limits every evaluation runs under.
 
 use serde::Deserialize;
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -22,8 +21,6 @@ pub struct PluginConfig {
     pub enabled: Vec<String>,
     /// Limits of every evaluation.
     pub limits: Limits,
-    /// What each plugin may use beyond the sandbox; a plugin not listed gets nothing.
-    pub grants: HashMap<String, Grants>,
     /// How often the script files are looked at for changes (at most once per interval, by
     /// the first evaluation after it).
     pub reload_every: Duration,
@@ -36,7 +33,6 @@ impl PluginConfig {
             dir: dir.into(),
             enabled,
             limits: Limits::default(),
-            grants: HashMap::new(),
             reload_every: Duration::from_secs(2),
         }
     }
@@ -87,13 +83,6 @@ impl Limits {
         Duration::from_millis(self.timeout_ms)
     }
 }
-
-/// What one plugin may use beyond the sandbox. Nothing can be granted yet: the field list is
-/// the design (`imports` of other scripts of the plugin directory; network access stays off),
-/// and a configuration naming a grant is refused rather than silently ignored.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Grants {}
 
 /// Whether `name` may name a plugin: 1 to 64 of `a-z`, `0-9`, `_`, `-`. Nothing else, so a
 /// name never reaches outside the plugin directory.

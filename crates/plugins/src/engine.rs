@@ -3,6 +3,7 @@
 //! What a script can reach is exactly what is registered here. Rhai's standard packages have
 //! no file, network, process or environment access; `import` is refused twice (no module
 //! resolver, and a limit of zero modules), `eval` is disabled (no code built at run time),
+//! `sleep` (which would block the thread outside every limit) is replaced by an error,
 //! `print`/`debug` go to the log at debug level, a few per evaluation.
 //!
 //! The engine is shared by every thread that evaluates; what differs per evaluation (the
@@ -21,6 +22,8 @@ use std::time::{Duration, Instant};
 
 /// What a registered function answers: a value, or an error the script sees.
 type Answer<T> = Result<T, Box<EvalAltResult>>;
+
+const NO_SLEEP: &str = "sleep is not available to plugins";
 
 /// Lines a script may log per evaluation.
 const MAX_PRINTS: u32 = 8;
@@ -111,6 +114,10 @@ pub(crate) fn build(limits: &Limits) -> Engine {
         .on_progress(|ops| {
             (ops % CLOCK_EVERY == 0 && past_deadline()).then(|| Dynamic::from("timeout"))
         });
+    // Rhai's core package has `sleep`, which blocks the thread where no limit is counted:
+    // these take its place (the engine's own functions come before its packages').
+    e.register_fn("sleep", |_: i64| -> Answer<()> { Err(NO_SLEEP.into()) })
+        .register_fn("sleep", |_: f64| -> Answer<()> { Err(NO_SLEEP.into()) });
     register_verdicts(&mut e);
     register_host_api(&mut e);
     register_helpers(&mut e);
@@ -186,9 +193,14 @@ pub(crate) fn refuse_index_assignment(ast: &AST) -> Result<(), String> {
     }
 }
 
-/// Compiles a script for `e`, with the rules above.
+/// Compiles a script for `e`, with the rules above. A script without a statement is
+/// refused: it would accept everything, and it is what a reader sees of a file being
+/// rewritten in place (truncated, then written).
 pub(crate) fn compile(e: &Engine, source: &str) -> Result<AST, String> {
     let ast = e.compile(source).map_err(|err| err.to_string())?;
+    if ast.statements().is_empty() {
+        return Err("the script has no statement".into());
+    }
     refuse_index_assignment(&ast)?;
     Ok(ast)
 }

@@ -8,6 +8,7 @@ use crate::host::HostApi;
 use crate::verdict::{PluginVerdict, ScriptVerdict};
 use crate::view::Activity;
 use rhai::{AST, Dynamic, Engine};
+use sluice_metrics::prometheus::Histogram;
 use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -72,6 +73,7 @@ struct Plugin {
     /// The last source that failed to compile, so one broken edit is counted once.
     rejected: Mutex<Option<String>>,
     failures: [AtomicU64; FailureKind::ALL.len()],
+    seconds: Histogram,
 }
 
 struct Script {
@@ -101,7 +103,6 @@ impl PluginSet {
                 name: name.clone(),
                 message,
             })?;
-            loaded(name);
             plugins.push(Plugin {
                 name: name.as_str().into(),
                 path,
@@ -111,7 +112,14 @@ impl PluginSet {
                 }),
                 rejected: Mutex::new(None),
                 failures: Default::default(),
+                seconds: sluice_metrics::global()
+                    .plugin_evaluation_seconds
+                    .with_label_values(&[name]),
             });
+        }
+        // Counted once the whole set is in hand: a set refused for one plugin loads none.
+        for p in &plugins {
+            loaded(&p.name);
         }
         Ok(PluginSet {
             engine,
@@ -148,10 +156,7 @@ impl PluginSet {
                 },
             )
         }));
-        sluice_metrics::global()
-            .plugin_evaluation_seconds
-            .with_label_values(&[name])
-            .observe(started.elapsed().as_secs_f64());
+        plugin.seconds.observe(started.elapsed().as_secs_f64());
         let answer = match result {
             Err(panic) => Err((FailureKind::Panic, panic_message(&*panic))),
             Ok(Err(e)) => Err((FailureKind::of(&e), e.to_string())),
@@ -279,7 +284,7 @@ fn verdict(value: Dynamic, activity: &Activity) -> Result<PluginVerdict, String>
     value
         .try_cast::<ScriptVerdict>()
         .ok_or_else(|| format!("the script returned a {type_name}, not a verdict"))?
-        .check(activity.json())
+        .check(activity)
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

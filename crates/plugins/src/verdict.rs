@@ -1,6 +1,7 @@
 //! Verdicts: what a script returns (built by `accept()`, `reject(..)`, `hold(..)`,
 //! `rewrite(..)`) and what the chain receives, checked on the way out.
 
+use crate::view::Activity;
 use rhai::Dynamic;
 use serde_json::Value;
 use sluice_apub::rc::Rc;
@@ -55,7 +56,7 @@ impl ScriptVerdict {
     }
 
     /// The verdict the chain gets, or why the script's answer is not one.
-    pub(crate) fn check(self, original: &Value) -> Result<PluginVerdict, String> {
+    pub(crate) fn check(self, activity: &Activity) -> Result<PluginVerdict, String> {
         Ok(match self {
             ScriptVerdict::Accept => PluginVerdict::Accept,
             ScriptVerdict::Hold { reason } => PluginVerdict::Hold { reason },
@@ -70,7 +71,7 @@ impl ScriptVerdict {
             ScriptVerdict::Rewrite(new) => {
                 let new: Value = rhai::serde::from_dynamic(&new)
                     .map_err(|e| format!("the rewrite is not JSON: {e}"))?;
-                same_identity(original, &new, "")?;
+                same_identity(&activity.json()?, &new, "")?;
                 PluginVerdict::Rewrite(new)
             }
         })
@@ -110,7 +111,8 @@ mod tests {
     use serde_json::json;
 
     fn rewrite(old: &Value, new: Value) -> Result<PluginVerdict, String> {
-        ScriptVerdict::Rewrite(rhai::serde::to_dynamic(new).unwrap()).check(old)
+        let old = Activity::new(old).unwrap();
+        ScriptVerdict::Rewrite(rhai::serde::to_dynamic(new).unwrap()).check(&old)
     }
 
     #[test]
@@ -134,6 +136,7 @@ mod tests {
             assert!(rewrite(&old, bad).is_err(), "{path} changed");
         }
         assert!(rewrite(&old, json!([1])).is_err());
+        assert!(rewrite(&old, json!({})).is_err());
         let by_id =
             json!({"id": "1", "type": "Like", "actor": "a", "object": "https://a.example/p/1"});
         let mut other = by_id.clone();
@@ -145,7 +148,8 @@ mod tests {
     #[test]
     fn a_reject_names_a_known_rc() {
         let v = ScriptVerdict::reject("PluginRejected", &"x".repeat(5000));
-        match v.check(&json!({})) {
+        let any = Activity::new(&json!({})).unwrap();
+        match v.check(&any) {
             Ok(PluginVerdict::Reject { rc, reason }) => {
                 assert_eq!(rc, Rc::PluginRejected);
                 assert_eq!(reason.len(), MAX_REASON_CHARS);
@@ -154,7 +158,7 @@ mod tests {
         }
         assert!(
             ScriptVerdict::reject("NoSuchCode", "x")
-                .check(&json!({}))
+                .check(&any)
                 .is_err()
         );
     }

@@ -4,19 +4,20 @@
 
 use rhai::{Dynamic, Scope};
 use serde_json::Value;
+use std::sync::{Mutex, MutexGuard};
 use url::Url;
 
 /// An activity prepared for evaluation. Prepare it once and give it to each plugin in turn;
 /// prepare a new one after a plugin rewrote the activity.
-#[derive(Debug, Clone)]
+///
+/// The script's names are built once, as constants of one scope that every plugin runs in
+/// (its own variables are dropped after it): converting the activity costs more than a
+/// small plugin's run. Constants cannot be changed by a script, so no plugin sees what
+/// another did.
+#[derive(Debug)]
 pub struct Activity {
-    original: Value,
-    json: Dynamic,
-    kind: String,
-    actor: String,
-    host: String,
-    object: Dynamic,
-    via: Dynamic,
+    scope: Mutex<Scope<'static>>,
+    base: usize,
 }
 
 /// The activity is not a JSON object a script can be given.
@@ -41,37 +42,51 @@ impl Activity {
             None => (activity, Dynamic::UNIT),
         };
         let actor = text(acting.get("actor")).to_owned();
-        let object = match acting.get("object") {
-            Some(o) => rhai::serde::to_dynamic(o).map_err(|e| ActivityError(e.to_string()))?,
-            None => Dynamic::UNIT,
+        let path: &[&str] = match announced {
+            Some(_) => &["object", "object"],
+            None => &["object"],
         };
+        let object = member(&json, path);
+        let mut scope = Scope::new();
+        scope.push_constant_dynamic("activity", json);
+        scope.push_constant("kind", kind_of(acting).to_owned());
+        scope.push_constant("host", host_of(&actor));
+        scope.push_constant("actor", actor);
+        scope.push_constant_dynamic("object", object);
+        scope.push_constant_dynamic("via", via);
+        let base = scope.len();
         Ok(Activity {
-            original: activity.clone(),
-            json,
-            kind: kind_of(acting).to_owned(),
-            host: host_of(&actor),
-            actor,
-            object,
-            via,
+            scope: Mutex::new(scope),
+            base,
         })
     }
 
-    /// The activity as given.
-    pub fn json(&self) -> &Value {
-        &self.original
-    }
-
-    /// The scope a script runs in: these are its names.
-    pub(crate) fn scope(&self) -> Scope<'static> {
-        let mut scope = Scope::new();
-        scope.push_constant_dynamic("activity", self.json.clone());
-        scope.push_constant("kind", self.kind.clone());
-        scope.push_constant("actor", self.actor.clone());
-        scope.push_constant("host", self.host.clone());
-        scope.push_constant_dynamic("object", self.object.clone());
-        scope.push_constant_dynamic("via", self.via.clone());
+    /// The scope a script runs in, holding only the names above (what the previous script
+    /// added is gone).
+    pub(crate) fn scope(&self) -> MutexGuard<'_, Scope<'static>> {
+        // A poisoned lock is a panic mid-evaluation; the constants are intact.
+        let mut scope = self.scope.lock().unwrap_or_else(|e| e.into_inner());
+        scope.rewind(self.base);
         scope
     }
+
+    /// The activity, as JSON again (for checking a rewrite against it).
+    pub(crate) fn json(&self) -> Result<Value, String> {
+        let scope = self.scope();
+        let json = scope.get("activity").ok_or("no activity")?;
+        rhai::serde::from_dynamic(json).map_err(|e| e.to_string())
+    }
+}
+
+/// A copy of the member at `path` down nested maps, or `()`.
+fn member(value: &Dynamic, path: &[&str]) -> Dynamic {
+    let Some((key, rest)) = path.split_first() else {
+        return value.clone();
+    };
+    value
+        .read_lock::<rhai::Map>()
+        .and_then(|m| m.get(*key).map(|inner| member(inner, rest)))
+        .unwrap_or(Dynamic::UNIT)
 }
 
 /// The `type` of an activity or object (the first one when it is a list).
@@ -158,23 +173,19 @@ mod tests {
                        "object": {"type": "Page", "id": "https://u.example/post/1"}}
         }))
         .unwrap();
-        assert_eq!(a.kind, "Create");
-        assert_eq!(a.actor, "https://u.example/u/bob");
-        assert_eq!(a.host, "u.example");
-        assert_eq!(
-            a.via.clone().into_string().unwrap(),
-            "https://c.example/c/main"
-        );
+        let name = |a: &Activity, n: &str| a.scope().get_value::<Dynamic>(n).unwrap().to_string();
+        assert_eq!(name(&a, "kind"), "Create");
+        assert_eq!(name(&a, "actor"), "https://u.example/u/bob");
+        assert_eq!(name(&a, "host"), "u.example");
+        assert_eq!(name(&a, "via"), "https://c.example/c/main");
         // An Announce of a bare object is the Announce itself.
         let b = Activity::new(
             &json!({"type": "Announce", "actor": "https://c.example/c/x",
                                       "object": "https://u.example/post/1"}),
         )
         .unwrap();
-        assert_eq!(
-            (b.kind.as_str(), b.host.as_str()),
-            ("Announce", "c.example")
-        );
+        assert_eq!(name(&b, "kind"), "Announce");
+        assert_eq!(name(&b, "host"), "c.example");
         assert!(Activity::new(&json!([1, 2])).is_err());
     }
 

@@ -69,18 +69,19 @@ mod sandbox {
 
     #[test]
     fn a_script_that_loops_forever_is_stopped_by_the_operation_limit() {
-        fails_with("loop {}", Limits::default(), FailureKind::Operations);
-        fails_with(
+        // The default operation limit, and a timeout far away: only the count can stop it.
+        let operations_only = Limits {
+            timeout_ms: 600_000,
+            ..Limits::default()
+        };
+        for source in [
+            "loop {}",
             "fn f() { loop {} } f()",
-            Limits::default(),
-            FailureKind::Operations,
-        );
-        // A limit cannot be caught by the script itself.
-        fails_with(
+            // A limit cannot be caught by the script itself.
             "try { loop {} } catch { } reject(\"x\")",
-            Limits::default(),
-            FailureKind::Operations,
-        );
+        ] {
+            fails_with(source, operations_only, FailureKind::Operations);
+        }
     }
 
     #[test]
@@ -117,6 +118,7 @@ mod sandbox {
             // Padding asks for the whole size at once.
             r#"let s = ""; s.pad(1 << 40, "x"); s"#,
             "let a = []; a.pad(1 << 40, 0); a",
+            "let b = blob(1 << 40); b",
         ] {
             fails_with(source, sizes_only, FailureKind::Memory);
         }
@@ -160,6 +162,9 @@ mod sandbox {
             r#"fetch("http://127.0.0.1/")"#,
             r#"system("ls")"#,
             r#"env("HOME")"#,
+            // Blocking the thread would escape every limit.
+            "sleep(3600)",
+            "sleep(3600.0)",
         ] {
             fails_with(source, Limits::default(), FailureKind::Runtime);
         }
@@ -222,6 +227,50 @@ mod sandbox {
         assert_eq!(
             unknown.failure.map(|f| f.kind),
             Some(FailureKind::NotLoaded)
+        );
+    }
+
+    #[test]
+    fn a_plugin_cannot_change_what_the_next_one_sees() {
+        let (_dir, config) = scripts(&[
+            (
+                "meddler",
+                r#"
+                let refused = 0;
+                try { activity.object.object.name = "changed"; } catch { refused += 1; }
+                try { activity.object.object.name.clear(); } catch { refused += 1; }
+                try { object.name = "changed"; } catch { refused += 1; }
+                try { activity.remove("id"); } catch { refused += 1; }
+                try { kind = "Delete"; } catch { refused += 1; }
+                let leftover = 1;
+                if refused != 5 { throw `only ${refused} of 5 changes refused`; }
+                accept()"#,
+            ),
+            (
+                "witness",
+                r#"if activity.object.object.name == "post 4" && object.name == "post 4"
+                       && activity.id != () && kind == "Create" && !is_def_var("leftover") {
+                       hold("unchanged")
+                   }"#,
+            ),
+        ]);
+        let set = PluginSet::load(&config).expect("loads");
+        let h = host(MemoryHost::default());
+        let announce =
+            Activity::new(&lemmy("activities/community/announce_create_page.json")).unwrap();
+        let meddler = set.evaluate("meddler", &announce, &h);
+        assert_eq!(
+            (meddler.verdict.clone(), meddler.failure.clone()),
+            (PluginVerdict::Accept, None),
+            "{meddler:?}"
+        );
+        let witness = set.evaluate("witness", &announce, &h);
+        assert_eq!(
+            witness.verdict,
+            PluginVerdict::Hold {
+                reason: "unchanged".into()
+            },
+            "{witness:?}"
         );
     }
 
@@ -329,6 +378,16 @@ mod reload {
         }
         assert_eq!(set.failures("p", FailureKind::Compile), 1);
 
+        // So does an emptied file (what a file rewritten in place looks like for a moment).
+        std::fs::write(&file, "// nothing yet\n").unwrap();
+        assert_eq!(
+            eval(&set, "p", &page, &h).verdict,
+            PluginVerdict::Hold {
+                reason: "v2".into()
+            }
+        );
+        assert_eq!(set.failures("p", FailureKind::Compile), 2);
+
         // A removed file keeps v2 too; a good edit after that is taken.
         std::fs::remove_file(&file).unwrap();
         assert_eq!(
@@ -337,10 +396,47 @@ mod reload {
                 reason: "v2".into()
             }
         );
-        assert_eq!(set.failures("p", FailureKind::Compile), 2);
+        assert_eq!(set.failures("p", FailureKind::Compile), 3);
         std::fs::write(&file, r#"reject("v3")"#).unwrap();
         assert!(
             matches!(eval(&set, "p", &page, &h).verdict, PluginVerdict::Reject { reason, .. } if reason == "v3")
+        );
+    }
+
+    #[test]
+    fn threads_evaluating_during_an_edit_see_the_old_or_the_new_version_whole() {
+        let (dir, mut config) = scripts(&[("p", r#"hold("v1")"#)]);
+        config.reload_every = Duration::ZERO;
+        let set = Arc::new(PluginSet::load(&config).expect("loads"));
+        let page = lemmy("activities/create_or_update/create_page.json");
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                let (set, page) = (set.clone(), page.clone());
+                std::thread::spawn(move || {
+                    let h = host(MemoryHost::default());
+                    (0..200)
+                        .map(|_| eval(&set, "p", &page, &h))
+                        .collect::<Vec<Outcome>>()
+                })
+            })
+            .collect();
+        for v in 2..20 {
+            std::fs::write(dir.path().join("p.rhai"), format!(r#"hold("v{v}")"#)).unwrap();
+        }
+        for worker in workers {
+            for out in worker.join().expect("no panic") {
+                assert!(out.failure.is_none(), "{out:?}");
+                assert!(
+                    matches!(out.verdict, PluginVerdict::Hold { ref reason } if reason.starts_with('v')),
+                    "{out:?}"
+                );
+            }
+        }
+        assert_eq!(
+            eval(&set, "p", &page, &host(MemoryHost::default())).verdict,
+            PluginVerdict::Hold {
+                reason: "v19".into()
+            }
         );
     }
 
@@ -517,6 +613,19 @@ mod examples {
         );
         let announced = lemmy("activities/community/announce_create_page.json");
         assert!((0..30).all(|_| run(&announced) == PluginVerdict::Accept));
+    }
+
+    #[test]
+    fn the_worked_example_in_the_docs_is_the_shipped_file() {
+        let docs = std::fs::read_to_string(repo().join("docs/plugins.md")).unwrap();
+        let block = docs
+            .split("```rhai\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("a rhai block");
+        let file =
+            std::fs::read_to_string(repo().join("plugins/examples/actor_post_rate.rhai")).unwrap();
+        assert_eq!(block, file);
     }
 
     /// The cost of the three examples on a typical activity (a Lemmy post relayed by its

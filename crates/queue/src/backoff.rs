@@ -66,7 +66,7 @@ pub enum Outcome {
 pub fn classify(r: &Result<Delivered, NetError>) -> Outcome {
     match r {
         Ok(d) if (200..300).contains(&d.status) => Outcome::Delivered,
-        Ok(d) if (400..500).contains(&d.status) && d.status != 408 && d.status != 429 => {
+        Ok(d) if (400..500).contains(&d.status) && !NetError::transient_status(d.status) => {
             Outcome::Drop {
                 reason: "4xx",
                 rc: Rc::DeliveryRefused,

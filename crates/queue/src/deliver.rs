@@ -3,7 +3,7 @@
 
 use crate::backoff::{Outcome, classify};
 use crate::signers::Signers;
-use crate::window::Item;
+use crate::window::Delivery;
 use sluice_apub::Rc;
 use sluice_metrics::{global, prometheus};
 use sluice_net::Client;
@@ -19,7 +19,12 @@ pub struct Attempt {
 }
 
 /// Posts `item` to each of its inboxes, signed as its actor.
-pub async fn attempt(client: Client, signers: Arc<Signers>, item: Item, host: String) -> Attempt {
+pub async fn attempt(
+    client: Client,
+    signers: Arc<Signers>,
+    item: Delivery,
+    host: String,
+) -> Attempt {
     let signer = match signers.get(&item.actor).await {
         Ok(Some(s)) => s,
         Ok(None) => {

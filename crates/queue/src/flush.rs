@@ -7,18 +7,19 @@
 //! one round-trip per flush for all instances, not one per delivery. Writes are fenced by the
 //! lease; an instance the write did not reach has been taken over, and its worker stops.
 
-use crate::shared::{Handover, Shared, Slot};
+use crate::shared::{Handover, QueueState, Slot};
 use sluice_db::delivery;
+use sluice_stage::Shutdown;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Flushes until told to stop (then flushes what is left once more).
-pub async fn run(shared: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>) {
+pub async fn run(shared: Arc<QueueState>, stop: Shutdown) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(shared.cfg.flush_interval) => {}
             _ = shared.flush_now.notified() => {}
-            _ = stop.changed() => {
+            _ = stop.triggered() => {
                 once(&shared).await;
                 return;
             }
@@ -30,7 +31,7 @@ pub async fn run(shared: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<boo
 }
 
 /// One flush of everything pending; false when the write failed.
-pub async fn once(shared: &Shared) -> bool {
+pub async fn once(shared: &QueueState) -> bool {
     let batch: Vec<(Arc<Slot>, Handover)> = {
         let reg = shared.registry();
         reg.workers

@@ -16,7 +16,7 @@
 //! their workers are woken with the highest id for them; instances served by no worker here
 //! make the leaser try to claim them.
 
-use crate::shared::Shared;
+use crate::shared::QueueState;
 use sluice_db::delivery::{self, Probe};
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,8 +53,7 @@ pub fn advance(horizon: i64, gap: &mut Option<Gap>, p: &Probe) -> i64 {
 }
 
 /// Polls until shutdown.
-pub async fn run(shared: Arc<Shared>) {
-    let mut shutdown = shared.shutdown.subscribe();
+pub async fn run(shared: Arc<QueueState>) {
     let mut horizon = 0i64;
     let mut routed: Option<i64> = None;
     let mut gap: Option<Gap> = None;
@@ -63,7 +62,7 @@ pub async fn run(shared: Arc<Shared>) {
         tokio::select! {
             _ = tokio::time::sleep(shared.cfg.poll_interval) => {}
             _ = shared.poll_now.notified() => {}
-            _ = shutdown.changed() => return,
+            _ = shared.shutdown.triggered() => return,
         }
         let waiting = gap.as_ref().map(|g| g.xids.clone()).unwrap_or_default();
         let probe = match delivery::probe_horizon(&shared.db, horizon, &waiting).await {
@@ -92,7 +91,7 @@ pub async fn run(shared: Arc<Shared>) {
             let s = shared.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(20)).await;
-                s.poll_now.notify_one();
+                s.poll_now.wake();
             });
         }
         if next > horizon && route(&shared, routed, next).await {
@@ -104,7 +103,7 @@ pub async fn run(shared: Arc<Shared>) {
 
 /// Publishes a new horizon and wakes the workers with work below it. False when the routing
 /// query failed (the same range is routed at the next poll).
-async fn route(shared: &Shared, routed: Option<i64>, horizon: i64) -> bool {
+async fn route(shared: &QueueState, routed: Option<i64>, horizon: i64) -> bool {
     let work = match routed {
         // First horizon of this process: every worker started so far reads from its cursor.
         None => None,

@@ -8,11 +8,11 @@
 
 use crate::Signers;
 use crate::publish::{PublishRequest, Refusal, publish};
-use crate::queue::Waker;
 use actix_web::{HttpRequest, HttpResponse, web};
 use sha2::{Digest, Sha256};
 use sluice_apub::{LocalUrls, Rc};
 use sluice_db::Db;
+use sluice_stage::Waker;
 use std::sync::Arc;
 
 /// Largest publish body (an activity is a few KiB; a thousand inboxes ~100 KiB).

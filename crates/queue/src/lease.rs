@@ -14,10 +14,10 @@
 //! Workers stop launching when the last successful heartbeat is older than the lease (the
 //! database may be unreachable and another node may have taken over): see `lease_deadline`.
 
-use crate::shared::{Shared, Slot, Stop, WorkerHandle};
+use crate::shared::{QueueState, Slot, Stop, WorkerHandle};
 use crate::worker::{self, Start};
 use sluice_db::delivery;
-use sluice_db::leases::{self, Claimed};
+use sluice_db::leases::{self, ClaimedLease};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -30,8 +30,7 @@ const CLAIM_PER_ROUND: i64 = 500;
 const LAG_COUNT_CAP: i64 = 1_000_000;
 
 /// Runs until shutdown.
-pub async fn run(shared: Arc<Shared>) {
-    let mut shutdown = shared.shutdown.subscribe();
+pub async fn run(shared: Arc<QueueState>) {
     let mut journal_seen: Option<i64> = None;
     let mut labels: HashSet<String> = HashSet::new();
     let mut failing = false;
@@ -77,14 +76,14 @@ pub async fn run(shared: Arc<Shared>) {
                 let next = last_claim + Duration::from_secs(1);
                 tokio::time::sleep_until(next.max(Instant::now()).into()).await;
             }
-            _ = shutdown.changed() => return,
+            _ = shared.shutdown.triggered() => return,
         }
         last_claim = Instant::now();
     }
 }
 
 /// Stops workers whose lease is gone; releases leases held without a worker.
-async fn reconcile(shared: &Shared, renewed: &[i64]) {
+async fn reconcile(shared: &QueueState, renewed: &[i64]) {
     let renewed: HashSet<i64> = renewed.iter().copied().collect();
     let orphans: Vec<i64> = {
         let mut reg = shared.registry();
@@ -111,7 +110,7 @@ async fn reconcile(shared: &Shared, renewed: &[i64]) {
 }
 
 /// Starts the worker of a just-claimed instance.
-fn spawn_worker(shared: &Arc<Shared>, claimed: Claimed) {
+fn spawn_worker(shared: &Arc<QueueState>, claimed: ClaimedLease) {
     let mut reg = shared.registry();
     if reg.closed {
         return;
@@ -147,7 +146,7 @@ fn spawn_worker(shared: &Arc<Shared>, claimed: Claimed) {
 }
 
 /// Above the fair share: drain the excess (idle ones first), then release their leases.
-fn rebalance(shared: &Arc<Shared>, share: i64) {
+fn rebalance(shared: &Arc<QueueState>, share: i64) {
     let mut reg = shared.registry();
     let serving = reg.workers.len() as i64 - reg.releasing.len() as i64;
     let excess = serving - share;
@@ -186,7 +185,7 @@ fn rebalance(shared: &Arc<Shared>, share: i64) {
 }
 
 /// Sets the queue-lag gauges of the instances served here (summed per host label).
-async fn refresh_lag(shared: &Shared, labels: &mut HashSet<String>) {
+async fn refresh_lag(shared: &QueueState, labels: &mut HashSet<String>) {
     let (cursors, domains): (Vec<(i64, i64)>, HashMap<i64, String>) = {
         let reg = shared.registry();
         reg.workers
@@ -211,7 +210,7 @@ async fn refresh_lag(shared: &Shared, labels: &mut HashSet<String>) {
         let Some(domain) = domains.get(&id) else {
             continue;
         };
-        let e = per_label.entry(Shared::label(domain)).or_default();
+        let e = per_label.entry(QueueState::label(domain)).or_default();
         e.0 += lag;
         e.1 = e.1.max(secs);
     }
@@ -229,7 +228,7 @@ async fn refresh_lag(shared: &Shared, labels: &mut HashSet<String>) {
 
 /// Dead instances that sent us something since the last look become active again. While
 /// none is dead the journal is not read, only its newest id noted.
-async fn revive(shared: &Shared, seen: &mut Option<i64>) {
+async fn revive(shared: &QueueState, seen: &mut Option<i64>) {
     let (any_dead, newest) = match delivery::revival_check(&shared.db).await {
         Ok(r) => r,
         Err(_) => return,

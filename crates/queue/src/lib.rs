@@ -44,5 +44,5 @@ mod worker;
 
 pub use config::QueueConfig;
 pub use http::Api;
-pub use queue::{Queue, Waker};
+pub use queue::{Deps, Queue};
 pub use signers::Signers;

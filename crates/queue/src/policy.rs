@@ -3,51 +3,13 @@
 //! and that every inbox is on the instance it is delivered for.
 //!
 //! Every outbound fetch, and the horizon's poll, returns the current `policy_generation`;
-//! the table is reloaded only when that moved (one extra query per policy change, not per
-//! fetch or poll). Workers decide again before every launch, so a block also recalls what
+//! the table (`sluice_db::policy_cache::PolicyCache`, as the inbox and the pipeline hold
+//! it) is reloaded only when that moved (one extra query per policy change, not per fetch
+//! or poll). Workers decide again before every launch, so a block also recalls what
 //! is already in a worker's window and not yet on the wire.
 
-use sluice_db::{Db, DbError, instances};
 use sluice_trust::host::InstanceHost;
 use sluice_trust::instances::{Decision, Policies, inbox_belongs_to};
-use std::sync::Arc;
-
-/// The policy table, shared by the process's workers.
-pub struct PolicyTable {
-    current: tokio::sync::Mutex<(i64, Arc<Policies>)>,
-    /// The newest table loaded, for workers to read without waiting on a load.
-    latest: std::sync::RwLock<Arc<Policies>>,
-}
-
-impl Default for PolicyTable {
-    fn default() -> Self {
-        PolicyTable {
-            current: tokio::sync::Mutex::new((i64::MIN, Arc::default())),
-            latest: std::sync::RwLock::default(),
-        }
-    }
-}
-
-impl PolicyTable {
-    /// The table as of `generation` or newer (one load when it is older).
-    pub async fn at_least(&self, db: &Db, generation: i64) -> Result<Arc<Policies>, DbError> {
-        let mut cur = self.current.lock().await;
-        if cur.0 < generation {
-            let snap = instances::load_policy(db).await?;
-            *cur = (snap.generation, Arc::new(snap.policies()));
-            *self.latest.write().unwrap_or_else(|p| p.into_inner()) = cur.1.clone();
-        }
-        Ok(cur.1.clone())
-    }
-
-    /// The newest table loaded so far (empty before the first load).
-    pub fn latest(&self) -> Arc<Policies> {
-        self.latest
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-}
 
 /// The decision for the instance `domain` (as stored in `instance.domain`).
 pub fn decide(table: &Policies, domain: &str) -> Decision {

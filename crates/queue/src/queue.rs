@@ -1,42 +1,40 @@
 //! Starting and stopping the queue.
 
 use crate::config::QueueConfig;
-use crate::shared::{Registry, Shared, Stop};
+use crate::shared::{QueueState, Registry, Stop};
 use crate::signers::Signers;
 use crate::{flush, horizon, lease};
 use sluice_db::Db;
 use sluice_db::leases::NodeId;
 use sluice_net::Client;
+use sluice_stage::{Handle, Shutdown, Waker};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-/// The running send queue of this process. Dropping it without [`Queue::shutdown`] aborts
-/// its tasks (the leases then expire and other processes take over).
+/// What the send queue needs from the rest of the process.
+pub struct Deps {
+    /// The database.
+    pub db: Db,
+    /// Outgoing HTTP (deliveries).
+    pub client: Client,
+}
+
+/// The running send queue of this process. It stops when its shutdown is triggered
+/// ([`Queue::handle`] then joins it, [`Queue::shutdown`] does both). Dropping it before it
+/// stopped aborts its tasks (the leases then expire and other processes take over).
 pub struct Queue {
-    shared: Arc<Shared>,
+    shared: Arc<QueueState>,
     tasks: Vec<JoinHandle<()>>,
-    flusher: Option<(watch::Sender<bool>, JoinHandle<()>)>,
+    flusher: Option<(Shutdown, JoinHandle<()>)>,
 }
 
-/// A cheap handle for code that appends to the outbound log in this process: waking the
-/// queue delivers at once instead of at the next poll.
-#[derive(Clone)]
-pub struct Waker(Arc<Shared>);
-
-impl Waker {
-    /// Something was appended: look now.
-    pub fn wake(&self) {
-        self.0.poll_now.notify_one();
-    }
-}
-
-impl Queue {
+impl QueueConfig {
     /// Starts the poller, the leaser (whose first heartbeat registers this process as a
-    /// node) and the flusher; workers start as the leaser claims instances. Call it inside
-    /// the tokio runtime.
-    pub fn spawn(db: Db, client: Client, cfg: QueueConfig) -> Queue {
+    /// node) and the flusher; workers start as the leaser claims instances. They run until
+    /// `shutdown`. Call it inside the tokio runtime.
+    pub fn start(self, deps: Deps, shutdown: Shutdown) -> Queue {
         let node = NodeId {
             id: format!(
                 "{}-{}-{:08x}",
@@ -47,19 +45,19 @@ impl Queue {
             hostname: hostname(),
             pid: std::process::id() as i32,
         };
-        let shared = Arc::new(Shared {
-            signers: Arc::new(Signers::new(db.clone())),
-            db,
-            client,
-            cfg,
+        let shared = Arc::new(QueueState {
+            signers: Arc::new(Signers::new(deps.db.clone())),
+            db: deps.db,
+            client: deps.client,
+            cfg: self,
             node,
             registry: Mutex::new(Registry::default()),
             horizon: watch::Sender::new(0),
             lease_deadline: watch::Sender::new(None),
             flush_now: Notify::new(),
-            poll_now: Notify::new(),
+            poll_now: Waker::kept(),
             claim_now: Notify::new(),
-            shutdown: watch::Sender::new(false),
+            shutdown,
             policies: Default::default(),
         });
         tracing::info!(
@@ -67,8 +65,10 @@ impl Queue {
             window = shared.cfg.window,
             "send queue started"
         );
-        let (flush_stop, flush_rx) = watch::channel(false);
-        let flusher = tokio::spawn(flush::run(shared.clone(), flush_rx));
+        // The flusher outlives the other tasks: it writes the cursors the draining workers
+        // hand over last.
+        let flush_stop = Shutdown::new();
+        let flusher = tokio::spawn(flush::run(shared.clone(), flush_stop.clone()));
         let tasks = vec![
             tokio::spawn(horizon::run(shared.clone())),
             tokio::spawn(lease::run(shared.clone())),
@@ -79,15 +79,17 @@ impl Queue {
             flusher: Some((flush_stop, flusher)),
         }
     }
+}
 
+impl Queue {
     /// This process's node id (`node.id`, `delivery_state.lease_owner`).
     pub fn node_id(&self) -> &str {
         &self.shared.node.id
     }
 
-    /// A handle to wake the queue after appending.
+    /// Wakes the queue after appending: it delivers at once instead of at the next poll.
     pub fn waker(&self) -> Waker {
-        Waker(self.shared.clone())
+        self.shared.poll_now.clone()
     }
 
     /// The signing-key cache (shared with the publish API).
@@ -103,11 +105,23 @@ impl Queue {
         v
     }
 
+    /// The queue as a stage: its handle joins it (see [`Queue::shutdown`] for what stopping
+    /// does) and wakes it.
+    pub fn handle(self) -> Handle {
+        let (shutdown, waker) = (self.shared.shutdown.clone(), self.waker());
+        Handle::from_future("send queue", shutdown, self.stopped()).with_waker(waker)
+    }
+
     /// Stops cleanly: workers finish what is in flight and persist their cursors, then every
     /// lease is released (other processes take over at once) and the node is removed.
     /// Bounded by the request timeout plus a few seconds.
-    pub async fn shutdown(mut self) {
-        let _ = self.shared.shutdown.send(true);
+    pub async fn shutdown(self) {
+        self.shared.shutdown.trigger();
+        self.stopped().await
+    }
+
+    /// Waits for the shutdown, then stops in the order above.
+    async fn stopped(mut self) {
         for t in self.tasks.drain(..) {
             let _ = t.await;
         }
@@ -128,7 +142,7 @@ impl Queue {
             tracing::warn!("send queue: some deliveries did not finish before shutdown");
         }
         if let Some((stop, task)) = self.flusher.take() {
-            let _ = stop.send(true);
+            stop.trigger();
             let _ = task.await;
         }
         if let Err(e) = sluice_db::leases::leave(&self.shared.db, &self.shared.node.id).await {

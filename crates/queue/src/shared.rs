@@ -7,6 +7,7 @@ use sluice_db::Db;
 use sluice_db::delivery::{FailureRow, StateRow};
 use sluice_db::leases::NodeId;
 use sluice_net::Client;
+use sluice_stage::{Shutdown, Waker};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -159,7 +160,7 @@ impl Registry {
 }
 
 /// Everything the queue's tasks share.
-pub struct Shared {
+pub struct QueueState {
     /// The database.
     pub db: Db,
     /// Outgoing HTTP.
@@ -178,17 +179,17 @@ pub struct Shared {
     pub lease_deadline: watch::Sender<Option<Instant>>,
     /// Asks the flusher to write now.
     pub flush_now: Notify,
-    /// Asks the poller to look for new work now.
-    pub poll_now: Notify,
+    /// Asks the poller to look for new work now (the queue's waker).
+    pub poll_now: Waker,
     /// Asks the leaser to claim now.
     pub claim_now: Notify,
-    /// Set when the queue shuts down.
-    pub shutdown: watch::Sender<bool>,
+    /// Triggered when the queue shuts down.
+    pub shutdown: Shutdown,
     /// The instance-policy table, as of the newest fetch.
-    pub policies: crate::policy::PolicyTable,
+    pub policies: sluice_db::policy_cache::PolicyCache,
 }
 
-impl Shared {
+impl QueueState {
     /// The registry, locked (never held across an await).
     pub fn registry(&self) -> MutexGuard<'_, Registry> {
         self.registry.lock().unwrap_or_else(|p| p.into_inner())

@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 
 /// One activity to deliver to one instance.
 #[derive(Debug, Clone)]
-pub struct Item {
+pub struct Delivery {
     /// Outbound id.
     pub id: i64,
     /// The activity's id (logs).
@@ -43,7 +43,7 @@ enum State {
 
 #[derive(Debug)]
 struct Entry {
-    item: Item,
+    item: Delivery,
     state: State,
     attempts: u32,
     epoch: u64,
@@ -57,9 +57,9 @@ impl Entry {
 
 /// What to do next.
 #[derive(Debug)]
-pub enum Step {
+pub enum Launch {
     /// Send this (a first attempt or a retry).
-    Send(Item),
+    Send(Delivery),
     /// Refusal by policy: finished without sending (its outbound id).
     Skipped(i64),
 }
@@ -72,7 +72,7 @@ pub struct Window {
     persisted: i64,
     launched: VecDeque<Entry>,
     unpersisted: VecDeque<i64>,
-    queue: VecDeque<Item>,
+    queue: VecDeque<Delivery>,
 }
 
 impl Window {
@@ -89,7 +89,7 @@ impl Window {
     }
 
     /// Adds fetched activities (in id order, after everything already held).
-    pub fn extend(&mut self, items: impl IntoIterator<Item = Item>) {
+    pub fn extend(&mut self, items: impl IntoIterator<Item = Delivery>) {
         self.queue.extend(items);
     }
 
@@ -135,7 +135,7 @@ impl Window {
 
     /// The next step allowed now, if any; `epoch` is the worker's failure epoch (recorded
     /// with the launch). The worker asks only when it is not backing off.
-    pub fn next(&mut self, epoch: u64) -> Option<Step> {
+    pub fn next(&mut self, epoch: u64) -> Option<Launch> {
         if self.waiting() {
             let pos = self
                 .launched
@@ -148,7 +148,7 @@ impl Window {
             e.state = State::InFlight;
             e.attempts += 1;
             e.epoch = epoch;
-            return Some(Step::Send(e.item.clone()));
+            return Some(Launch::Send(e.item.clone()));
         }
         if self.retrying() {
             return None;
@@ -163,7 +163,7 @@ impl Window {
                 epoch,
             });
             self.advance();
-            return Some(Step::Skipped(item.id));
+            return Some(Launch::Skipped(item.id));
         }
         if self.occupancy() >= self.size || self.object_in_flight(&front.object) {
             return None;
@@ -175,7 +175,7 @@ impl Window {
             attempts: 1,
             epoch,
         });
-        Some(Step::Send(item))
+        Some(Launch::Send(item))
     }
 
     /// Records the end of an attempt on `id`: `remaining` are the inboxes that still need
@@ -239,8 +239,8 @@ impl Window {
 mod tests {
     use super::*;
 
-    fn item(id: i64, object: &str) -> Item {
-        Item {
+    fn item(id: i64, object: &str) -> Delivery {
+        Delivery {
             id,
             activity_id: format!("a{id}"),
             actor: "x".into(),
@@ -251,9 +251,9 @@ mod tests {
         }
     }
 
-    fn sent(s: Option<Step>) -> i64 {
+    fn sent(s: Option<Launch>) -> i64 {
         match s {
-            Some(Step::Send(i)) => i.id,
+            Some(Launch::Send(i)) => i.id,
             other => panic!("expected a send, got {other:?}"),
         }
     }
@@ -315,7 +315,7 @@ mod tests {
         r.refused = true;
         w.extend([item(1, "o1"), r, item(3, "o3")]);
         assert_eq!(sent(w.next(0)), 1);
-        assert!(w.next(0).is_some_and(|s| matches!(s, Step::Skipped(2))));
+        assert!(w.next(0).is_some_and(|s| matches!(s, Launch::Skipped(2))));
         w.complete(1, vec![]);
         assert_eq!(w.cursor(), 2, "the skipped one is finished too");
         w.persisted(2);
@@ -336,8 +336,8 @@ mod tests {
         let mut skipped = Vec::new();
         while let Some(step) = w.next(0) {
             match step {
-                Step::Skipped(id) => skipped.push(id),
-                Step::Send(i) => panic!("{} sent after the recall", i.id),
+                Launch::Skipped(id) => skipped.push(id),
+                Launch::Send(i) => panic!("{} sent after the recall", i.id),
             }
         }
         assert_eq!(skipped, vec![3, 4, 5]);

@@ -11,8 +11,8 @@
 use crate::backoff::{Outcome, wait_after};
 use crate::deliver::{Attempt, attempt};
 use crate::policy;
-use crate::shared::{Shared, Slot, Stop, Written};
-use crate::window::{Item, Step, Window};
+use crate::shared::{QueueState, Slot, Stop, Written};
+use crate::window::{Delivery, Launch, Window};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -20,7 +20,7 @@ use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use sluice_apub::Rc;
 use sluice_db::delivery::{self, FailureRow, StateRow};
-use sluice_db::leases::Claimed;
+use sluice_db::leases::ClaimedLease;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -28,7 +28,7 @@ use tokio::sync::watch;
 /// What a worker starts from.
 pub struct Start {
     /// The lease just claimed, with the persisted state.
-    pub claimed: Claimed,
+    pub claimed: ClaimedLease,
     /// Stop requests.
     pub stop: watch::Receiver<Stop>,
     /// New-work hints.
@@ -51,7 +51,7 @@ struct Health {
 }
 
 struct Worker {
-    shared: Arc<Shared>,
+    shared: Arc<QueueState>,
     id: i64,
     domain: String,
     label: String,
@@ -71,12 +71,12 @@ struct Worker {
 }
 
 /// Runs a worker until it is stopped, loses its lease, or its instance is dead.
-pub async fn run(shared: Arc<Shared>, start: Start) {
+pub async fn run(shared: Arc<QueueState>, start: Start) {
     let c = start.claimed;
     let (id, generation) = (c.instance_id, start.generation);
     let mut w = Worker {
         id,
-        label: Shared::label(&c.domain),
+        label: QueueState::label(&c.domain),
         domain: c.domain,
         window: Window::new(shared.cfg.window, c.last_delivered_id),
         fetched_to: c.last_delivered_id,
@@ -211,12 +211,12 @@ impl Worker {
             (true, Some(last)) => last.id,
             _ => upto,
         };
-        let items: Vec<Item> = rows
+        let items: Vec<Delivery> = rows
             .into_iter()
             .map(|p| {
                 let (inboxes, foreign) = policy::own_inboxes(&self.domain, p.inboxes);
                 self.refuse_foreign(p.id, foreign);
-                Item {
+                Delivery {
                     id: p.id,
                     activity_id: p.activity_id,
                     actor: p.actor_ap_id,
@@ -257,7 +257,7 @@ impl Worker {
             return;
         }
         // A block may have landed since these activities were fetched.
-        if !policy::decide(&self.shared.policies.latest(), &self.domain).admits() {
+        if !policy::decide(&self.shared.policies.policies(), &self.domain).admits() {
             let recalled = self.window.recall();
             if recalled > 0 {
                 tracing::info!(instance = %self.domain, recalled, "retries recalled: the instance is now refused by policy");
@@ -270,7 +270,7 @@ impl Worker {
         }
         while let Some(step) = self.window.next(self.health.epoch) {
             match step {
-                Step::Skipped(id) => {
+                Launch::Skipped(id) => {
                     tracing::debug!(instance = %self.domain, outbound = id, "not sent: refused by policy");
                     sluice_metrics::global()
                         .delivery_failures_total
@@ -278,7 +278,7 @@ impl Worker {
                         .inc();
                     self.dirty = true;
                 }
-                Step::Send(item) => {
+                Launch::Send(item) => {
                     let (client, signers) =
                         (self.shared.client.clone(), self.shared.signers.clone());
                     self.in_flight.push(Box::pin(attempt(

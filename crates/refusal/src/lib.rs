@@ -8,7 +8,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use sluice_apub::Rc;
-use sluice_db::DbError;
+use sluice_apub::signature::SignatureError;
+use sluice_db::{DbError, Retry};
 use std::time::Duration;
 
 /// What a 503 for database trouble asks the sender to wait: a restart or failover takes
@@ -97,18 +98,28 @@ impl ResponseError for Refusal {
     }
 }
 
-/// Transient database trouble ([`DbError::is_transient`], decided once where the error
-/// arose) is 503 (the sender retries; nothing is lost); anything else is an internal error,
-/// logged, with no detail leaked to the caller.
+// The conversions for error types of the crates below this one live here (the orphan rule
+// keeps them from living beside their types); each crate above puts its own beside its
+// error type.
+
+/// Database trouble that passes ([`Retry::Later`]) is 503 (the sender retries; nothing is
+/// lost); anything else is an internal error, logged, with no detail leaked to the caller.
 impl From<DbError> for Refusal {
     fn from(e: DbError) -> Self {
-        if e.is_transient() {
+        if e.retry() == Retry::Later {
             tracing::warn!(error = %e, "database trouble; answering 503");
             Refusal::database_unavailable()
         } else {
             tracing::error!(error = %e, "database error");
             Refusal::new(Rc::Internal, "internal error")
         }
+    }
+}
+
+/// A signature that does not hold: its own code, its message for the sender.
+impl From<SignatureError> for Refusal {
+    fn from(e: SignatureError) -> Self {
+        Refusal::new(e.rc(), e.to_string())
     }
 }
 

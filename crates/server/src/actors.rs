@@ -1,7 +1,7 @@
 //! Creating local actors: ids from the configured domain, fresh key pairs, one insert.
 
 use anyhow::{Context, bail};
-use sluice_apub::{LocalUrls, keys};
+use sluice_apub::{LocalUrls, keypair};
 use sluice_db::actors::{self as q, Community, NewLocalActor, Person};
 use sluice_db::{Db, DbError};
 
@@ -21,7 +21,7 @@ fn new_actor(
     id: String,
     group: bool,
 ) -> anyhow::Result<NewLocalActor> {
-    let kp = keys::generate()?;
+    let kp = keypair::generate()?;
     Ok(NewLocalActor {
         domain: urls.domain().to_string(),
         name: name.to_string(),
@@ -67,7 +67,7 @@ pub async fn create_person(
 }
 
 fn taken(e: DbError, what: &str, name: &str) -> anyhow::Error {
-    if e.class() == "unique_violation" {
+    if e.is_unique_violation() {
         anyhow::anyhow!("a {what} named {name:?} already exists")
     } else {
         anyhow::Error::new(e).context(format!("creating {what} {name:?}"))
@@ -83,7 +83,7 @@ pub async fn ensure_instance_actor(
     if let Some(k) = q::local_key(db, &id).await? {
         return Ok(k);
     }
-    let kp = keys::generate()?;
+    let kp = keypair::generate()?;
     q::insert_key_if_absent(
         db,
         &id,

@@ -653,6 +653,7 @@ impl Config {
             fetch_per_activity: self.pipeline_fetch_per_activity,
             fetch_per_batch: self.pipeline_fetch_per_batch,
             keep_all_announced: self.pipeline_keep_all_announced,
+            workers: self.pipeline_workers,
             // Stable part + a new id per run: the next run of this process knows which
             // leases were its own (and are dead), see `sluice_db::ingest::journal`.
             node_id: format!(

@@ -7,8 +7,8 @@
 use crate::config::Config;
 use anyhow::Context;
 use sluice_policy::{Live, Reloaded};
+use sluice_stage::{Handle, Shutdown};
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 /// How often the file's modification time is looked at.
 const WATCH_EVERY: Duration = Duration::from_secs(2);
@@ -29,21 +29,23 @@ pub fn extension(cfg: &Config) -> std::sync::Arc<dyn sluice_policy::Extension> {
     std::sync::Arc::new(crate::plugins::Plugins::new(cfg.plugins_dir()))
 }
 
-/// Reloads `live` on change and on SIGHUP until `stop`.
-pub fn spawn_reloader(live: Live, stop: CancellationToken) -> Option<tokio::task::JoinHandle<()>> {
+/// Reloads `live` on change and on SIGHUP until `shutdown` (nothing to do without a file).
+pub fn start_reloader(live: Live, shutdown: Shutdown) -> Option<Handle> {
     live.path()?;
-    Some(tokio::spawn(async move {
+    let stop = shutdown.clone();
+    let task = tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
         let mut hup = signal(SignalKind::hangup()).ok();
         loop {
             let forced = tokio::select! {
-                _ = stop.cancelled() => return,
+                _ = stop.triggered() => return,
                 _ = tokio::time::sleep(WATCH_EVERY) => false,
                 Some(_) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => true,
             };
             report(&live, live.reload(forced));
         }
-    }))
+    });
+    Some(Handle::new("policy reload", shutdown, vec![task]))
 }
 
 fn report(live: &Live, r: Reloaded) {

@@ -6,6 +6,7 @@ use crate::database::{Database, Purpose, redact};
 use crate::state::AppState;
 use actix_web::web;
 use anyhow::Context;
+use sluice_stage::{Handle, Shutdown, Stages, Waker};
 use std::net::TcpListener;
 
 /// Runs until SIGINT or SIGTERM.
@@ -31,13 +32,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         &instance_key.key_id,
         &instance_key.private_key_pem,
     )?;
-    // The pipeline turns journal rows into threadiverse rows; the receiver wakes it after
-    // each journal insert.
-    let stop_pipeline = tokio_util::sync::CancellationToken::new();
+    // The stages start from the end of the data path (each gets the waker of the stage its
+    // output goes to) and stop in the reverse order, see `Stages::stop`.
+    let mut stages = Stages::new();
     // The admin's policy chain, shared by the inbox's precheck and the pipeline.
     let policies = crate::policies::load(&cfg)?;
-    let stop_policies = tokio_util::sync::CancellationToken::new();
-    let policy_reloader = crate::policies::spawn_reloader(policies.clone(), stop_policies.clone());
+    if let Some(reloader) = crate::policies::start_reloader(policies.clone(), Shutdown::new()) {
+        stages.add(reloader);
+    }
     let mut pipeline_settings = cfg.pipeline();
     if cfg.pipeline_enabled {
         release_stale_leases(&database.db, &cfg.lease_group(), &pipeline_settings.node_id).await;
@@ -51,50 +53,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         urls.clone(),
         fetcher.clone(),
     );
-    // Local actors' own activities are not the chain's (set after `local_effects` took its
-    // copy).
-    pipeline_settings.policies = policies.clone();
-    let pipeline = cfg.pipeline_enabled.then(|| {
-        sluice_pipeline::Pipeline::spawn(
-            database.db.clone(),
-            pipeline_settings,
-            cfg.pipeline_workers,
-            fetcher,
-            urls.clone(),
-            stop_pipeline.clone(),
-        )
-    });
-    let journaled = pipeline.as_ref().map(|p| p.waker());
-    let stop_pruning = tokio_util::sync::CancellationToken::new();
-    let pruning = crate::prune::spawn(
-        database.db.clone(),
-        cfg.journal_retention_days,
-        std::time::Duration::from_secs_f64(cfg.journal_prune_every_seconds),
-        stop_pruning.clone(),
-    );
-    let stop_fediseer = tokio_util::sync::CancellationToken::new();
-    let fediseer = start_fediseer(&cfg, &database.db, &net, &stop_fediseer);
-    let inbox = start_inbox(
-        &cfg,
-        &database.db,
-        net.clone(),
-        instance_signer,
-        journaled,
-        policies,
-    )
-    .await?;
-    // The inbox's refusals by instance and rc reach the console through this flusher.
-    let stop_refusals = tokio_util::sync::CancellationToken::new();
-    let refusals = sluice_inbox::refusals::spawn_flusher(
-        database.db.clone(),
-        inbox.refusal_tally(),
-        sluice_inbox::refusals::FlushSettings {
-            every: std::time::Duration::from_secs_f64(cfg.inbox_refusal_flush_s),
-            retention: std::time::Duration::from_secs_f64(cfg.journal_retention_days * 86400.0),
+    // The send queue delivers what the pipeline and the publish API append.
+    let queue = cfg.queue().start(
+        sluice_queue::Deps {
+            db: database.db.clone(),
+            client: net.clone(),
         },
-        stop_refusals.clone(),
+        Shutdown::new(),
     );
-    let queue = sluice_queue::Queue::spawn(database.db.clone(), net.clone(), cfg.queue());
     if cfg.publish_token.is_none() {
         tracing::info!("publish and federation-status APIs disabled (no publish_token)");
     }
@@ -106,6 +72,53 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         cfg.dev_mode,
         local_effects,
     );
+    stages.add(queue.handle());
+    // Local actors' own activities are not the chain's (set after `local_effects` took its
+    // copy).
+    pipeline_settings.policies = policies.clone();
+    // The pipeline turns journal rows into threadiverse rows; the receiver wakes it after
+    // each journal insert.
+    let mut journaled = None;
+    if cfg.pipeline_enabled {
+        let pipeline = pipeline_settings.start(
+            sluice_pipeline::Deps {
+                db: database.db.clone(),
+                fetcher,
+                urls: urls.clone(),
+            },
+            Shutdown::new(),
+        );
+        journaled = pipeline.waker();
+        stages.add(pipeline);
+    }
+    stages.add(
+        crate::prune::PruneConfig::from_config(&cfg).start(database.db.clone(), Shutdown::new()),
+    );
+    if let Some(fediseer) = start_fediseer(&cfg, &database.db, &net) {
+        stages.add(fediseer);
+    }
+    let (inbox, receiver) = start_inbox(
+        &cfg,
+        &database.db,
+        net.clone(),
+        instance_signer,
+        journaled,
+        policies,
+    )
+    .await?;
+    stages.add(receiver);
+    // The inbox's refusals by instance and rc reach the console through this flusher.
+    let refusals = sluice_inbox::refusals::FlushSettings {
+        every: std::time::Duration::from_secs_f64(cfg.inbox_refusal_flush_s),
+        retention: std::time::Duration::from_secs_f64(cfg.journal_retention_days * 86400.0),
+    };
+    stages.add(refusals.start(
+        sluice_inbox::refusals::FlushDeps {
+            db: database.db.clone(),
+            tally: inbox.refusal_tally(),
+        },
+        Shutdown::new(),
+    ));
     if cfg.admin_token.is_none() {
         tracing::info!("admin console disabled (no admin_token)");
     }
@@ -141,27 +154,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     handle.stop(true).await;
     let _ = server_task.await;
-    // The batch in progress finishes (and commits) before the database goes.
-    stop_pruning.cancel();
-    let _ = pruning.await;
-    stop_policies.cancel();
-    if let Some(task) = policy_reloader {
-        let _ = task.await;
-    }
-    stop_refusals.cancel();
-    let _ = refusals.await;
-    stop_fediseer.cancel();
-    if let Some(task) = fediseer {
-        let _ = task.await;
-    }
-    stop_pipeline.cancel();
-    if let Some(p) = pipeline {
-        p.join().await;
-    }
-    // Then the queue (Accepts and Announces the last batch appended are delivered after a
-    // restart): in-flight deliveries finish, cursors are written, leases go to the other
-    // processes at once.
-    queue.shutdown().await;
+    // Upstream first: the inbox commits what it queued, the pipeline's batch in progress
+    // finishes and commits, then the queue (Accepts and Announces the last batch appended
+    // are delivered after a restart): in-flight deliveries finish, cursors are written,
+    // leases go to the other processes at once. All before the database goes.
+    stages.stop().await;
     drop(state);
     crate::commands::close(database).await;
     tracing::info!("stopped");
@@ -170,25 +167,19 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
 
 /// The Fediseer sync, when feelers or censure sources are configured: a background task
 /// whose changes reach the inbox, pipeline and queue through `policy_generation`.
-fn start_fediseer(
-    cfg: &Config,
-    db: &sluice_db::Db,
-    net: &sluice_net::Client,
-    stop: &tokio_util::sync::CancellationToken,
-) -> Option<tokio::task::JoinHandle<()>> {
+fn start_fediseer(cfg: &Config, db: &sluice_db::Db, net: &sluice_net::Client) -> Option<Handle> {
     let settings = cfg.fediseer();
     if !settings.enabled() {
         return None;
     }
     tracing::info!(url = %settings.url, feelers = ?settings.feelers,
         censure_sources = ?settings.censure_sources, "Fediseer sync on");
-    Some(sluice_fediseer::sync::spawn(
-        db.clone(),
-        net.clone(),
-        settings,
-        cfg.urls().domain().to_string(),
-        stop.clone(),
-    ))
+    let deps = sluice_fediseer::sync::Deps {
+        db: db.clone(),
+        client: net.clone(),
+        own_domain: cfg.urls().domain().to_string(),
+    };
+    Some(settings.start(deps, Shutdown::new()))
 }
 
 /// The inbox receiver: key fetches go out through the guarded client, signed as the
@@ -198,22 +189,22 @@ async fn start_inbox(
     db: &sluice_db::Db,
     net: sluice_net::Client,
     signer: sluice_apub::signature::Signer,
-    journaled: Option<std::sync::Arc<tokio::sync::Notify>>,
+    journaled: Option<Waker>,
     policies: sluice_policy::Live,
-) -> anyhow::Result<sluice_inbox::Inbox> {
+) -> anyhow::Result<(sluice_inbox::Inbox, Handle)> {
     let deps = sluice_inbox::Deps {
         db: db.clone(),
         net,
         signer,
         journaled,
     };
-    let config = sluice_inbox::InboxConfig {
+    sluice_inbox::InboxConfig {
         policies,
         ..cfg.inbox()
-    };
-    sluice_inbox::Inbox::start(deps, config)
-        .await
-        .context("starting the inbox")
+    }
+    .start(deps, Shutdown::new())
+    .await
+    .context("starting the inbox")
 }
 
 /// Frees the journal leases a previous run of this process left (it was killed, or lost

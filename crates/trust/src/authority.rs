@@ -31,7 +31,7 @@ pub enum Act {
     UpdateCommunity,
     /// Delete or removal of a community, or its Undo.
     DeleteCommunity,
-    /// Like or Dislike, or its Undo.
+    /// Like, Dislike or EmojiReact, or its Undo.
     Vote,
     /// Follow, or its Undo.
     Follow,
@@ -129,7 +129,7 @@ pub enum Via {
 /// A refusal: the journal code and a message for the admin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Denied {
-    /// The journal code.
+    /// The `rc` the journal row ends with.
     pub rc: Rc,
     /// Why, with the ids involved.
     pub reason: String,
@@ -241,9 +241,9 @@ pub fn deletion(actor: &str, creator: &str, has_summary: bool) -> Deletion {
 /// What is known about a community when deciding whether an actor moderates it.
 #[derive(Debug, Clone, Copy)]
 pub struct Community<'a> {
-    /// Its id.
+    /// Its ActivityPub id.
     pub id: &'a str,
-    /// It lives here.
+    /// A community of this instance: only its listed moderators speak for it.
     pub local: bool,
     /// The actor is in `community_moderator`.
     pub listed: bool,
@@ -254,9 +254,11 @@ pub struct Community<'a> {
 /// Whether an actor moderates a community.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Moderation {
-    /// Yes.
+    /// It does: the community itself, a listed moderator, or (a remote community) an actor
+    /// of the community's own instance.
     Yes,
-    /// No.
+    /// It does not, and no collection can change that (a local community, or no moderators
+    /// collection on the community's host).
     No,
     /// Only the community's moderators collection can tell: fetch it, then [`listed`].
     AskCollection(Url),

@@ -57,15 +57,15 @@ pub fn is_activity_type(kind: &str) -> bool {
 /// A parsed activity.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Activity {
-    /// Its id.
+    /// `id`, absolute.
     pub id: Url,
-    /// Its type as sent.
+    /// `type` as sent (a verb sluice does not act on keeps its name here).
     pub kind: String,
-    /// Who did it.
+    /// `actor`: the receiver checked the signature is its, or its origin served it.
     pub actor: Url,
-    /// Primary audience.
+    /// `to`: a string or an array.
     pub to: Vec<Url>,
-    /// Secondary audience.
+    /// `cc`: a string or an array.
     pub cc: Vec<Url>,
     /// The community it concerns, when said (Lemmy, Mbin).
     pub audience: Option<Url>,
@@ -73,7 +73,7 @@ pub struct Activity {
     pub summary: Option<String>,
     /// Text of the activity itself: where Mastodon, Misskey and others put a report's reason.
     pub content: Option<String>,
-    /// When it was done.
+    /// `published`, when sent.
     pub published: Option<DateTime<Utc>>,
     /// What it does.
     pub verb: Verb,
@@ -82,9 +82,9 @@ pub struct Activity {
 /// An activity, or only its id.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ActivityRef {
-    /// Only the URI.
+    /// Only the URI: look it up, or fetch it.
     Id(Url),
-    /// Embedded.
+    /// The whole activity, as sent.
     Embedded(Box<Activity>),
 }
 
@@ -109,6 +109,48 @@ pub enum AnnounceObject {
     Id(Url),
 }
 
+/// Declares [`VerbType`] from one list of names, each the `type` string it is read from, so
+/// the enum, its strings and its parsing cannot disagree.
+macro_rules! verb_types {
+    ($($name:ident),* $(,)?) => {
+        /// The activity types sluice acts on, one per [`Verb`] but `Other`: parsing dispatches
+        /// on it and metrics label by it, so a verb added to [`Verb`] and not here (or here
+        /// and not parsed) does not compile.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum VerbType {
+            $(
+                #[doc = concat!("`", stringify!($name), "`.")]
+                $name,
+            )*
+        }
+
+        impl VerbType {
+            /// Every type, in declaration order.
+            pub const ALL: &'static [VerbType] = &[$(VerbType::$name),*];
+
+            /// The `type` string, as sent.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(VerbType::$name => stringify!($name),)*
+                }
+            }
+
+            /// The type named exactly `kind`; `None` for every type sluice does not act on.
+            pub fn parse(kind: &str) -> Option<VerbType> {
+                match kind {
+                    $(stringify!($name) => Some(VerbType::$name),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+verb_types!(
+    Create, Update, Delete, Undo, Like, Dislike, Follow, Accept, Reject, Announce, Block, Lock,
+    Flag, Add, Remove, Resolve, EmojiReact,
+);
+
 /// The verbs sluice acts on.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verb {
@@ -118,7 +160,7 @@ pub enum Verb {
     Update(ObjectRef),
     /// Delete content or an account; with a `summary`, Lemmy's moderator removal.
     Delete {
-        /// What.
+        /// The object deleted: the person itself for an account.
         object: ObjectRef,
         /// Lemmy: delete the account's content too.
         remove_data: bool,
@@ -139,11 +181,11 @@ pub enum Verb {
     Announce(AnnounceObject),
     /// Ban a person (from the `target` community, or from its instance).
     Block {
-        /// The person.
+        /// The banned person.
         object: Url,
-        /// The community or site.
+        /// The community, or the instance actor for a site ban; a Block without one is a user's own block.
         target: Option<Url>,
-        /// Ban end.
+        /// `endTime` (Lemmy) or `expires`; none: permanent.
         expires: Option<DateTime<Utc>>,
         /// Remove the person's content too.
         remove_data: bool,
@@ -157,22 +199,51 @@ pub enum Verb {
     },
     /// Add to a collection (moderators, featured posts).
     Add {
-        /// What.
+        /// The moderator or post added.
         object: Url,
-        /// Which collection.
+        /// The community's moderators or featured collection.
         target: Option<Url>,
     },
     /// Remove from a collection.
     Remove {
-        /// What.
+        /// The moderator or post removed.
         object: Url,
-        /// Which collection.
+        /// The community's moderators or featured collection.
         target: Option<Url>,
     },
     /// Resolve a report.
     Resolve(ActivityRef),
-    /// Anything else.
+    /// An emoji reaction (Pleroma, Akkoma; FEP-c0e0), read as an upvote as PieFed reads
+    /// it: Misskey sends the same gesture as a `Like` with the emoji in `content`.
+    EmojiReact(Url),
+    /// A type sluice does not act on (`VerbType::parse` knows none); ignored with `UnsupportedActivity`.
     Other,
+}
+
+impl Verb {
+    /// The type this verb is read from; `None` for [`Verb::Other`].
+    pub fn verb_type(&self) -> Option<VerbType> {
+        Some(match self {
+            Verb::Create(_) => VerbType::Create,
+            Verb::Update(_) => VerbType::Update,
+            Verb::Delete { .. } => VerbType::Delete,
+            Verb::Undo(_) => VerbType::Undo,
+            Verb::Like(_) => VerbType::Like,
+            Verb::Dislike(_) => VerbType::Dislike,
+            Verb::Follow(_) => VerbType::Follow,
+            Verb::Accept(_) => VerbType::Accept,
+            Verb::Reject(_) => VerbType::Reject,
+            Verb::Announce(_) => VerbType::Announce,
+            Verb::Block { .. } => VerbType::Block,
+            Verb::Lock(_) => VerbType::Lock,
+            Verb::Flag { .. } => VerbType::Flag,
+            Verb::Add { .. } => VerbType::Add,
+            Verb::Remove { .. } => VerbType::Remove,
+            Verb::Resolve(_) => VerbType::Resolve,
+            Verb::EmojiReact(_) => VerbType::EmojiReact,
+            Verb::Other => return None,
+        })
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -227,7 +298,11 @@ impl Activity {
         Some(match &self.verb {
             Verb::Create(o) | Verb::Update(o) | Verb::Delete { object: o, .. } => o.id(),
             Verb::Undo(a) | Verb::Accept(a) | Verb::Reject(a) | Verb::Resolve(a) => a.id(),
-            Verb::Like(u) | Verb::Dislike(u) | Verb::Follow(u) | Verb::Lock(u) => u,
+            Verb::Like(u)
+            | Verb::Dislike(u)
+            | Verb::EmojiReact(u)
+            | Verb::Follow(u)
+            | Verb::Lock(u) => u,
             Verb::Block { object, .. } | Verb::Add { object, .. } | Verb::Remove { object, .. } => {
                 object
             }
@@ -264,10 +339,13 @@ fn parse_at(v: &Value, depth: usize) -> Result<Activity, ParseError> {
         }
     };
     let target = de::url_of(&raw.target);
-    let verb = match kind.as_str() {
-        "Create" => Verb::Create(ObjectRef::parse(&raw.object)?),
-        "Update" => Verb::Update(ObjectRef::parse(&raw.object)?),
-        "Delete" => Verb::Delete {
+    let Some(verb_type) = VerbType::parse(&kind) else {
+        return Ok(activity(raw, id, kind, actor, Verb::Other));
+    };
+    let verb = match verb_type {
+        VerbType::Create => Verb::Create(ObjectRef::parse(&raw.object)?),
+        VerbType::Update => Verb::Update(ObjectRef::parse(&raw.object)?),
+        VerbType::Delete => Verb::Delete {
             object: match ObjectRef::parse(&raw.object) {
                 Ok(o) => o,
                 // An embedded object we cannot read still names what is deleted.
@@ -275,39 +353,43 @@ fn parse_at(v: &Value, depth: usize) -> Result<Activity, ParseError> {
             },
             remove_data: raw.remove_data.unwrap_or(false),
         },
-        "Undo" => Verb::Undo(activity_ref()?),
-        "Accept" => Verb::Accept(activity_ref()?),
-        "Reject" => Verb::Reject(activity_ref()?),
-        "Resolve" => Verb::Resolve(activity_ref()?),
-        "Like" => Verb::Like(object_url()?),
-        "Dislike" => Verb::Dislike(object_url()?),
-        "Follow" => Verb::Follow(object_url()?),
-        "Lock" => Verb::Lock(object_url()?),
-        "Announce" => Verb::Announce(announce_object(&raw.object, depth)?),
-        "Block" => Verb::Block {
+        VerbType::Undo => Verb::Undo(activity_ref()?),
+        VerbType::Accept => Verb::Accept(activity_ref()?),
+        VerbType::Reject => Verb::Reject(activity_ref()?),
+        VerbType::Resolve => Verb::Resolve(activity_ref()?),
+        VerbType::Like => Verb::Like(object_url()?),
+        VerbType::Dislike => Verb::Dislike(object_url()?),
+        VerbType::EmojiReact => Verb::EmojiReact(object_url()?),
+        VerbType::Follow => Verb::Follow(object_url()?),
+        VerbType::Lock => Verb::Lock(object_url()?),
+        VerbType::Announce => Verb::Announce(announce_object(&raw.object, depth)?),
+        VerbType::Block => Verb::Block {
             object: object_url()?,
             target,
             expires: raw.end_time.or(raw.expires),
             remove_data: raw.remove_data.unwrap_or(false),
         },
-        "Flag" => {
+        VerbType::Flag => {
             let objects = de::urls_of(&raw.object);
             if objects.is_empty() {
                 return Err(ParseError::Missing("object"));
             }
             Verb::Flag { objects }
         }
-        "Add" => Verb::Add {
+        VerbType::Add => Verb::Add {
             object: object_url()?,
             target,
         },
-        "Remove" => Verb::Remove {
+        VerbType::Remove => Verb::Remove {
             object: object_url()?,
             target,
         },
-        _ => Verb::Other,
     };
-    Ok(Activity {
+    Ok(activity(raw, id, kind, actor, verb))
+}
+
+fn activity(raw: RawActivity, id: Url, kind: String, actor: Url, verb: Verb) -> Activity {
+    Activity {
         id,
         kind,
         actor,
@@ -318,7 +400,7 @@ fn parse_at(v: &Value, depth: usize) -> Result<Activity, ParseError> {
         content: raw.content,
         published: raw.published,
         verb,
-    })
+    }
 }
 
 fn announce_object(v: &Value, depth: usize) -> Result<AnnounceObject, ParseError> {

@@ -18,7 +18,7 @@ mod object;
 pub mod text;
 
 pub use activity::{
-    Activity, ActivityRef, AnnounceObject, MAX_REASON_CHARS, Verb, is_activity_type,
+    Activity, ActivityRef, AnnounceObject, MAX_REASON_CHARS, Verb, VerbType, is_activity_type,
 };
 pub use object::{
     ActorDoc, ActorKind, Content, ContentKind, MAX_TITLE_CHARS, Object, ObjectRef, PublicKeyDoc,
@@ -213,8 +213,20 @@ mod tests {
         blank.content = None;
         assert_eq!(blank.reason(), None);
 
+        // Akkoma's emoji reaction is a verb of its own; every verb type reads back as itself.
+        let r = Activity::parse(&json!({"id": "https://x.example/1", "type": "EmojiReact", "actor": "https://x.example/u", "object": "https://y.example/1", "content": "🔥"})).unwrap();
+        assert_eq!(
+            r.verb,
+            Verb::EmojiReact(Url::parse("https://y.example/1").unwrap())
+        );
+        assert_eq!(r.verb.verb_type(), Some(VerbType::EmojiReact));
+        for t in VerbType::ALL {
+            assert_eq!(VerbType::parse(t.as_str()), Some(*t));
+        }
+        assert_eq!(VerbType::parse("like"), None);
+
         // Unknown types parse (and are ignored later); missing actor does not.
-        let e = Activity::parse(&json!({"id": "https://x.example/1", "type": "EmojiReact", "actor": "https://x.example/u", "object": "https://y.example/1"})).unwrap();
+        let e = Activity::parse(&json!({"id": "https://x.example/1", "type": "Move", "actor": "https://x.example/u", "object": "https://y.example/1"})).unwrap();
         assert_eq!(e.verb, Verb::Other);
         assert_eq!(
             Activity::parse(

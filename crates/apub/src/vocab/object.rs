@@ -20,9 +20,9 @@ pub enum Object {
     Tombstone(Tombstone),
     /// Something else (an `Image`, a `Collection`, ...): its id and type.
     Other {
-        /// Its id.
+        /// `id`, absolute.
         id: Url,
-        /// Its type.
+        /// `type` as sent.
         kind: String,
     },
 }
@@ -32,7 +32,7 @@ pub enum Object {
 pub enum ObjectRef {
     /// Only the URI: look it up, or fetch it.
     Id(Url),
-    /// Embedded.
+    /// The whole object, as sent (not yet checked against its origin).
     Embedded(Box<Object>),
 }
 
@@ -110,9 +110,9 @@ pub enum Role {
 /// A post, comment or private message, with every field we store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Content {
-    /// Its id.
+    /// `id`, absolute.
     pub id: Url,
-    /// Its type.
+    /// `type`, one of those read as content.
     pub kind: ContentKind,
     /// Authors: the entries of `attributedTo` not typed `Group`, else its first entry (the
     /// first one counts).
@@ -120,15 +120,15 @@ pub struct Content {
     /// The other entries of `attributedTo`, `Group`s first: where PeerTube names the channel
     /// a video is posted to (a community candidate, like `audience`).
     pub attributed_groups: Vec<Url>,
-    /// Primary audience.
+    /// `to`: a string or an array.
     pub to: Vec<Url>,
-    /// Secondary audience.
+    /// `cc`: a string or an array.
     pub cc: Vec<Url>,
     /// The community, as Lemmy and Mbin name it.
     pub audience: Option<Url>,
-    /// Title.
+    /// `name`: a post's title; comments and messages have none.
     pub name: Option<String>,
-    /// HTML body.
+    /// `content` (or the `contentMap` entry), HTML as sent.
     pub content: Option<String>,
     /// Markdown source, when sent.
     pub source: Option<String>,
@@ -138,13 +138,13 @@ pub struct Content {
     pub url: Option<Url>,
     /// The post or comment answered.
     pub in_reply_to: Option<Url>,
-    /// Adult content.
+    /// `sensitive` (NSFW).
     pub sensitive: bool,
-    /// Language code.
+    /// From Lemmy's `language` or the `contentMap` key.
     pub language: Option<String>,
-    /// Creation time.
+    /// `published`.
     pub published: Option<DateTime<Utc>>,
-    /// Last edit.
+    /// `updated`: newer versions win, equal ones are re-deliveries.
     pub updated: Option<DateTime<Utc>>,
     /// Lemmy: `false` when the post is locked.
     pub comments_enabled: Option<bool>,
@@ -260,50 +260,50 @@ impl ActorKind {
 /// An actor's public key as published.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PublicKeyDoc {
-    /// keyId.
+    /// `id`: the keyId signatures name.
     pub id: String,
-    /// Its owner.
+    /// `owner`: must be the document it is published in.
     pub owner: Url,
-    /// PEM.
+    /// `publicKeyPem`.
     pub pem: String,
 }
 
 /// An actor document (Person, Group, Service, Application, Organization).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActorDoc {
-    /// Its id.
+    /// `id`, absolute.
     pub id: Url,
-    /// Its kind.
+    /// From `type`.
     pub kind: ActorKind,
     /// preferredUsername (or the last path segment of the id when missing).
     pub username: String,
     /// Display name / title.
     pub display_name: Option<String>,
-    /// HTML summary.
+    /// `summary`, HTML.
     pub summary: Option<String>,
     /// Avatar / community icon.
     pub icon: Option<Url>,
-    /// Banner.
+    /// `image`.
     pub banner: Option<Url>,
-    /// Inbox.
+    /// `inbox` as sent (stored only when on the actor's host).
     pub inbox: Option<Url>,
-    /// Shared inbox.
+    /// `endpoints.sharedInbox` as sent (stored only when on the actor's host).
     pub shared_inbox: Option<Url>,
-    /// Followers collection.
+    /// `followers`.
     pub followers: Option<Url>,
     /// Moderators collection (Lemmy names it in a Group's `attributedTo`).
     pub moderators: Option<Url>,
-    /// Featured posts collection.
+    /// `featured`: a community's pinned posts.
     pub featured: Option<Url>,
-    /// Public key.
+    /// `publicKey`: stored only from the owner's own fetched document.
     pub public_key: Option<PublicKeyDoc>,
     /// Adult content (communities).
     pub sensitive: bool,
     /// Only moderators may post (communities).
     pub posting_restricted_to_mods: bool,
-    /// Creation time.
+    /// `published`.
     pub published: Option<DateTime<Utc>>,
-    /// Last profile update.
+    /// `updated`: newer profiles win.
     pub updated: Option<DateTime<Utc>>,
 }
 
@@ -403,7 +403,7 @@ impl Object {
         Ok(Object::Other { id, kind })
     }
 
-    /// Its id.
+    /// The `id` of whichever kind it is.
     pub fn id(&self) -> &Url {
         match self {
             Object::Content(c) => &c.id,

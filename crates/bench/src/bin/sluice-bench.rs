@@ -150,7 +150,7 @@ fn scenarios(a: &Args) -> Result<Vec<Scenario>, BenchError> {
             }
         }
     }
-    // The 2,000/s target with the journal keeping up: 64 instances offering what
+    // The 2,000/s target with the journal keeping up: 64 instances offering what
     // their users produce, 2,000 activities/s in all, rather than as fast as answers come.
     if let Some(rate) = Some(a.paced_rate).filter(|r| *r > 0.0)
         && a.db_delay_ms.contains(&0)

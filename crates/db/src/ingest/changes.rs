@@ -4,6 +4,10 @@
 //! References between rows are ActivityPub ids, resolved in SQL (the statements of one
 //! write are pipelined, so no statement can wait for another's generated ids). Each list
 //! holds at most one entry per key.
+//!
+//! A field named as a column is that column of the table its struct writes (`ap_id`,
+//! `deleted`, `removed`, `locked`, ...: `docs/schema.md` says what each means); only what
+//! the column's name does not say is documented here.
 
 use crate::ingest::journal::Mark;
 use crate::outbound::NewOutbound;
@@ -12,33 +16,22 @@ use chrono::{DateTime, Utc};
 /// A remote person's profile (inserted, or updated unless the row is local).
 #[derive(Debug, Clone)]
 pub struct PersonUpsert {
-    /// ActivityPub id.
     pub ap_id: String,
     /// Its instance (host[:port]).
     pub domain: String,
-    /// preferredUsername.
     pub name: String,
-    /// Display name.
     pub display_name: Option<String>,
-    /// Bio.
     pub summary: Option<String>,
-    /// Avatar.
     pub avatar: Option<String>,
-    /// Banner.
     pub banner: Option<String>,
-    /// Inbox.
     pub inbox: String,
-    /// Shared inbox.
     pub shared_inbox: Option<String>,
-    /// Public key PEM.
     pub public_key_pem: Option<String>,
     /// Automated.
     pub bot: bool,
     /// Banned by its instance.
     pub banned: bool,
-    /// Deleted.
     pub deleted: bool,
-    /// Created.
     pub published: Option<DateTime<Utc>>,
     /// Profile version.
     pub updated: Option<DateTime<Utc>>,
@@ -47,63 +40,42 @@ pub struct PersonUpsert {
 /// Flags of a person whose profile did not change.
 #[derive(Debug, Clone)]
 pub struct PersonFlags {
-    /// ActivityPub id.
     pub ap_id: String,
     /// Banned by its instance.
     pub banned: bool,
-    /// Deleted.
     pub deleted: bool,
 }
 
 /// A remote signer's key.
 #[derive(Debug, Clone)]
 pub struct KeyUpsert {
-    /// keyId.
     pub key_id: String,
-    /// Owner.
     pub owner: String,
-    /// PEM.
     pub pem: String,
 }
 
 /// A remote community's profile.
 #[derive(Debug, Clone)]
 pub struct CommunityUpsert {
-    /// ActivityPub id.
     pub ap_id: String,
     /// Its instance.
     pub domain: String,
-    /// Short name.
     pub name: String,
-    /// Title.
     pub title: String,
-    /// Description.
     pub summary: Option<String>,
-    /// Icon.
     pub icon: Option<String>,
-    /// Banner.
     pub banner: Option<String>,
-    /// Inbox.
     pub inbox: String,
-    /// Shared inbox.
     pub shared_inbox: Option<String>,
-    /// Followers collection.
     pub followers_url: Option<String>,
-    /// Moderators collection.
     pub moderators_url: Option<String>,
-    /// Featured collection.
     pub featured_url: Option<String>,
-    /// Public key PEM.
     pub public_key_pem: Option<String>,
-    /// Adult content.
     pub nsfw: bool,
     /// Only moderators post.
     pub posting_restricted_to_mods: bool,
-    /// Deleted.
     pub deleted: bool,
-    /// Removed.
     pub removed: bool,
-    /// Created.
     pub published: Option<DateTime<Utc>>,
     /// Profile version.
     pub updated: Option<DateTime<Utc>>,
@@ -112,20 +84,15 @@ pub struct CommunityUpsert {
 /// Flags of a community whose profile did not change.
 #[derive(Debug, Clone)]
 pub struct CommunityFlags {
-    /// ActivityPub id.
     pub ap_id: String,
-    /// Deleted.
     pub deleted: bool,
-    /// Removed.
     pub removed: bool,
 }
 
 /// A moderator added (`present`) or removed.
 #[derive(Debug, Clone)]
 pub struct ModeratorChange {
-    /// Community.
     pub community: String,
-    /// Person.
     pub person: String,
     /// Is a moderator after the batch.
     pub present: bool,
@@ -134,33 +101,21 @@ pub struct ModeratorChange {
 /// A post's content and flags.
 #[derive(Debug, Clone)]
 pub struct PostUpsert {
-    /// ActivityPub id.
     pub ap_id: String,
     /// Community (immutable).
     pub community: String,
     /// Author (immutable).
     pub creator: String,
-    /// Title.
     pub name: String,
-    /// Link.
     pub url: Option<String>,
-    /// HTML body.
     pub body: Option<String>,
-    /// Markdown.
     pub source: Option<String>,
-    /// Language.
     pub language: Option<String>,
-    /// Adult.
     pub nsfw: bool,
-    /// Locked.
     pub locked: bool,
-    /// Featured.
     pub featured: bool,
-    /// Deleted.
     pub deleted: bool,
-    /// Removed.
     pub removed: bool,
-    /// Created.
     pub published: Option<DateTime<Utc>>,
     /// Last edit.
     pub updated: Option<DateTime<Utc>>,
@@ -169,22 +124,16 @@ pub struct PostUpsert {
 /// Flags of a post whose content did not change.
 #[derive(Debug, Clone)]
 pub struct PostFlags {
-    /// ActivityPub id.
     pub ap_id: String,
-    /// Locked.
     pub locked: bool,
-    /// Featured.
     pub featured: bool,
-    /// Deleted.
     pub deleted: bool,
-    /// Removed.
     pub removed: bool,
 }
 
 /// A comment's content and flags.
 #[derive(Debug, Clone)]
 pub struct CommentUpsert {
-    /// ActivityPub id.
     pub ap_id: String,
     /// Post (immutable).
     pub post: String,
@@ -192,21 +141,13 @@ pub struct CommentUpsert {
     pub parent: Option<String>,
     /// Author (immutable).
     pub creator: String,
-    /// HTML.
     pub content: String,
-    /// Markdown.
     pub source: Option<String>,
-    /// Language.
     pub language: Option<String>,
-    /// Distinguished.
     pub distinguished: bool,
-    /// Locked.
     pub locked: bool,
-    /// Deleted.
     pub deleted: bool,
-    /// Removed.
     pub removed: bool,
-    /// Created.
     pub published: Option<DateTime<Utc>>,
     /// Last edit.
     pub updated: Option<DateTime<Utc>>,
@@ -215,32 +156,23 @@ pub struct CommentUpsert {
 /// Flags of a comment whose content did not change.
 #[derive(Debug, Clone)]
 pub struct CommentFlags {
-    /// ActivityPub id.
     pub ap_id: String,
-    /// Locked.
     pub locked: bool,
-    /// Deleted.
     pub deleted: bool,
-    /// Removed.
     pub removed: bool,
 }
 
 /// A private message.
 #[derive(Debug, Clone)]
 pub struct MessageUpsert {
-    /// ActivityPub id.
     pub ap_id: String,
     /// Sender.
     pub creator: String,
     /// Recipient.
     pub recipient: String,
-    /// HTML.
     pub content: String,
-    /// Markdown.
     pub source: Option<String>,
-    /// Deleted.
     pub deleted: bool,
-    /// Created.
     pub published: Option<DateTime<Utc>>,
     /// Last edit.
     pub updated: Option<DateTime<Utc>>,
@@ -249,9 +181,7 @@ pub struct MessageUpsert {
 /// Deleted flag of a message whose content did not change.
 #[derive(Debug, Clone)]
 pub struct MessageFlags {
-    /// ActivityPub id.
     pub ap_id: String,
-    /// Deleted.
     pub deleted: bool,
 }
 
@@ -288,7 +218,6 @@ pub struct ScoreDelta {
 /// A follow after the batch.
 #[derive(Debug, Clone)]
 pub struct FollowChange {
-    /// Community.
     pub community: String,
     /// Follower.
     pub person: String,

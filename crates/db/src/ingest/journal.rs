@@ -17,9 +17,10 @@ use diesel::sql_types::{Array, BigInt, Bool, Double, Integer, Nullable, Text, Ti
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures::FutureExt;
 
-/// A claimed journal row.
+/// A journal row `claim` leased to this processor: the activity as received and what the
+/// receiver verified about it.
 #[derive(Debug, Clone)]
-pub struct Claimed {
+pub struct ClaimedActivity {
     /// Journal id (order).
     pub id: i64,
     /// The activity's id.
@@ -65,9 +66,9 @@ struct ClaimedRow {
     policy_approved: Vec<String>,
 }
 
-impl From<ClaimedRow> for Claimed {
-    fn from(r: ClaimedRow) -> Claimed {
-        Claimed {
+impl From<ClaimedRow> for ClaimedActivity {
+    fn from(r: ClaimedRow) -> ClaimedActivity {
+        ClaimedActivity {
             raw: serde_json::from_str(&r.raw).unwrap_or(serde_json::Value::Null),
             id: r.id,
             activity_id: r.activity_id,
@@ -109,7 +110,7 @@ pub async fn claim(
     limit: i64,
     owner: &str,
     lease_secs: f64,
-) -> diesel::QueryResult<Vec<Claimed>> {
+) -> diesel::QueryResult<Vec<ClaimedActivity>> {
     let rows: Vec<ClaimedRow> = crate::sql(CLAIM)
         .bind::<Text, _>(owner)
         .bind::<BigInt, _>(limit)
@@ -118,7 +119,7 @@ pub async fn claim(
         .bind::<Text, _>(owner)
         .load(&mut &*c)
         .await?;
-    let mut rows: Vec<Claimed> = rows.into_iter().map(Claimed::from).collect();
+    let mut rows: Vec<ClaimedActivity> = rows.into_iter().map(ClaimedActivity::from).collect();
     rows.sort_by_key(|r| r.id);
     Ok(rows)
 }
@@ -132,16 +133,12 @@ pub struct Backlog {
     /// When the oldest of them was received.
     #[diesel(sql_type = Nullable<Timestamptz>)]
     pub oldest: Option<DateTime<Utc>>,
-    /// Rows a policy holds for review.
-    #[diesel(sql_type = BigInt)]
-    pub held: i64,
 }
 
 /// Reads the backlog (pipeline it with the claim: no extra round-trip).
 pub async fn backlog(c: &AsyncPgConnection) -> diesel::QueryResult<Backlog> {
     crate::sql(
-        "SELECT count(*) AS depth, min(received_at) AS oldest, \
-         (SELECT count(*) FROM received_activity WHERE state = 'held') AS held \
+        "SELECT count(*) AS depth, min(received_at) AS oldest \
          FROM received_activity WHERE state = 'pending'",
     )
     .get_result(&mut &*c)

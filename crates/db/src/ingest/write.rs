@@ -616,17 +616,36 @@ fn decisions<'a>(c: &'a AsyncPgConnection, ch: &Changes) -> Stmt<'a> {
     super::decisions::insert(c, &ch.decisions)
 }
 
-/// The statements of `ch` (all of them when `all`, e.g. to prepare them on a fresh
-/// connection; else only those with rows), in dependency order, as one future. Call it
+/// Which statements a write sends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Which {
+    /// Those with rows to write.
+    WithRows,
+    /// Every statement, empty ones too, so that each is prepared on the connection.
+    Every,
+}
+
+/// The statements of `ch` that have rows, in dependency order, as one future. Call it
 /// inside `Conn::run_tx`'s closure, not in an `async` block: every statement's SQL and binds
 /// are built here, before `BEGIN` leaves, so that the whole transaction body follows `BEGIN`
 /// in the same flight (work done between sends lets a fast server answer in between, which
 /// costs a flight).
-pub fn write<'a>(
+pub fn write<'a>(c: &'a AsyncPgConnection, ch: &Changes) -> BoxFuture<'a, diesel::QueryResult<()>> {
+    statements(c, ch, Which::WithRows)
+}
+
+/// Every write statement, sent with no rows (it changes nothing), so that a fresh connection
+/// has them all prepared; inside `Conn::run_tx`'s closure, as [`write`].
+pub fn warm<'a>(c: &'a AsyncPgConnection) -> BoxFuture<'a, diesel::QueryResult<()>> {
+    statements(c, &Changes::default(), Which::Every)
+}
+
+fn statements<'a>(
     c: &'a AsyncPgConnection,
     ch: &Changes,
-    all: bool,
+    which: Which,
 ) -> BoxFuture<'a, diesel::QueryResult<()>> {
+    let all = which == Which::Every;
     let mut stmts: Vec<Stmt<'a>> = Vec::new();
     let mut add =
         |nonempty: bool, s: for<'x, 'y> fn(&'x AsyncPgConnection, &'y Changes) -> Stmt<'x>| {

@@ -110,7 +110,7 @@ async fn a_duplicate_delivery_leaves_one_row_and_says_duplicate() {
 
 /// A community created after the inbox loaded its names (by the CLI, or another process).
 async fn create_community(h: &crate::support::Harness, name: &str) {
-    let kp = sluice_apub::keys::generate().unwrap();
+    let kp = sluice_apub::keypair::generate().unwrap();
     let id = format!("{}/c/{name}", h.base);
     sluice_db::actors::create_local_community(
         &h.t.db,

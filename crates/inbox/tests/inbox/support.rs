@@ -9,12 +9,11 @@ use sluice_apub::signature::Signer;
 use sluice_db::diesel;
 use sluice_db::{Db, PoolOptions};
 use sluice_inbox::{Deps, Inbox, InboxConfig};
+use sluice_stage::{Handle, Shutdown, Waker};
 use sluice_testkit::peer::{Tamper, TestPeer};
 use sluice_testkit::{TestDb, test_db};
 use std::net::TcpListener;
-use std::sync::Arc;
 use std::time::SystemTime;
-use tokio::sync::Notify;
 
 /// An actor whose private key the test holds (so it can sign any bytes, even malformed
 /// JSON), published by a [`TestPeer`] as an ordinary actor document.
@@ -32,7 +31,7 @@ pub struct RawActor {
 pub fn raw_actor(peer: &TestPeer, name: &str) -> RawActor {
     let id = peer.url(&format!("/u/{name}"));
     let key_id = format!("{id}#main-key");
-    let kp = sluice_apub::keys::generate().unwrap();
+    let kp = sluice_apub::keypair::generate().unwrap();
     peer.serve_json(
         &format!("/u/{name}"),
         json!({
@@ -94,7 +93,9 @@ pub struct Harness {
     pub t: TestDb,
     /// What the inbox wakes after journal inserts that stored something (the pipeline's
     /// waker in `sluice serve`).
-    pub journaled: Arc<Notify>,
+    pub journaled: Waker,
+    /// The inbox stage (journal writer and probe), to stop it.
+    pub stage: std::sync::Mutex<Option<Handle>>,
     pub client: reqwest::Client,
 }
 
@@ -134,21 +135,22 @@ impl Harness {
             ..Default::default()
         })
         .unwrap();
-        let kp = sluice_apub::keys::generate().unwrap();
+        let kp = sluice_apub::keypair::generate().unwrap();
         let signer =
             Signer::from_pem(&format!("http://{domain}/#main-key"), &kp.private_pem).unwrap();
-        let journaled = Arc::new(Notify::new());
-        let inbox = Inbox::start(
-            Deps {
-                db: inbox_db.clone(),
-                net,
-                signer,
-                journaled: Some(journaled.clone()),
-            },
-            cfg,
-        )
-        .await
-        .unwrap();
+        let journaled = Waker::waiting();
+        let (inbox, stage) = cfg
+            .start(
+                Deps {
+                    db: inbox_db.clone(),
+                    net,
+                    signer,
+                    journaled: Some(journaled.clone()),
+                },
+                Shutdown::new(),
+            )
+            .await
+            .unwrap();
         let served = inbox.clone();
         let srv = HttpServer::new(move || {
             let inbox = served.clone();
@@ -166,6 +168,7 @@ impl Harness {
             inbox_db,
             t,
             journaled,
+            stage: std::sync::Mutex::new(Some(stage)),
             client: sluice_testkit::http_client(),
         }
     }

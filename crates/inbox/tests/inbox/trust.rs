@@ -18,7 +18,7 @@ use std::time::SystemTime;
 /// burst, well inside the budgets' refill time.
 fn forger(actor: &str, key_id: &str) -> RawActor {
     static PEM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let pem = PEM.get_or_init(|| sluice_apub::keys::generate().unwrap().private_pem);
+    let pem = PEM.get_or_init(|| sluice_apub::keypair::generate().unwrap().private_pem);
     RawActor {
         id: actor.to_string(),
         key_id: key_id.to_string(),
@@ -304,7 +304,7 @@ async fn keys_count_only_from_their_owners_own_actor_document() {
     // eve's document names mallory as the owner of eve's key.
     let eve = raw_actor(&peer, "eve");
     let mut doc = peer.actor_document("alice");
-    let pem = sluice_apub::keys::generate().unwrap();
+    let pem = sluice_apub::keypair::generate().unwrap();
     doc["id"] = json!(eve.id);
     doc["publicKey"] = json!({"id": eve.key_id, "owner": peer.url("/u/mallory"),
         "publicKeyPem": pem.public_pem});
@@ -321,7 +321,7 @@ async fn keys_count_only_from_their_owners_own_actor_document() {
     // A document served at /u/zed whose id is another actor: not zed's document.
     let zed = raw_actor(&peer, "zed");
     let mut doc = peer.actor_document("alice");
-    let pem = sluice_apub::keys::generate().unwrap();
+    let pem = sluice_apub::keypair::generate().unwrap();
     doc["publicKey"] = json!({"id": zed.key_id, "owner": doc["id"].clone(),
         "publicKeyPem": pem.public_pem});
     peer.serve_json("/u/zed", doc);
@@ -351,7 +351,7 @@ async fn key_ids_on_our_domain_resolve_to_local_keys_only() {
 
     // A local actor's own key verifies (this harness serves no actor documents: the key can
     // only have come from `local_key`).
-    let kp = sluice_apub::keys::generate().unwrap();
+    let kp = sluice_apub::keypair::generate().unwrap();
     let carol = h.url("/u/carol");
     let key_id = format!("{carol}#main-key");
     sluice_db::actors::insert_key_if_absent(
@@ -540,7 +540,7 @@ async fn a_key_id_one_segment_under_the_actor_is_read_from_the_actors_own_docume
     // GoToSocial's form: the key is `<actor>/main-key`, listed in the actor's document.
     let id = peer.url("/users/gina");
     let key_id = format!("{id}/main-key");
-    let kp = sluice_apub::keys::generate().unwrap();
+    let kp = sluice_apub::keypair::generate().unwrap();
     peer.serve_json(
         "/users/gina",
         json!({"@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],

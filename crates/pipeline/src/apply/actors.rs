@@ -1,15 +1,16 @@
 //! Update of a Person or Group: profile fields only. Keys are never taken from an activity:
 //! they come only from the owner's own actor document, fetched (`Ctx::add_actor`).
 
-use super::{Via, not_permitted, refused};
+use super::Via;
 use crate::ctx::Ctx;
-use crate::outcome::Step;
+use crate::outcome::Outcome;
+use crate::rules::{not_permitted, refused};
 use sluice_apub::Rc;
 use sluice_apub::vocab::{Activity, ActorDoc, ActorKind};
 use sluice_trust::authority;
 use std::cmp::Ordering;
 
-pub(super) fn update(ctx: &mut Ctx<'_>, a: &Activity, doc: &ActorDoc, via: &Via) -> Step {
+pub(super) fn update(ctx: &mut Ctx<'_>, a: &Activity, doc: &ActorDoc, via: &Via) -> Outcome {
     let id = doc.id.to_string();
     let by_itself = a.actor == doc.id;
     let is_community = doc.kind == ActorKind::Group;
@@ -33,13 +34,13 @@ pub(super) fn update(ctx: &mut Ctx<'_>, a: &Activity, doc: &ActorDoc, via: &Via)
         && let Some(incoming) = doc.updated
         && incoming.timestamp_micros().cmp(&stored.timestamp_micros()) == Ordering::Less
     {
-        return Step::ignored(Rc::StaleUpdate, "older than the stored profile");
+        return Outcome::ignored(Rc::StaleUpdate, "older than the stored profile");
     }
     if known.is_none() && !by_itself {
-        return Step::ignored(Rc::UnknownObject, format!("{id} is not known here"));
+        return Outcome::ignored(Rc::UnknownObject, format!("{id} is not known here"));
     }
     let mut doc = doc.clone();
     doc.public_key = None;
     ctx.add_actor(&doc.id, &doc);
-    Step::done(None)
+    Outcome::done(None)
 }

@@ -9,22 +9,28 @@
 //! moderation, never account-level verbs, follows, reports or our own actors.
 
 use super::content::{fetched_object, upsert};
-use super::{Via, apply, gate, refused};
+use super::{Via, apply};
 use crate::ctx::{Ctx, Known};
-use crate::outcome::{Miss, Step};
+use crate::outcome::{Miss, Outcome};
+use crate::rules::{gate, refused};
 use sluice_apub::Rc;
 use sluice_apub::vocab::{Activity, AnnounceObject, Object, Verb, host, is_activity_type};
 use sluice_trust::authority::{self, Act};
 use url::Url;
 
-pub(super) fn announce(ctx: &mut Ctx<'_>, a: &Activity, inner: &AnnounceObject, via: &Via) -> Step {
+pub(super) fn announce(
+    ctx: &mut Ctx<'_>,
+    a: &Activity,
+    inner: &AnnounceObject,
+    via: &Via,
+) -> Outcome {
     if *via != Via::Direct {
-        return Step::ignored(Rc::UnsupportedActivity, "an Announce inside an Announce");
+        return Outcome::ignored(Rc::UnsupportedActivity, "an Announce inside an Announce");
     }
     match ctx.resolve(&a.actor) {
         Some(Known::Community) => {}
         Some(_) => {
-            return Step::ignored(
+            return Outcome::ignored(
                 Rc::UnsupportedActivity,
                 "an Announce by a user (a boost) is not acted on",
             );
@@ -34,7 +40,7 @@ pub(super) fn announce(ctx: &mut Ctx<'_>, a: &Activity, inner: &AnnounceObject, 
     let community = ctx.id(&a.actor);
     // Lemmy's rule, checked before anything is fetched for the inner activity.
     if !ctx.kept(&community) {
-        return Step::ignored(
+        return Outcome::ignored(
             Rc::NoLocalFollower,
             format!("no local user follows {community}"),
         );
@@ -58,7 +64,7 @@ pub(super) fn announce(ctx: &mut Ctx<'_>, a: &Activity, inner: &AnnounceObject, 
             let doc = match ctx.fetched.get(u.as_str()) {
                 None => {
                     ctx.view.looked_up.insert(u.to_string());
-                    return Step::Need(vec![u.clone()]);
+                    return Outcome::Need(vec![u.clone()]);
                 }
                 Some(Err(f)) => return Miss::Failed(u.clone(), f.clone()).step(),
                 Some(Ok(doc)) => doc,
@@ -80,35 +86,35 @@ pub(super) fn announce(ctx: &mut Ctx<'_>, a: &Activity, inner: &AnnounceObject, 
 }
 
 /// The inner activity as its origin serves it.
-fn fetched_activity(ctx: &mut Ctx<'_>, id: &Url) -> Result<Activity, Step> {
+fn fetched_activity(ctx: &mut Ctx<'_>, id: &Url) -> Result<Activity, Outcome> {
     match ctx.fetched.get(id.as_str()) {
         None => {
             ctx.view.looked_up.insert(id.to_string());
-            Err(Step::Need(vec![id.clone()]))
+            Err(Outcome::Need(vec![id.clone()]))
         }
         Some(Err(f)) => Err(Miss::Failed(id.clone(), f.clone()).step()),
         Some(Ok(doc)) => match Activity::parse(doc) {
             Ok(f) if f.id == *id && host(&f.actor) == host(id) => Ok(f),
-            Ok(f) => Err(Step::failed(
+            Ok(f) => Err(Outcome::failed(
                 Rc::HostMismatch,
                 format!("{id} is served as {} by {}", f.id, f.actor),
             )),
-            Err(e) => Err(Step::failed(Rc::MalformedActivity, format!("{id}: {e}"))),
+            Err(e) => Err(Outcome::failed(Rc::MalformedActivity, format!("{id}: {e}"))),
         },
     }
 }
 
 /// A community boosting a post or comment (Lemmy does this for Mastodon's sake): stored as
 /// its author's Create/Update.
-fn announced_object(ctx: &mut Ctx<'_>, o: &Object, via: &Via) -> Step {
+fn announced_object(ctx: &mut Ctx<'_>, o: &Object, via: &Via) -> Outcome {
     let Object::Content(c) = o else {
-        return Step::ignored(
+        return Outcome::ignored(
             Rc::UnsupportedObject,
             format!("an Announce of a {} is not acted on", o.kind_name()),
         );
     };
     let Some(author) = c.author().cloned() else {
-        return Step::failed(Rc::MalformedActivity, "content without an author");
+        return Outcome::failed(Rc::MalformedActivity, "content without an author");
     };
     let local = ctx.env.urls.is_local(&author);
     if let Err(d) = authority::carried(Act::WriteContent, via, local) {

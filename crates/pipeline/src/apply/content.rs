@@ -2,10 +2,12 @@
 //! Lemmy's moderator removal (a Delete with a `summary`, or by someone other than the
 //! author).
 
-use super::{Via, banned, carried, check_via, not_permitted, refused, relay_for};
-use crate::ctx::{Ctx, Known, comment_content, post_content};
-use crate::keys::delete_key;
-use crate::outcome::{Miss, Step};
+use super::{Sense, Via, relay_for};
+use crate::ctx::{Ctx, Known};
+use crate::materialize::{comment_content, post_content};
+use crate::memory::delete_key;
+use crate::outcome::{Miss, Outcome};
+use crate::rules::{banned, carried, check_via, not_permitted, refused};
 use crate::view::MessageState;
 use chrono::{DateTime, Utc};
 use sluice_apub::Rc;
@@ -25,29 +27,37 @@ fn newer(incoming: Option<DateTime<Utc>>, stored: Option<DateTime<Utc>>) -> Orde
 }
 
 /// The step for a stored object that an older or identical version arrives for.
-fn version_step(incoming: Option<DateTime<Utc>>, stored: Option<DateTime<Utc>>) -> Option<Step> {
+fn version_step(incoming: Option<DateTime<Utc>>, stored: Option<DateTime<Utc>>) -> Option<Outcome> {
     match newer(incoming, stored) {
-        Ordering::Less => Some(Step::ignored(
+        Ordering::Less => Some(Outcome::ignored(
             Rc::StaleUpdate,
             "older than the stored version",
         )),
-        Ordering::Equal => Some(Step::unchanged()),
+        Ordering::Equal => Some(Outcome::unchanged()),
         Ordering::Greater => None,
     }
+}
+
+/// Which of the two verbs that carry a whole object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Write {
+    Create,
+    Update,
 }
 
 pub(super) fn create_or_update(
     ctx: &mut Ctx<'_>,
     a: &Activity,
     o: &ObjectRef,
-    is_update: bool,
+    write: Write,
     via: &Via,
-) -> Step {
+) -> Outcome {
+    let is_update = write == Write::Update;
     let obj = match o {
         ObjectRef::Embedded(obj) => (**obj).clone(),
         ObjectRef::Id(u) => {
             if !is_update && ctx.kind_of(u.as_str()).is_some() {
-                return Step::unchanged();
+                return Outcome::unchanged();
             }
             match fetched_object(ctx, u) {
                 Ok(obj) => obj,
@@ -58,8 +68,8 @@ pub(super) fn create_or_update(
     match obj {
         Object::Content(c) => upsert(ctx, a, &c, via),
         Object::Actor(doc) if is_update => super::actors::update(ctx, a, &doc, via),
-        Object::Tombstone(t) => Step::ignored(Rc::ObjectDeleted, format!("{} is deleted", t.id)),
-        other => Step::ignored(
+        Object::Tombstone(t) => Outcome::ignored(Rc::ObjectDeleted, format!("{} is deleted", t.id)),
+        other => Outcome::ignored(
             Rc::UnsupportedObject,
             format!("{} of a {} is not stored", a.kind, other.kind_name()),
         ),
@@ -67,34 +77,34 @@ pub(super) fn create_or_update(
 }
 
 /// The object an activity names only by id, from the batch's fetches.
-pub(super) fn fetched_object(ctx: &mut Ctx<'_>, u: &Url) -> Result<Object, Step> {
+pub(super) fn fetched_object(ctx: &mut Ctx<'_>, u: &Url) -> Result<Object, Outcome> {
     match ctx.fetched.get(u.as_str()) {
         None => {
             // Objects named by an activity are fetched for their latest version.
             ctx.view.looked_up.insert(u.to_string());
-            Err(Step::Need(vec![u.clone()]))
+            Err(Outcome::Need(vec![u.clone()]))
         }
         Some(Err(f)) => Err(Miss::Failed(u.clone(), f.clone()).step()),
         Some(Ok(doc)) => match Object::parse(doc) {
             Ok(o) if host(o.id()) == host(u) => Ok(o),
-            Ok(o) => Err(Step::failed(
+            Ok(o) => Err(Outcome::failed(
                 Rc::HostMismatch,
                 format!("{u} answered with {}", o.id()),
             )),
-            Err(e) => Err(Step::failed(Rc::FetchInvalid, format!("{u}: {e}"))),
+            Err(e) => Err(Outcome::failed(Rc::FetchInvalid, format!("{u}: {e}"))),
         },
     }
 }
 
 /// Create or Update of content (also an announced object, with its author as actor).
-pub(super) fn upsert(ctx: &mut Ctx<'_>, a: &Activity, c: &Content, via: &Via) -> Step {
+pub(super) fn upsert(ctx: &mut Ctx<'_>, a: &Activity, c: &Content, via: &Via) -> Outcome {
     match authority::author(&a.actor, &c.id, c.author()) {
-        Err(d) if d.rc == Rc::HostMismatch => return Step::Failed(d.rc, d.reason),
+        Err(d) if d.rc == Rc::HostMismatch => return Outcome::Failed(d.rc, d.reason),
         Err(d) => return refused(d),
         Ok(()) => {}
     }
     if ctx.remembered_deleted(c.id.as_str()) {
-        return Step::ignored(Rc::ObjectDeleted, format!("{} was deleted", c.id));
+        return Outcome::ignored(Rc::ObjectDeleted, format!("{} was deleted", c.id));
     }
     let role = role_of(ctx, c);
     if role != Role::PrivateMessage
@@ -127,14 +137,14 @@ fn role_of(ctx: &Ctx<'_>, c: &Content) -> Role {
     }
 }
 
-fn post(ctx: &mut Ctx<'_>, a: &Activity, c: &Content, via: &Via) -> Step {
+fn post(ctx: &mut Ctx<'_>, a: &Activity, c: &Content, via: &Via) -> Outcome {
     let id = c.id.to_string();
     if let Some(p) = ctx.view.posts.get(&id) {
         if let Err(d) = authority::creator(a.actor.as_str(), &p.creator, &id) {
             return refused(d);
         }
         if p.deleted {
-            return Step::ignored(Rc::ObjectDeleted, format!("{id} is deleted"));
+            return Outcome::ignored(Rc::ObjectDeleted, format!("{id} is deleted"));
         }
         if let Some(s) = version_step(c.version(), p.updated.or(p.published)) {
             return s;
@@ -147,7 +157,7 @@ fn post(ctx: &mut Ctx<'_>, a: &Activity, c: &Content, via: &Via) -> Step {
             p.content = Some(post_content(c));
             p.updated = c.updated.or(p.updated);
         }
-        return Step::done(relay_for(ctx, &community, via));
+        return Outcome::done(relay_for(ctx, &community, via));
     }
     let Some((community, creator)) = ctx.post_parents(c, via) else {
         return ctx.missing();
@@ -168,11 +178,11 @@ fn post(ctx: &mut Ctx<'_>, a: &Activity, c: &Content, via: &Via) -> Step {
         return not_permitted(&creator, &format!("post in {community}"));
     }
     ctx.add_post(c, community.clone(), creator);
-    Step::done(relay_for(ctx, &community, via))
+    Outcome::done(relay_for(ctx, &community, via))
 }
 
 /// Refuses new content in a deleted community, or by a banned or deleted author.
-fn community_open(ctx: &Ctx<'_>, community: &str, creator: &str) -> Option<Step> {
+fn community_open(ctx: &Ctx<'_>, community: &str, creator: &str) -> Option<Outcome> {
     if ctx.view.persons.get(creator).is_some_and(|p| p.deleted) {
         return Some(not_permitted(creator, "post: the account is deleted"));
     }
@@ -182,13 +192,13 @@ fn community_open(ctx: &Ctx<'_>, community: &str, creator: &str) -> Option<Step>
         .get(community)
         .is_some_and(|k| k.deleted || k.removed)
     {
-        return Some(Step::ignored(
+        return Some(Outcome::ignored(
             Rc::ObjectDeleted,
             format!("{community} is deleted"),
         ));
     }
     if banned(ctx, creator, community) {
-        return Some(Step::ignored(
+        return Some(Outcome::ignored(
             Rc::ActorBanned,
             format!("{creator} is banned from {community}"),
         ));
@@ -196,20 +206,20 @@ fn community_open(ctx: &Ctx<'_>, community: &str, creator: &str) -> Option<Step>
     None
 }
 
-fn comment(ctx: &mut Ctx<'_>, a: &Activity, c: &Content, via: &Via) -> Step {
+fn comment(ctx: &mut Ctx<'_>, a: &Activity, c: &Content, via: &Via) -> Outcome {
     let id = c.id.to_string();
     if let Some(k) = ctx.view.comments.get(&id) {
         if let Err(d) = authority::creator(a.actor.as_str(), &k.creator, &id) {
             return refused(d);
         }
         if k.deleted {
-            return Step::ignored(Rc::ObjectDeleted, format!("{id} is deleted"));
+            return Outcome::ignored(Rc::ObjectDeleted, format!("{id} is deleted"));
         }
         if let Some(s) = version_step(c.version(), k.updated.or(k.published)) {
             return s;
         }
         let Some(community) = ctx.community_of(&id) else {
-            return Step::ignored(Rc::UnknownObject, format!("{id} has no known post"));
+            return Outcome::ignored(Rc::UnknownObject, format!("{id} has no known post"));
         };
         if let Some(s) = check_via(&community, via) {
             return s;
@@ -218,19 +228,19 @@ fn comment(ctx: &mut Ctx<'_>, a: &Activity, c: &Content, via: &Via) -> Step {
             k.content = Some(comment_content(c));
             k.updated = c.updated.or(k.updated);
         }
-        return Step::done(relay_for(ctx, &community, via));
+        return Outcome::done(relay_for(ctx, &community, via));
     }
     let Some((post, parent, creator)) = ctx.comment_parents(c) else {
         return ctx.missing();
     };
     let Some(p) = ctx.view.posts.get(&post) else {
-        return Step::ignored(Rc::UnknownObject, format!("{post} is not known"));
+        return Outcome::ignored(Rc::UnknownObject, format!("{post} is not known"));
     };
     if p.deleted || p.removed {
-        return Step::ignored(Rc::ObjectDeleted, format!("{post} is deleted"));
+        return Outcome::ignored(Rc::ObjectDeleted, format!("{post} is deleted"));
     }
     if p.locked {
-        return Step::ignored(Rc::PostLocked, format!("{post} is locked"));
+        return Outcome::ignored(Rc::PostLocked, format!("{post} is locked"));
     }
     let community = p.community.clone();
     if let Some(s) = check_via(&community, via) {
@@ -240,17 +250,17 @@ fn comment(ctx: &mut Ctx<'_>, a: &Activity, c: &Content, via: &Via) -> Step {
         return s;
     }
     ctx.add_comment(c, post, parent, creator);
-    Step::done(relay_for(ctx, &community, via))
+    Outcome::done(relay_for(ctx, &community, via))
 }
 
-fn message(ctx: &mut Ctx<'_>, a: &Activity, c: &Content) -> Step {
+fn message(ctx: &mut Ctx<'_>, a: &Activity, c: &Content) -> Outcome {
     let id = c.id.to_string();
     if let Some(m) = ctx.view.messages.get(&id) {
         if let Err(d) = authority::creator(a.actor.as_str(), &m.creator, &id) {
             return refused(d);
         }
         if m.deleted {
-            return Step::ignored(Rc::ObjectDeleted, format!("{id} is deleted"));
+            return Outcome::ignored(Rc::ObjectDeleted, format!("{id} is deleted"));
         }
         if let Some(s) = version_step(c.version(), m.updated.or(m.published)) {
             return s;
@@ -259,7 +269,7 @@ fn message(ctx: &mut Ctx<'_>, a: &Activity, c: &Content) -> Step {
             m.content = Some((c.content.clone().unwrap_or_default(), c.source.clone()));
             m.updated = c.updated.or(m.updated);
         }
-        return Step::done(None);
+        return Outcome::done(None);
     }
     let recipient =
         c.to.iter()
@@ -267,7 +277,7 @@ fn message(ctx: &mut Ctx<'_>, a: &Activity, c: &Content) -> Step {
             .map(|u| ctx.id(u))
             .find(|u| ctx.view.persons.get(u).is_some_and(|p| p.local));
     let Some(recipient) = recipient else {
-        return Step::ignored(Rc::NotForUs, format!("{id} is addressed to no local user"));
+        return Outcome::ignored(Rc::NotForUs, format!("{id} is addressed to no local user"));
     };
     let Some(creator) = ctx.person(&a.actor) else {
         return ctx.missing();
@@ -284,7 +294,7 @@ fn message(ctx: &mut Ctx<'_>, a: &Activity, c: &Content) -> Step {
             flags_dirty: false,
         },
     );
-    Step::done(None)
+    Outcome::done(None)
 }
 
 fn is_removal(a: &Activity, creator: &str) -> bool {
@@ -297,7 +307,7 @@ pub(super) fn delete(
     object: &Url,
     remove_data: bool,
     via: &Via,
-) -> Step {
+) -> Outcome {
     let id = ctx.id(object);
     let actor = a.actor.to_string();
     if id == actor {
@@ -305,37 +315,37 @@ pub(super) fn delete(
     }
     match ctx.kind_of(&id) {
         Some(k @ (Known::Post | Known::Comment)) => {
-            set_content_state(ctx, a, &a.id, &id, k, true, via)
+            set_content_state(ctx, a, &a.id, &id, k, Sense::Do, via)
         }
         Some(Known::Message) => {
             if let Some(s) = carried(Act::WriteMessage, via) {
                 return s;
             }
             let Some(m) = ctx.view.messages.get_mut(&id) else {
-                return Step::unchanged();
+                return Outcome::unchanged();
             };
             if let Err(d) = authority::creator(&actor, &m.creator, &id) {
                 return refused(d);
             }
             if m.deleted {
-                return Step::unchanged();
+                return Outcome::unchanged();
             }
             m.deleted = true;
             m.flags_dirty = true;
-            Step::done(None)
+            Outcome::done(None)
         }
-        Some(Known::Community) => set_community_state(ctx, a, &id, true, via),
+        Some(Known::Community) => set_community_state(ctx, a, &id, Sense::Do, via),
         Some(Known::Person) => not_permitted(&actor, &format!("delete the account {id}")),
         None if authority::remember_delete(&a.actor, object) => {
             // Remembered: a late Create of it, or a vote on it, will not bring it back.
             ctx.view
                 .remember(delete_key(&id), ctx.journal_id, a.id.as_str());
-            Step::ignored(
+            Outcome::ignored(
                 Rc::UnknownObject,
                 format!("{id} is not known here; its deletion is remembered"),
             )
         }
-        None => Step::ignored(
+        None => Outcome::ignored(
             Rc::UnknownObject,
             format!("{id} is not known here; a Delete from another host is not remembered"),
         ),
@@ -343,7 +353,7 @@ pub(super) fn delete(
 }
 
 /// An actor deleting itself (Lemmy's account deletion; a community deleting itself).
-fn delete_actor(ctx: &mut Ctx<'_>, id: &str, remove_data: bool, via: &Via) -> Step {
+fn delete_actor(ctx: &mut Ctx<'_>, id: &str, remove_data: bool, via: &Via) -> Outcome {
     let local = ctx.view.persons.get(id).map(|p| p.local);
     let local = local.or_else(|| ctx.view.communities.get(id).map(|c| c.local));
     if let Err(d) = authority::local_unchanged(local == Some(true), id, id) {
@@ -360,7 +370,7 @@ fn delete_actor(ctx: &mut Ctx<'_>, id: &str, remove_data: bool, via: &Via) -> St
     }
     if let Some(p) = ctx.view.persons.get_mut(id) {
         if p.deleted && !remove_data {
-            return Step::unchanged();
+            return Outcome::unchanged();
         }
         p.deleted = true;
         p.flags_dirty = true;
@@ -373,17 +383,17 @@ fn delete_actor(ctx: &mut Ctx<'_>, id: &str, remove_data: bool, via: &Via) -> St
                     removed: false,
                 });
         }
-        return Step::done(None);
+        return Outcome::done(None);
     }
     if let Some(c) = ctx.view.communities.get_mut(id) {
         if c.deleted {
-            return Step::unchanged();
+            return Outcome::unchanged();
         }
         c.deleted = true;
         c.flags_dirty = true;
-        return Step::done(None);
+        return Outcome::done(None);
     }
-    Step::ignored(Rc::UnknownObject, format!("{id} is not known here"))
+    Outcome::ignored(Rc::UnknownObject, format!("{id} is not known here"))
 }
 
 pub(super) fn undelete(
@@ -392,12 +402,12 @@ pub(super) fn undelete(
     inner: &Activity,
     object: &Url,
     via: &Via,
-) -> Step {
+) -> Outcome {
     let id = ctx.id(object);
     match ctx.kind_of(&id) {
         Some(k @ (Known::Post | Known::Comment)) => {
-            let step = set_content_state(ctx, inner, &a.id, &id, k, false, via);
-            if matches!(step, Step::Done { .. }) {
+            let step = set_content_state(ctx, inner, &a.id, &id, k, Sense::Undo, via);
+            if matches!(step, Outcome::Done { .. }) {
                 ctx.view.forget(&delete_key(&id));
             }
             step
@@ -407,20 +417,20 @@ pub(super) fn undelete(
                 return s;
             }
             let Some(m) = ctx.view.messages.get_mut(&id) else {
-                return Step::unchanged();
+                return Outcome::unchanged();
             };
             if let Err(d) = authority::creator(a.actor.as_str(), &m.creator, &id) {
                 return refused(d);
             }
             if !m.deleted {
-                return Step::unchanged();
+                return Outcome::unchanged();
             }
             m.deleted = false;
             m.flags_dirty = true;
-            Step::done(None)
+            Outcome::done(None)
         }
-        Some(Known::Community) => set_community_state(ctx, inner, &id, false, via),
-        Some(Known::Person) => Step::ignored(
+        Some(Known::Community) => set_community_state(ctx, inner, &id, Sense::Undo, via),
+        Some(Known::Person) => Outcome::ignored(
             Rc::UnsupportedActivity,
             "restoring a deleted account is not acted on",
         ),
@@ -429,7 +439,7 @@ pub(super) fn undelete(
             if authority::remember_delete(&a.actor, object) {
                 ctx.view.forget(&delete_key(&id));
             }
-            Step::ignored(Rc::NothingToUndo, format!("{id} is not known here"))
+            Outcome::ignored(Rc::NothingToUndo, format!("{id} is not known here"))
         }
     }
 }
@@ -443,22 +453,23 @@ fn set_content_state(
     log_id: &Url,
     id: &str,
     kind: Known,
-    on: bool,
+    sense: Sense,
     via: &Via,
-) -> Step {
+) -> Outcome {
+    let on = sense == Sense::Do;
     let actor = a.actor.to_string();
     let (creator, community) = match kind {
         Known::Post => match ctx.view.posts.get(id) {
             Some(p) => (p.creator.clone(), Some(p.community.clone())),
-            None => return Step::unchanged(),
+            None => return Outcome::unchanged(),
         },
         _ => match ctx.view.comments.get(id) {
             Some(c) => (c.creator.clone(), ctx.community_of(id)),
-            None => return Step::unchanged(),
+            None => return Outcome::unchanged(),
         },
     };
     let Some(community) = community else {
-        return Step::ignored(Rc::UnknownObject, format!("{id} has no known community"));
+        return Outcome::ignored(Rc::UnknownObject, format!("{id} has no known community"));
     };
     if let Some(s) = check_via(&community, via) {
         return s;
@@ -474,16 +485,16 @@ fn set_content_state(
     let (deleted, removed, flags_dirty) = match kind {
         Known::Post => match ctx.view.posts.get_mut(id) {
             Some(p) => (&mut p.deleted, &mut p.removed, &mut p.flags_dirty),
-            None => return Step::unchanged(),
+            None => return Outcome::unchanged(),
         },
         _ => match ctx.view.comments.get_mut(id) {
             Some(c) => (&mut c.deleted, &mut c.removed, &mut c.flags_dirty),
-            None => return Step::unchanged(),
+            None => return Outcome::unchanged(),
         },
     };
     let flag = if removal { removed } else { deleted };
     if *flag == on {
-        return Step::unchanged();
+        return Outcome::unchanged();
     }
     *flag = on;
     *flags_dirty = true;
@@ -503,11 +514,18 @@ fn set_content_state(
             reason: a.summary.clone().filter(|s| !s.is_empty()),
         });
     }
-    Step::done(relay_for(ctx, &community, via))
+    Outcome::done(relay_for(ctx, &community, via))
 }
 
 /// Deletes or restores a community (by itself or a moderator).
-fn set_community_state(ctx: &mut Ctx<'_>, a: &Activity, id: &str, on: bool, via: &Via) -> Step {
+fn set_community_state(
+    ctx: &mut Ctx<'_>,
+    a: &Activity,
+    id: &str,
+    sense: Sense,
+    via: &Via,
+) -> Outcome {
+    let on = sense == Sense::Do;
     let actor = a.actor.to_string();
     let local = ctx.view.communities.get(id).is_some_and(|c| c.local);
     if let Err(d) = authority::local_unchanged(local, &actor, id) {
@@ -522,7 +540,7 @@ fn set_community_state(ctx: &mut Ctx<'_>, a: &Activity, id: &str, on: bool, via:
         Some(true) => {}
     }
     let Some(c) = ctx.view.communities.get_mut(id) else {
-        return Step::unchanged();
+        return Outcome::unchanged();
     };
     let removal = a.summary.is_some() && actor != id;
     let flag = if removal {
@@ -531,9 +549,9 @@ fn set_community_state(ctx: &mut Ctx<'_>, a: &Activity, id: &str, on: bool, via:
         &mut c.deleted
     };
     if *flag == on {
-        return Step::unchanged();
+        return Outcome::unchanged();
     }
     *flag = on;
     c.flags_dirty = true;
-    Step::done(None)
+    Outcome::done(None)
 }

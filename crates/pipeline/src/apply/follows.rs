@@ -2,11 +2,12 @@
 //! queue), our own follows of remote communities (recorded `pending` when a local user
 //! publishes one), and Accept / Reject of those.
 
-use super::{Via, banned, carried, refused};
+use super::Via;
 use crate::ctx::{Ctx, Known};
-use crate::keys::follow_key;
-use crate::outcome::Step;
+use crate::memory::follow_key;
+use crate::outcome::Outcome;
 use crate::relay;
+use crate::rules::{banned, carried, refused};
 use crate::view::FollowState;
 use sluice_apub::Rc;
 use sluice_apub::vocab::{Activity, ActivityRef, Verb};
@@ -16,7 +17,7 @@ use url::Url;
 const ACCEPTED: &str = "accepted";
 const PENDING: &str = "pending";
 
-pub(super) fn follow(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, via: &Via) -> Step {
+pub(super) fn follow(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, via: &Via) -> Outcome {
     if let Some(s) = carried(Act::Follow, via) {
         return s;
     }
@@ -27,21 +28,21 @@ pub(super) fn follow(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, via: &Via) -
     match ctx.view.communities.get(&community) {
         Some(c) if c.local => {}
         Some(_) => {
-            return Step::ignored(
+            return Outcome::ignored(
                 Rc::NotForUs,
                 format!("{community} is not a local community"),
             );
         }
         None if ctx.view.persons.get(&community).is_some_and(|p| p.local) => {
-            return Step::ignored(Rc::UnsupportedObject, "following users is not supported");
+            return Outcome::ignored(Rc::UnsupportedObject, "following users is not supported");
         }
-        None => return Step::ignored(Rc::NotForUs, format!("{community} is not known here")),
+        None => return Outcome::ignored(Rc::NotForUs, format!("{community} is not known here")),
     }
     let Some(person) = ctx.person(&a.actor) else {
         return ctx.missing();
     };
     if banned(ctx, &person, &community) {
-        return Step::ignored(
+        return Outcome::ignored(
             Rc::ActorBanned,
             format!("{person} is banned from {community}"),
         );
@@ -49,7 +50,7 @@ pub(super) fn follow(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, via: &Via) -
     if let Some(undo) = ctx.view.memory.get(&follow_key(&person, &community))
         && *undo > ctx.journal_id
     {
-        return Step::ignored(Rc::Superseded, "undone by an Undo that arrived first");
+        return Outcome::ignored(Rc::Superseded, "undone by an Undo that arrived first");
     }
     let key = (community.clone(), person.clone());
     let same = ctx.view.follows.get(&key).is_some_and(|f| {
@@ -57,7 +58,7 @@ pub(super) fn follow(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, via: &Via) -
     });
     if same {
         // A re-delivery of a Follow already accepted: the Accept went out then.
-        return Step::unchanged();
+        return Outcome::unchanged();
     }
     ctx.view.follows.insert(
         key,
@@ -75,20 +76,20 @@ pub(super) fn follow(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, via: &Via) -
         .unwrap_or_default();
     let accept = relay::accept(&ctx.env.urls, &community, ctx.raw, &person, inbox);
     ctx.view.outbound.push(accept);
-    Step::done(None)
+    Outcome::done(None)
 }
 
 /// A local user's Follow of a remote community (only the publish API applies activities of
 /// local actors): pending until the community answers. A new Follow asks again, so it is
 /// pending again under its own id whatever the previous state.
-fn follow_remote(ctx: &mut Ctx<'_>, a: &Activity, object: &Url) -> Step {
+fn follow_remote(ctx: &mut Ctx<'_>, a: &Activity, object: &Url) -> Outcome {
     let kind = ctx.resolve(object);
     let person = ctx.person(&a.actor);
     let (Some(kind), Some(person)) = (kind, person) else {
         return ctx.missing();
     };
     if kind != Known::Community {
-        return Step::ignored(
+        return Outcome::ignored(
             Rc::UnsupportedObject,
             format!("{object} is not a community: only communities are followed"),
         );
@@ -100,7 +101,7 @@ fn follow_remote(ctx: &mut Ctx<'_>, a: &Activity, object: &Url) -> Step {
         .get(&key)
         .is_some_and(|f| f.state.is_some() && f.activity_id.as_deref() == Some(a.id.as_str()))
     {
-        return Step::unchanged();
+        return Outcome::unchanged();
     }
     ctx.view.follows.insert(
         key,
@@ -110,10 +111,10 @@ fn follow_remote(ctx: &mut Ctx<'_>, a: &Activity, object: &Url) -> Step {
             dirty: true,
         },
     );
-    Step::done(None)
+    Outcome::done(None)
 }
 
-pub(super) fn unfollow(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, via: &Via) -> Step {
+pub(super) fn unfollow(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, via: &Via) -> Outcome {
     if let Some(s) = carried(Act::Follow, via) {
         return s;
     }
@@ -124,7 +125,7 @@ pub(super) fn unfollow(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, via: &Via)
         Some(f) if f.state.is_some() => {
             f.state = None;
             f.dirty = true;
-            Step::done(None)
+            Outcome::done(None)
         }
         _ => {
             ctx.view.remember(
@@ -132,7 +133,7 @@ pub(super) fn unfollow(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, via: &Via)
                 ctx.journal_id,
                 a.id.as_str(),
             );
-            Step::ignored(
+            Outcome::ignored(
                 Rc::NothingToUndo,
                 format!("{person} does not follow {community}; the Undo is remembered"),
             )
@@ -140,14 +141,21 @@ pub(super) fn unfollow(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, via: &Via)
     }
 }
 
-/// Accept (`accept`) or Reject of one of our follows.
+/// A community's answer to a follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Answer {
+    Accept,
+    Reject,
+}
+
+/// Accept or Reject of one of our follows.
 pub(super) fn answer(
     ctx: &mut Ctx<'_>,
     a: &Activity,
     f: &ActivityRef,
-    accept: bool,
+    answer: Answer,
     via: &Via,
-) -> Step {
+) -> Outcome {
     if let Some(s) = carried(Act::AnswerFollow, via) {
         return s;
     }
@@ -155,7 +163,7 @@ pub(super) fn answer(
         ActivityRef::Embedded(i) => match &i.verb {
             Verb::Follow(c) => (ctx.id(c), ctx.id(&i.actor)),
             _ => {
-                return Step::ignored(
+                return Outcome::ignored(
                     Rc::UnsupportedActivity,
                     format!("{} of a {} is not acted on", a.kind, i.kind),
                 );
@@ -171,7 +179,10 @@ pub(super) fn answer(
             match found {
                 Some(k) => k,
                 None => {
-                    return Step::ignored(Rc::UnknownObject, format!("no follow {u} known here"));
+                    return Outcome::ignored(
+                        Rc::UnknownObject,
+                        format!("no follow {u} known here"),
+                    );
                 }
             }
         }
@@ -180,19 +191,19 @@ pub(super) fn answer(
         return refused(d);
     }
     let Some(f) = ctx.view.follows.get_mut(&key).filter(|f| f.state.is_some()) else {
-        return Step::ignored(
+        return Outcome::ignored(
             Rc::UnknownObject,
             format!("{} has no follow of {} here", key.1, key.0),
         );
     };
-    if accept {
+    if answer == Answer::Accept {
         if f.state.as_deref() == Some(ACCEPTED) {
-            return Step::unchanged();
+            return Outcome::unchanged();
         }
         f.state = Some(ACCEPTED.into());
     } else {
         f.state = None;
     }
     f.dirty = true;
-    Step::done(None)
+    Outcome::done(None)
 }

@@ -4,10 +4,11 @@
 //! Who may moderate is decided in one place (`authority::moderates`, through
 //! `Ctx::may_moderate`).
 
-use super::{Via, carried, check_via, not_permitted, refused, relay_for};
+use super::{Sense, Via, relay_for};
 use crate::ctx::{Ctx, Known};
-use crate::keys::ban_key;
-use crate::outcome::Step;
+use crate::memory::ban_key;
+use crate::outcome::Outcome;
+use crate::rules::{carried, check_via, names_instance, not_permitted, refused};
 use crate::view::{BanState, ReportState};
 use chrono::{DateTime, Utc};
 use sluice_apub::Rc;
@@ -15,11 +16,6 @@ use sluice_apub::vocab::{Activity, ActivityRef};
 use sluice_db::ingest::changes::{ContentSweep, ModAction, NewReport};
 use sluice_trust::authority::{self, Act};
 use url::Url;
-
-/// Lemmy names the instance actor (`https://host/`) as the target of an instance ban.
-pub(super) fn names_instance(t: &Url) -> bool {
-    t.path() == "/" || t.path().is_empty()
-}
 
 fn log(ctx: &mut Ctx<'_>, a: &Activity, kind: &str, community: Option<&str>, target: &str) {
     ctx.view.mod_actions.push(ModAction {
@@ -40,9 +36,9 @@ enum Scope {
 
 /// The scope a Block's target names. Lemmy names the instance actor (`https://host/`) for
 /// instance bans; a Block without a target is a user blocking a user, not a ban.
-fn scope(ctx: &mut Ctx<'_>, target: Option<&Url>) -> Result<Option<Scope>, Step> {
+fn scope(ctx: &mut Ctx<'_>, target: Option<&Url>) -> Result<Option<Scope>, Outcome> {
     let Some(t) = target else {
-        return Err(Step::ignored(
+        return Err(Outcome::ignored(
             Rc::UnsupportedActivity,
             "a Block without a target is a user block, not a ban",
         ));
@@ -65,7 +61,7 @@ pub(super) fn block(
     expires: Option<DateTime<Utc>>,
     remove_data: bool,
     via: &Via,
-) -> Step {
+) -> Outcome {
     let scope = match scope(ctx, target) {
         Ok(s) => s,
         Err(step) => return step,
@@ -99,7 +95,7 @@ pub(super) fn block(
     if let Some(undo) = ctx.view.memory.get(&ban_key(&person, community.as_deref()))
         && *undo > ctx.journal_id
     {
-        return Step::ignored(Rc::Superseded, "undone by an Undo that arrived first");
+        return Outcome::ignored(Rc::Superseded, "undone by an Undo that arrived first");
     }
     let key = (person.clone(), community.clone());
     if ctx
@@ -109,7 +105,7 @@ pub(super) fn block(
         .is_some_and(|b| b.present && b.expires == expires)
         && !remove_data
     {
-        return Step::unchanged();
+        return Outcome::unchanged();
     }
     ctx.view.bans.insert(
         key,
@@ -137,8 +133,8 @@ pub(super) fn block(
     }
     log(ctx, a, "ban", community.as_deref(), &person);
     match community {
-        Some(c) => Step::done(relay_for(ctx, &c, via)),
-        None => Step::done(None),
+        Some(c) => Outcome::done(relay_for(ctx, &c, via)),
+        None => Outcome::done(None),
     }
 }
 
@@ -148,7 +144,7 @@ pub(super) fn unblock(
     object: &Url,
     target: Option<&Url>,
     via: &Via,
-) -> Step {
+) -> Outcome {
     let person = ctx.id(object);
     let community = match target {
         Some(t) if !names_instance(t) => {
@@ -185,7 +181,7 @@ pub(super) fn unblock(
             ctx.journal_id,
             a.id.as_str(),
         );
-        return Step::ignored(
+        return Outcome::ignored(
             Rc::NothingToUndo,
             format!("no ban of {person} known; the Undo is remembered"),
         );
@@ -200,20 +196,27 @@ pub(super) fn unblock(
     }
     log(ctx, a, "unban", community.as_deref(), &person);
     match community {
-        Some(c) => Step::done(relay_for(ctx, &c, via)),
-        None => Step::done(None),
+        Some(c) => Outcome::done(relay_for(ctx, &c, via)),
+        None => Outcome::done(None),
     }
 }
 
-/// Lock (`on`) or unlock a post or comment.
-pub(super) fn lock(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, on: bool, via: &Via) -> Step {
+/// Lock (`Do`) or unlock (`Undo`) a post or comment.
+pub(super) fn lock(
+    ctx: &mut Ctx<'_>,
+    a: &Activity,
+    object: &Url,
+    sense: Sense,
+    via: &Via,
+) -> Outcome {
+    let on = sense == Sense::Do;
     let id = ctx.id(object);
     let kind = match ctx.kind_of(&id) {
         Some(k @ (Known::Post | Known::Comment)) => k,
-        _ => return Step::ignored(Rc::UnknownObject, format!("{id} is not known here")),
+        _ => return Outcome::ignored(Rc::UnknownObject, format!("{id} is not known here")),
     };
     let Some(community) = ctx.community_of(&id) else {
-        return Step::ignored(Rc::UnknownObject, format!("{id} has no known community"));
+        return Outcome::ignored(Rc::UnknownObject, format!("{id} has no known community"));
     };
     if let Some(s) = check_via(&community, via) {
         return s;
@@ -227,15 +230,15 @@ pub(super) fn lock(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, on: bool, via:
     let (locked, dirty) = match kind {
         Known::Post => match ctx.view.posts.get_mut(&id) {
             Some(p) => (&mut p.locked, &mut p.flags_dirty),
-            None => return Step::unchanged(),
+            None => return Outcome::unchanged(),
         },
         _ => match ctx.view.comments.get_mut(&id) {
             Some(c) => (&mut c.locked, &mut c.flags_dirty),
-            None => return Step::unchanged(),
+            None => return Outcome::unchanged(),
         },
     };
     if *locked == on {
-        return Step::unchanged();
+        return Outcome::unchanged();
     }
     *locked = on;
     *dirty = true;
@@ -246,16 +249,16 @@ pub(super) fn lock(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, on: bool, via:
     };
     let verb = if on { "lock" } else { "unlock" };
     log(ctx, a, &format!("{verb}_{what}"), Some(&community), &id);
-    Step::done(relay_for(ctx, &community, via))
+    Outcome::done(relay_for(ctx, &community, via))
 }
 
-pub(super) fn flag(ctx: &mut Ctx<'_>, a: &Activity, objects: &[Url], via: &Via) -> Step {
+pub(super) fn flag(ctx: &mut Ctx<'_>, a: &Activity, objects: &[Url], via: &Via) -> Outcome {
     if let Some(s) = carried(Act::Flag, via) {
         return s;
     }
     let id = a.id.to_string();
     if ctx.view.reports.contains_key(&id) {
-        return Step::unchanged();
+        return Outcome::unchanged();
     }
     let Some(creator) = ctx.person(&a.actor) else {
         return ctx.missing();
@@ -275,7 +278,7 @@ pub(super) fn flag(ctx: &mut Ctx<'_>, a: &Activity, objects: &[Url], via: &Via) 
         }
     };
     let Some(community) = community else {
-        return Step::ignored(Rc::UnknownObject, "the reported content is not known here");
+        return Outcome::ignored(Rc::UnknownObject, "the reported content is not known here");
     };
     let object = object.unwrap_or_else(|| objects.last().map(Url::to_string).unwrap_or_default());
     ctx.view.reports.insert(
@@ -293,13 +296,13 @@ pub(super) fn flag(ctx: &mut Ctx<'_>, a: &Activity, objects: &[Url], via: &Via) 
             }),
         },
     );
-    Step::done(None)
+    Outcome::done(None)
 }
 
-pub(super) fn resolve(ctx: &mut Ctx<'_>, a: &Activity, r: &ActivityRef, via: &Via) -> Step {
+pub(super) fn resolve(ctx: &mut Ctx<'_>, a: &Activity, r: &ActivityRef, via: &Via) -> Outcome {
     let id = r.id().to_string();
     let Some(community) = ctx.view.reports.get(&id).map(|r| r.community.clone()) else {
-        return Step::ignored(Rc::UnknownObject, format!("no report {id} known here"));
+        return Outcome::ignored(Rc::UnknownObject, format!("no report {id} known here"));
     };
     if let Some(s) = community.as_deref().and_then(|c| check_via(c, via)) {
         return s;
@@ -315,16 +318,16 @@ pub(super) fn resolve(ctx: &mut Ctx<'_>, a: &Activity, r: &ActivityRef, via: &Vi
         Some(true) => {}
     }
     let Some(rep) = ctx.view.reports.get_mut(&id) else {
-        return Step::unchanged();
+        return Outcome::unchanged();
     };
     if rep.resolved {
-        return Step::unchanged();
+        return Outcome::unchanged();
     }
     rep.resolved = true;
     if rep.new.is_none() {
         ctx.view.resolved_reports.push(id);
     }
-    Step::done(None)
+    Outcome::done(None)
 }
 
 /// Which of a community's collections a target names.
@@ -365,23 +368,31 @@ fn collection_of(ctx: &Ctx<'_>, a: &Activity, target: &Url) -> Option<(String, C
     None
 }
 
-/// Add (`add`) or Remove to a moderators or featured collection.
+/// Which way a collection changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Change {
+    Add,
+    Remove,
+}
+
+/// Add or Remove to a moderators or featured collection.
 pub(super) fn collection(
     ctx: &mut Ctx<'_>,
     a: &Activity,
     object: &Url,
     target: Option<&Url>,
-    add: bool,
+    change: Change,
     via: &Via,
-) -> Step {
+) -> Outcome {
+    let add = change == Change::Add;
     let Some(target) = target else {
-        return Step::ignored(
+        return Outcome::ignored(
             Rc::UnsupportedObject,
             format!("{} without a target", a.kind),
         );
     };
     let Some((community, which)) = collection_of(ctx, a, target) else {
-        return Step::ignored(
+        return Outcome::ignored(
             Rc::NotForUs,
             format!("{target} is no collection of a community known here"),
         );
@@ -393,9 +404,12 @@ pub(super) fn collection(
     if which == Collection::Featured {
         let id = ctx.id(object);
         match ctx.view.posts.get(&id) {
-            None => return Step::ignored(Rc::UnknownObject, format!("{id} is not known here")),
+            None => return Outcome::ignored(Rc::UnknownObject, format!("{id} is not known here")),
             Some(p) if p.community != community => {
-                return Step::ignored(Rc::CommunityMismatch, format!("{id} is not in {community}"));
+                return Outcome::ignored(
+                    Rc::CommunityMismatch,
+                    format!("{id} is not in {community}"),
+                );
             }
             Some(_) => {}
         }
@@ -405,10 +419,10 @@ pub(super) fn collection(
             Some(true) => {}
         }
         let Some(p) = ctx.view.posts.get_mut(&id) else {
-            return Step::unchanged();
+            return Outcome::unchanged();
         };
         if p.featured == add {
-            return Step::unchanged();
+            return Outcome::unchanged();
         }
         p.featured = add;
         p.flags_dirty = true;
@@ -418,7 +432,7 @@ pub(super) fn collection(
             "unfeature_post"
         };
         log(ctx, a, kind, Some(&community), &id);
-        return Step::done(relay_for(ctx, &community, via));
+        return Outcome::done(relay_for(ctx, &community, via));
     }
     let person = ctx.person(object);
     let allowed = ctx.may_moderate(&actor, &community);
@@ -429,7 +443,7 @@ pub(super) fn collection(
         return not_permitted(&actor, &format!("change the moderators of {community}"));
     }
     let Some(c) = ctx.view.communities.get_mut(&community) else {
-        return Step::unchanged();
+        return Outcome::unchanged();
     };
     let changed = if add {
         c.moderators.insert(person.clone())
@@ -437,12 +451,12 @@ pub(super) fn collection(
         c.moderators.remove(&person)
     };
     if !changed {
-        return Step::unchanged();
+        return Outcome::unchanged();
     }
     ctx.view
         .moderator_changes
         .insert((community.clone(), person.clone()), add);
     let kind = if add { "add_mod" } else { "remove_mod" };
     log(ctx, a, kind, Some(&community), &person);
-    Step::done(relay_for(ctx, &community, via))
+    Outcome::done(relay_for(ctx, &community, via))
 }

@@ -1,14 +1,21 @@
-//! Like / Dislike / Undo: one vote per person and object, counts kept in step.
+//! Like / Dislike / EmojiReact / Undo: one vote per person and object, counts kept in step.
 
-use super::{Via, banned, check_via, relay_for};
+use super::{Via, relay_for};
 use crate::ctx::{Ctx, Known};
-use crate::keys::vote_key;
-use crate::outcome::Step;
+use crate::memory::vote_key;
+use crate::outcome::Outcome;
+use crate::rules::{banned, check_via};
 use sluice_apub::Rc;
 use sluice_apub::vocab::Activity;
 use url::Url;
 
-pub(super) fn vote(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, score: i16, via: &Via) -> Step {
+pub(super) fn vote(
+    ctx: &mut Ctx<'_>,
+    a: &Activity,
+    object: &Url,
+    score: i16,
+    via: &Via,
+) -> Outcome {
     let actor = ctx.person(&a.actor);
     let target = ctx.content(object);
     let (Some(actor), Some((id, kind))) = (actor, target) else {
@@ -27,16 +34,16 @@ pub(super) fn vote(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, score: i16, vi
             .is_some_and(|c| c.deleted || c.removed),
     };
     if gone {
-        return Step::ignored(Rc::ObjectDeleted, format!("{id} is deleted"));
+        return Outcome::ignored(Rc::ObjectDeleted, format!("{id} is deleted"));
     }
     let Some(community) = ctx.community_of(&id) else {
-        return Step::ignored(Rc::UnknownObject, format!("{id} has no known community"));
+        return Outcome::ignored(Rc::UnknownObject, format!("{id} has no known community"));
     };
     if let Some(s) = check_via(&community, via) {
         return s;
     }
     if banned(ctx, &actor, &community) {
-        return Step::ignored(
+        return Outcome::ignored(
             Rc::ActorBanned,
             format!("{actor} is banned from {community}"),
         );
@@ -44,7 +51,7 @@ pub(super) fn vote(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, score: i16, vi
     if let Some(undo) = ctx.view.memory.get(&vote_key(&actor, &id))
         && *undo > ctx.journal_id
     {
-        return Step::ignored(Rc::Superseded, "undone by an Undo that arrived first");
+        return Outcome::ignored(Rc::Superseded, "undone by an Undo that arrived first");
     }
     let old = ctx
         .view
@@ -52,15 +59,15 @@ pub(super) fn vote(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, score: i16, vi
         .get(&(actor.clone(), id.clone()))
         .map_or(0, |v| v.score);
     if old == score {
-        return Step::unchanged();
+        return Outcome::unchanged();
     }
     let on_post = kind == Known::Post;
     ctx.view
         .set_vote(&actor, &id, on_post, score, Some(a.id.to_string()));
-    Step::done(relay_for(ctx, &community, via))
+    Outcome::done(relay_for(ctx, &community, via))
 }
 
-pub(super) fn undo(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, via: &Via) -> Step {
+pub(super) fn undo(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, via: &Via) -> Outcome {
     let actor = ctx.id(&a.actor);
     let id = ctx.id(object);
     let key = vote_key(&actor, &id);
@@ -73,18 +80,18 @@ pub(super) fn undo(ctx: &mut Ctx<'_>, a: &Activity, object: &Url, via: &Via) -> 
     if old == 0 || !matches!(kind, Some(Known::Post | Known::Comment)) {
         // The vote may still arrive (out of order): remember the Undo so it loses.
         ctx.view.remember(key, ctx.journal_id, a.id.as_str());
-        return Step::ignored(
+        return Outcome::ignored(
             Rc::NothingToUndo,
             format!("no vote of {actor} on {id} known; the Undo is remembered"),
         );
     }
     let Some(community) = ctx.community_of(&id) else {
-        return Step::ignored(Rc::UnknownObject, format!("{id} has no known community"));
+        return Outcome::ignored(Rc::UnknownObject, format!("{id} has no known community"));
     };
     if let Some(s) = check_via(&community, via) {
         return s;
     }
     ctx.view
         .set_vote(&actor, &id, kind == Some(Known::Post), 0, None);
-    Step::done(relay_for(ctx, &community, via))
+    Outcome::done(relay_for(ctx, &community, via))
 }

@@ -1,7 +1,7 @@
 //! The peer's own actors and the Lemmy-shaped JSON it serves for them.
 //!
-//! Shapes follow Lemmy 0.19 (see `/work/shared/fixtures/activitypub/lemmy/objects/`): a
-//! `publicKey {id: <actor>#main-key, owner, publicKeyPem}`, a personal `inbox`,
+//! Shapes follow Lemmy 0.19 (see the repository's `fixtures/activitypub/lemmy/objects/`):
+//! a `publicKey {id: <actor>#main-key, owner, publicKeyPem}`, a personal `inbox`,
 //! `endpoints.sharedInbox` = `<base>/inbox`, and for groups `followers`, `attributedTo`
 //! (moderators) and `featured`. The instance actor is an `Application` at `<base>/`.
 

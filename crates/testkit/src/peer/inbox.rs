@@ -1,7 +1,7 @@
 //! The peer as a delivery target: record, verify, answer as scripted.
 
 use super::server::error;
-use super::state::{Received, Reply, Shared};
+use super::state::{Peer, Received, Reply};
 use super::verify;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use serde_json::Value;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Bodies larger than this are recorded as unreadable and answered 413.
 pub(crate) const MAX_INBOX_BODY: usize = 8 * 1024 * 1024;
@@ -51,13 +51,13 @@ fn string_field(json: &Option<Value>, field: &str) -> Option<String> {
 pub(crate) async fn receive(
     req: HttpRequest,
     payload: web::Payload,
-    shared: web::Data<Shared>,
+    peer: web::Data<Peer>,
 ) -> HttpResponse {
     // Arrival order and the scripted reply are fixed together, before anything can await.
-    let (seq, reply, delay) = {
-        let mut st = shared.lock();
-        let seq = shared.seq.fetch_add(1, Ordering::SeqCst);
-        (seq, st.inbox.next(), st.inbox.delay)
+    let (seq, at, mut reply, delay) = {
+        let mut st = peer.lock();
+        let seq = peer.seq.fetch_add(1, Ordering::SeqCst);
+        (seq, Instant::now(), st.inbox.next(), st.inbox.delay)
     };
     let body = read_body(payload).await;
     let (text, json) = match &body {
@@ -69,7 +69,7 @@ pub(crate) async fn receive(
     };
     let verdict = match &body {
         Ok(b) => {
-            let data = shared.federation.to_request_data();
+            let data = peer.federation.to_request_data();
             verify::verify(&req, b.clone(), &data).await
         }
         Err(e) => verify::Verdict {
@@ -77,8 +77,10 @@ pub(crate) async fn receive(
             error: Some(e.clone()),
         },
     };
+    let key_id = verify::key_id(&req);
     let mut rec = Received {
         seq,
+        at,
         method: req.method().to_string(),
         path: req.path().to_string(),
         headers: req
@@ -96,13 +98,19 @@ pub(crate) async fn receive(
             .as_ref()
             .and_then(|j| j.get("type")?.as_str().map(str::to_string)),
         actor: string_field(&json, "actor"),
-        signer: verify::key_owner(&req),
+        signer: key_id.as_deref().and_then(verify::key_owner),
+        key_id,
         verified: verdict.verified,
         verify_error: verdict.error,
         body: text,
         json,
         status: 0,
     };
+    if let Some(id) = &rec.activity_id
+        && let Some(r) = peer.lock().inbox.by_activity.get(id)
+    {
+        reply = r.clone();
+    }
     let response = match (&body, &reply) {
         (Err(_), Reply::Lemmy) => error(StatusCode::PAYLOAD_TOO_LARGE, "body too large"),
         (_, Reply::Lemmy) if rec.is_authentic() => HttpResponse::Ok().finish(),
@@ -127,9 +135,9 @@ pub(crate) async fn receive(
         response.status().as_u16()
     };
     {
-        let mut st = shared.lock();
+        let mut st = peer.lock();
         st.received.push(rec);
-        shared.received_count.send_replace(st.received.len());
+        peer.received_count.send_replace(st.received.len());
     }
     if let Some(delay) = delay {
         tokio::time::sleep(delay).await;

@@ -16,8 +16,10 @@
 //! - receives activities at `/inbox`, `/u/NAME/inbox` and `/c/NAME/inbox`, verifying each with
 //!   activitypub_federation after fetching the signer's actor document over HTTP (from sluice,
 //!   exactly as Lemmy would), recording it ([`Received`], in arrival order) and answering as
-//!   scripted ([`Reply`]: Lemmy's own 200/400, a fixed status for the next N requests, 429 with
-//!   `Retry-After`, a delay, no answer at all), or not listening ([`TestPeer::stop`]).
+//!   scripted ([`Reply`]: Lemmy's own 200/400, a fixed status for the next N requests or for
+//!   one activity, 429 with `Retry-After`, a delay, no answer at all), or not listening
+//!   ([`TestPeer::stop`]). A sender that serves no actor documents (sluice's send queue
+//!   without its HTTP server) has its keys given with [`TestPeer::trust_key`].
 //!
 //! ```no_run
 //! # async fn example() {
@@ -65,7 +67,8 @@ use actors::LocalActor;
 use keys::ActorKey;
 use send::Signer;
 use serde_json::Value;
-use state::{Shared, State};
+use state::{Peer, State};
+use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
@@ -98,6 +101,14 @@ pub enum PeerError {
         /// How many had arrived.
         got: usize,
     },
+    /// [`TestPeer::wait_accepted`] ran out of time.
+    #[error("waited for {wanted} accepted activities, {got} were")]
+    NotAccepted {
+        /// How many distinct activities were awaited.
+        wanted: usize,
+        /// How many distinct activities had been accepted.
+        got: usize,
+    },
 }
 
 /// A fake remote instance; cheap to clone (all clones are the same peer). The server stops
@@ -108,7 +119,7 @@ pub struct TestPeer {
 }
 
 struct Inner {
-    shared: web::Data<Shared>,
+    peer: web::Data<Peer>,
     addr: SocketAddr,
     server: Mutex<Option<ServerHandle>>,
     /// For deliveries (the caller's runtime).
@@ -159,7 +170,7 @@ impl TestPeer {
             .await
             .expect("activitypub_federation config");
         let (received_count, _) = watch::channel(0);
-        let shared = web::Data::new(Shared {
+        let peer = web::Data::new(Peer {
             domain: domain.clone(),
             base: base.clone(),
             state: Mutex::new(State::new()),
@@ -174,10 +185,10 @@ impl TestPeer {
             key: keys::fresh_key().await,
             gone: false,
         };
-        shared.lock().actors.insert("/".to_string(), instance);
+        peer.lock().actors.insert("/".to_string(), instance);
         let peer = TestPeer {
             inner: Arc::new(Inner {
-                shared,
+                peer,
                 addr,
                 server: Mutex::new(None),
                 client: crate::http_client(),
@@ -189,8 +200,7 @@ impl TestPeer {
     }
 
     fn serve_on(&self, listener: TcpListener) {
-        let server =
-            server::serve(self.inner.shared.clone(), listener).expect("start the test peer");
+        let server = server::serve(self.inner.peer.clone(), listener).expect("start the test peer");
         *self.lock_server() = Some(server.handle());
         tokio::spawn(server);
     }
@@ -202,18 +212,18 @@ impl TestPeer {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn shared(&self) -> &Shared {
-        &self.inner.shared
+    fn peer(&self) -> &Peer {
+        &self.inner.peer
     }
 
     /// `IP:PORT`, the peer's host as it appears in its ids.
     pub fn domain(&self) -> &str {
-        &self.shared().domain
+        &self.peer().domain
     }
 
     /// `http://IP:PORT`.
     pub fn base(&self) -> &str {
-        &self.shared().base
+        &self.peer().base
     }
 
     /// `http://IP:PORT` + `path` (which starts with `/`).
@@ -233,7 +243,7 @@ impl TestPeer {
 
     async fn add(&self, kind: ActorKind, name: &str) -> String {
         let path = kind.path(name);
-        if let Some(existing) = self.shared().lock().actor(name) {
+        if let Some(existing) = self.peer().lock().actor(name) {
             assert!(
                 existing.kind == kind,
                 "the test peer already has a {:?} called {name:?}",
@@ -243,7 +253,7 @@ impl TestPeer {
         }
         let key = keys::fresh_key().await;
         let id = Url::parse(&self.url(&path)).expect("actor id");
-        let mut st = self.shared().lock();
+        let mut st = self.peer().lock();
         let actor = st.actors.entry(path).or_insert(LocalActor {
             kind,
             name: name.to_string(),
@@ -273,7 +283,7 @@ impl TestPeer {
     }
 
     fn with_actor<T>(&self, name_or_id: &str, f: impl FnOnce(&LocalActor) -> T) -> T {
-        let st = self.shared().lock();
+        let st = self.peer().lock();
         let actor = st
             .actor(name_or_id)
             .unwrap_or_else(|| panic!("no actor {name_or_id:?} on the test peer"));
@@ -316,7 +326,7 @@ impl TestPeer {
     pub async fn rotate_key(&self, name: &str) {
         self.with_actor(name, |_| ());
         let key = keys::fresh_key().await;
-        if let Some(actor) = self.shared().lock().actor_mut(name) {
+        if let Some(actor) = self.peer().lock().actor_mut(name) {
             actor.key = key;
         }
     }
@@ -325,7 +335,7 @@ impl TestPeer {
     /// Tombstone, as a deleted Lemmy actor does. It can still sign deliveries.
     pub fn gone(&self, name: &str) {
         self.with_actor(name, |_| ());
-        if let Some(actor) = self.shared().lock().actor_mut(name) {
+        if let Some(actor) = self.peer().lock().actor_mut(name) {
             actor.gone = true;
         }
     }
@@ -342,38 +352,38 @@ impl TestPeer {
     /// returns the full URL. For fetchable objects and activities by id.
     pub fn serve_json(&self, path: &str, json: Value) -> String {
         let path = self.path_of(path);
-        self.shared().lock().docs.insert(path.clone(), json);
+        self.peer().lock().docs.insert(path.clone(), json);
         self.url(&path)
     }
 
     /// Stops serving a document added with [`TestPeer::serve_json`].
     pub fn remove_json(&self, path: &str) {
         let path = self.path_of(path);
-        self.shared().lock().docs.remove(&path);
+        self.peer().lock().docs.remove(&path);
     }
 
     /// How `GET`s of `path` behave from now on (status and/or delay); applies to any path,
     /// actors and served documents included. Inboxes are scripted with [`TestPeer::inbox_reply`].
     pub fn set_route_behaviour(&self, path: &str, behaviour: Behaviour) {
         let path = self.path_of(path);
-        self.shared().lock().routes.insert(path, behaviour);
+        self.peer().lock().routes.insert(path, behaviour);
     }
 
     /// Back to normal for `path`.
     pub fn clear_route_behaviour(&self, path: &str) {
         let path = self.path_of(path);
-        self.shared().lock().routes.remove(&path);
+        self.peer().lock().routes.remove(&path);
     }
 
     /// How many `GET`s `path` has had (to assert that a fetcher caches).
     pub fn fetch_count(&self, path: &str) -> usize {
         let path = self.path_of(path);
-        self.shared()
-            .lock()
-            .fetches
-            .get(&path)
-            .copied()
-            .unwrap_or(0)
+        self.peer().lock().fetches.get(&path).copied().unwrap_or(0)
+    }
+
+    /// The path of every `GET` so far, in arrival order.
+    pub fn fetched(&self) -> Vec<String> {
+        self.peer().lock().fetch_log.clone()
     }
 
     /// POSTs `activity` to `inbox`, signed by the actor `signer` (a name, or an actor id such
@@ -444,7 +454,7 @@ impl TestPeer {
     /// [`Tamper::SignedWithWrongKey`]).
     async fn signer_named(&self, name_or_id: &str, tamper: &Tamper) -> Result<Signer, PeerError> {
         let (id, key) = {
-            let st = self.shared().lock();
+            let st = self.peer().lock();
             let actor = st
                 .actor(name_or_id)
                 .ok_or_else(|| PeerError::UnknownActor(name_or_id.to_string()))?;
@@ -465,12 +475,12 @@ impl TestPeer {
     /// The activitypub_federation config signing as `id` with `key` (built once, then cached).
     async fn signer(&self, id: Url, key: Arc<ActorKey>) -> Result<Signer, PeerError> {
         let cache_key = (id.to_string(), key.index);
-        let cached = self.shared().lock().signers.get(&cache_key).cloned();
+        let cached = self.peer().lock().signers.get(&cache_key).cloned();
         let config = match cached {
             Some(c) => c,
             None => {
                 let c = send::signer_config(self.domain(), &id, &key).await?;
-                self.shared().lock().signers.insert(cache_key, c.clone());
+                self.peer().lock().signers.insert(cache_key, c.clone());
                 c
             }
         };
@@ -480,7 +490,7 @@ impl TestPeer {
     /// From now on every inbox request is answered with `reply` (drops any pending
     /// [`TestPeer::inbox_reply_next`] steps). The initial reply is [`Reply::Lemmy`].
     pub fn inbox_reply(&self, reply: Reply) {
-        let mut st = self.shared().lock();
+        let mut st = self.peer().lock();
         st.inbox.steps.clear();
         st.inbox.fallback = reply;
     }
@@ -488,26 +498,77 @@ impl TestPeer {
     /// The next `n` inbox requests (after those already scripted) are answered with `reply`;
     /// then the [`TestPeer::inbox_reply`] one again. E.g. `inbox_reply_next(3, Reply::Status(500))`.
     pub fn inbox_reply_next(&self, n: usize, reply: Reply) {
-        self.shared().lock().inbox.steps.push_back((reply, n));
+        self.peer().lock().inbox.steps.push_back((reply, n));
+    }
+
+    /// Requests carrying the activity `activity_id` are answered with `reply`, whatever the
+    /// rest of the script says (they still use up a [`TestPeer::inbox_reply_next`] step).
+    pub fn inbox_reply_for(&self, activity_id: &str, reply: Reply) {
+        self.peer()
+            .lock()
+            .inbox
+            .by_activity
+            .insert(activity_id.to_string(), reply);
     }
 
     /// Every inbox answer waits this long first (`None`: no delay).
     pub fn inbox_delay(&self, delay: Option<Duration>) {
-        self.shared().lock().inbox.delay = delay;
+        self.peer().lock().inbox.delay = delay;
     }
 
     /// Every inbox request so far (since [`TestPeer::clear_received`]), in arrival order.
     pub fn received(&self) -> Vec<Received> {
-        let mut all = self.shared().lock().received.clone();
+        let mut all = self.peer().lock().received.clone();
         all.sort_by_key(|r| r.seq);
         all
     }
 
+    /// The activity ids answered 2xx, in arrival order (re-sends included).
+    pub fn accepted(&self) -> Vec<String> {
+        self.received()
+            .into_iter()
+            .filter(|r| (200..300).contains(&r.status))
+            .filter_map(|r| r.activity_id)
+            .collect()
+    }
+
+    fn distinct_accepted(&self) -> usize {
+        self.accepted().into_iter().collect::<HashSet<_>>().len()
+    }
+
+    /// Waits until `n` distinct activities were answered 2xx, then returns
+    /// [`TestPeer::accepted`]; [`PeerError::NotAccepted`] after `timeout`.
+    pub async fn wait_accepted(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<Vec<String>, PeerError> {
+        let mut rx = self.peer().received_count.subscribe();
+        let enough = async {
+            loop {
+                rx.borrow_and_update();
+                if self.distinct_accepted() >= n {
+                    return;
+                }
+                if rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, enough).await {
+            Ok(()) => Ok(self.accepted()),
+            Err(_) => Err(PeerError::NotAccepted {
+                wanted: n,
+                got: self.distinct_accepted(),
+            }),
+        }
+    }
+
     /// Forgets the recorded inbox requests.
     pub fn clear_received(&self) {
-        let mut st = self.shared().lock();
+        let mut st = self.peer().lock();
         st.received.clear();
-        self.shared().received_count.send_replace(0);
+        self.peer().received_count.send_replace(0);
     }
 
     /// Waits until at least `n` inbox requests are recorded, then returns them all (in
@@ -517,7 +578,7 @@ impl TestPeer {
         n: usize,
         timeout: Duration,
     ) -> Result<Vec<Received>, PeerError> {
-        let mut rx = self.shared().received_count.subscribe();
+        let mut rx = self.peer().received_count.subscribe();
         match tokio::time::timeout(timeout, rx.wait_for(|count| *count >= n)).await {
             Ok(Ok(_)) => Ok(self.received()),
             _ => Err(PeerError::Timeout {
@@ -527,10 +588,21 @@ impl TestPeer {
         }
     }
 
+    /// Verifies requests signed by `actor_id` with `public_key_pem` (SPKI PEM) without
+    /// fetching its actor document: for senders that serve none, such as a send queue tested
+    /// without sluice's HTTP server.
+    ///
+    /// # Panics
+    /// If `actor_id` is not a URL.
+    pub fn trust_key(&self, actor_id: &str, public_key_pem: &str) {
+        let id = Url::parse(actor_id).expect("TestPeer::trust_key wants an actor id URL");
+        self.peer().federation.trust(id, public_key_pem.to_string());
+    }
+
     /// Forgets the remote actors (and keys) fetched to verify signatures, so the next request
-    /// fetches its signer again.
+    /// fetches its signer again (not those given with [`TestPeer::trust_key`]).
     pub fn forget_remote_actors(&self) {
-        self.shared().federation.forget();
+        self.peer().federation.forget();
     }
 
     /// Stops listening: connections are refused until [`TestPeer::restart`]; requests in

@@ -5,7 +5,7 @@
 //! malformed requests are answered (and inbox requests recorded) like any other.
 
 use super::actors::ActorKind;
-use super::state::{Behaviour, Shared};
+use super::state::{Behaviour, Peer};
 use super::{inbox, lemmy_context};
 use activitypub_federation::FEDERATION_CONTENT_TYPE;
 use actix_web::http::StatusCode;
@@ -16,12 +16,12 @@ use std::net::TcpListener;
 
 /// Starts serving `shared` on `listener` (one worker: the handlers are async).
 pub(crate) fn serve(
-    shared: web::Data<Shared>,
+    peer: web::Data<Peer>,
     listener: TcpListener,
 ) -> std::io::Result<actix_web::dev::Server> {
     Ok(HttpServer::new(move || {
         App::new()
-            .app_data(shared.clone())
+            .app_data(peer.clone())
             .default_service(web::to(dispatch))
     })
     .workers(1)
@@ -31,18 +31,14 @@ pub(crate) fn serve(
     .run())
 }
 
-async fn dispatch(
-    req: HttpRequest,
-    payload: web::Payload,
-    shared: web::Data<Shared>,
-) -> HttpResponse {
+async fn dispatch(req: HttpRequest, payload: web::Payload, peer: web::Data<Peer>) -> HttpResponse {
     let path = req.path().to_string();
     match *req.method() {
         actix_web::http::Method::POST if inbox::is_inbox_path(&path) => {
-            inbox::receive(req, payload, shared).await
+            inbox::receive(req, payload, peer).await
         }
         actix_web::http::Method::GET | actix_web::http::Method::HEAD => {
-            document(&req, &path, &shared).await
+            document(&req, &path, &peer).await
         }
         _ => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
     }
@@ -61,10 +57,11 @@ fn activity_json(status: StatusCode, doc: &Value) -> HttpResponse {
 }
 
 /// Answers a `GET`: scripted behaviour first, then served documents, then actors and discovery.
-async fn document(req: &HttpRequest, path: &str, shared: &Shared) -> HttpResponse {
+async fn document(req: &HttpRequest, path: &str, peer: &Peer) -> HttpResponse {
     let behaviour = {
-        let mut st = shared.lock();
+        let mut st = peer.lock();
         *st.fetches.entry(path.to_string()).or_default() += 1;
+        st.fetch_log.push(path.to_string());
         st.routes.get(path).cloned().unwrap_or_default()
     };
     let Behaviour { status, delay } = behaviour;
@@ -76,19 +73,19 @@ async fn document(req: &HttpRequest, path: &str, shared: &Shared) -> HttpRespons
         return error(status, "scripted status");
     }
     match path {
-        "/.well-known/webfinger" => return webfinger(req, shared),
+        "/.well-known/webfinger" => return webfinger(req, peer),
         "/.well-known/nodeinfo" => {
             return HttpResponse::Ok().json(json!({
                 "links": [{
                     "rel": "http://nodeinfo.diaspora.software/ns/schema/2.1",
-                    "href": format!("{}/nodeinfo/2.1", shared.base),
+                    "href": format!("{}/nodeinfo/2.1", peer.base),
                 }]
             }));
         }
-        "/nodeinfo/2.1" => return HttpResponse::Ok().json(nodeinfo(shared)),
+        "/nodeinfo/2.1" => return HttpResponse::Ok().json(nodeinfo(peer)),
         _ => {}
     }
-    let st = shared.lock();
+    let st = peer.lock();
     if let Some(doc) = st.docs.get(path) {
         return activity_json(StatusCode::OK, doc);
     }
@@ -96,7 +93,7 @@ async fn document(req: &HttpRequest, path: &str, shared: &Shared) -> HttpRespons
         return if actor.gone {
             activity_json(StatusCode::GONE, &actor.tombstone())
         } else {
-            activity_json(StatusCode::OK, &actor.document(&shared.base))
+            activity_json(StatusCode::OK, &actor.document(&peer.base))
         };
     }
     // `/u/NAME/outbox`, `/c/NAME/followers`, ...: the actor's (empty) collections.
@@ -114,7 +111,7 @@ async fn document(req: &HttpRequest, path: &str, shared: &Shared) -> HttpRespons
     if path == "/outbox" {
         let doc = json!({
             "@context": lemmy_context(),
-            "id": format!("{}/outbox", shared.base),
+            "id": format!("{}/outbox", peer.base),
             "type": "OrderedCollection",
             "totalItems": 0,
             "orderedItems": [],
@@ -125,7 +122,7 @@ async fn document(req: &HttpRequest, path: &str, shared: &Shared) -> HttpRespons
 }
 
 /// `GET /.well-known/webfinger?resource=acct:NAME@DOMAIN` for persons and groups.
-fn webfinger(req: &HttpRequest, shared: &Shared) -> HttpResponse {
+fn webfinger(req: &HttpRequest, peer: &Peer) -> HttpResponse {
     let query = web::Query::<HashMap<String, String>>::from_query(req.query_string())
         .map(|q| q.into_inner())
         .unwrap_or_default();
@@ -136,24 +133,24 @@ fn webfinger(req: &HttpRequest, shared: &Shared) -> HttpResponse {
     let Some((name, domain)) = acct.rsplit_once('@') else {
         return error(StatusCode::BAD_REQUEST, "resource is not acct:NAME@DOMAIN");
     };
-    if domain != shared.domain {
+    if domain != peer.domain {
         return error(StatusCode::NOT_FOUND, "not our domain");
     }
-    let st = shared.lock();
+    let st = peer.lock();
     let actor = st
         .by_kind(ActorKind::Person, name)
         .or_else(|| st.by_kind(ActorKind::Group, name));
     match actor {
         Some(actor) if !actor.gone => HttpResponse::Ok()
             .content_type("application/jrd+json")
-            .body(actor.webfinger(&shared.domain).to_string()),
+            .body(actor.webfinger(&peer.domain).to_string()),
         Some(_) => error(StatusCode::GONE, "gone"),
         None => error(StatusCode::NOT_FOUND, "no such actor"),
     }
 }
 
-fn nodeinfo(shared: &Shared) -> Value {
-    let users = shared
+fn nodeinfo(peer: &Peer) -> Value {
+    let users = peer
         .lock()
         .actors
         .values()

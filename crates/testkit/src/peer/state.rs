@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// Per-path behaviour of document requests (`GET`), set with
@@ -37,10 +37,12 @@ pub enum Reply {
     Hang,
 }
 
-/// The inbox's script: scripted replies first, in order, then the fallback.
+/// The inbox's script: scripted replies first, in order, then the fallback; a reply set for
+/// one activity wins over both.
 #[derive(Debug)]
 pub(crate) struct InboxScript {
     pub(crate) steps: VecDeque<(Reply, usize)>,
+    pub(crate) by_activity: HashMap<String, Reply>,
     pub(crate) fallback: Reply,
     pub(crate) delay: Option<Duration>,
 }
@@ -66,6 +68,8 @@ pub struct Received {
     /// Arrival order on this peer, from 0 (counted when the request starts, so it is the order
     /// in which the sender's requests arrived, even when their verification finishes out of order).
     pub seq: u64,
+    /// When the request started (for lower bounds on a sender's waits, such as `Retry-After`).
+    pub at: Instant,
     /// `POST`.
     pub method: String,
     /// `/inbox`, `/u/NAME/inbox` or `/c/NAME/inbox`.
@@ -82,7 +86,9 @@ pub struct Received {
     pub activity_type: Option<String>,
     /// The activity's `actor` (its `id` when it is an object).
     pub actor: Option<String>,
-    /// The actor named by the `Signature` header's `keyId` (the part before `#`).
+    /// The `Signature` header's `keyId`.
+    pub key_id: Option<String>,
+    /// The actor named by the `keyId` (the part before `#`).
     pub signer: Option<String>,
     /// activitypub_federation checked the `Digest` against the body and the signature against
     /// the signer's key, fetched from its actor document over HTTP, and both held.
@@ -110,6 +116,8 @@ pub(crate) struct State {
     pub(crate) routes: HashMap<String, Behaviour>,
     /// `GET`s per path.
     pub(crate) fetches: HashMap<String, usize>,
+    /// Every `GET`'s path, in arrival order.
+    pub(crate) fetch_log: Vec<String>,
     pub(crate) inbox: InboxScript,
     pub(crate) received: Vec<Received>,
     /// activitypub_federation configs that sign as one actor with one key, by (actor id, key index).
@@ -123,8 +131,10 @@ impl State {
             docs: HashMap::new(),
             routes: HashMap::new(),
             fetches: HashMap::new(),
+            fetch_log: Vec::new(),
             inbox: InboxScript {
                 steps: VecDeque::new(),
+                by_activity: HashMap::new(),
                 fallback: Reply::Lemmy,
                 delay: None,
             },
@@ -157,8 +167,9 @@ impl State {
     }
 }
 
-/// Everything the handlers need; the test's [`TestPeer`](super::TestPeer) holds it too.
-pub(crate) struct Shared {
+/// The peer itself (its address, what it knows and records, how it verifies), shared by the
+/// HTTP handlers and every [`TestPeer`](super::TestPeer) handle on it.
+pub(crate) struct Peer {
     /// `IP:PORT`.
     pub(crate) domain: String,
     /// `http://IP:PORT`.
@@ -172,7 +183,7 @@ pub(crate) struct Shared {
     pub(crate) federation: FederationConfig<PeerData>,
 }
 
-impl Shared {
+impl Peer {
     /// The state; a panic elsewhere while holding the lock does not poison the peer.
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state

@@ -3,7 +3,7 @@
 //! and an activity over its budget is deferred to the slow lane while the rest of its batch
 //! is applied.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::{Harness, World, docs, settings};

@@ -2,7 +2,7 @@
 //! would one by one; a re-delivered batch changes nothing; an Undo that arrives before what
 //! it undoes still wins; a Delete is final; an older Update loses.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::{Harness, settings};

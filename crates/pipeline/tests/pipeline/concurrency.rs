@@ -1,7 +1,7 @@
 //! Two processors (as in two sluice processes) on one database share a journal: every row
 //! is done exactly once.
 
-mod support;
+use crate::support;
 
 use sluice_pipeline::Processor;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Several queues (processes) on one database: each instance is served by exactly one, the
 //! share is balanced, and a crashed queue's instances move to the survivor.
 
-mod support;
+use crate::support;
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -9,10 +9,10 @@ use support::*;
 
 const LIMIT: Duration = Duration::from_secs(40);
 
-async fn owners(db: &sluice_db::Db, peers: &[Peer]) -> Vec<Option<String>> {
+async fn owners(db: &sluice_db::Db, peers: &[TestPeer]) -> Vec<Option<String>> {
     let mut v = Vec::new();
     for p in peers {
-        v.push(state(db, &p.domain).await.and_then(|s| s.lease_owner));
+        v.push(state(db, p.domain()).await.and_then(|s| s.lease_owner));
     }
     v
 }
@@ -23,9 +23,9 @@ async fn instances_are_shared_and_taken_over_when_a_process_dies() {
     let alice = local_actor(&t.db, "alice").await;
     let mut peers = Vec::new();
     for _ in 0..4 {
-        peers.push(Peer::healthy(&t.db).await);
+        peers.push(trusting_peer(&t.db).await);
     }
-    let inboxes: Vec<String> = peers.iter().map(|p| p.inbox()).collect();
+    let inboxes: Vec<String> = peers.iter().map(|p| p.shared_inbox()).collect();
     let window = 4;
     let q1 = queue(&t.db, fast(window));
     let q2 = queue(&t.db, fast(window));
@@ -43,7 +43,7 @@ async fn instances_are_shared_and_taken_over_when_a_process_dies() {
     };
     enqueue(&t.db, batch(1), &inboxes).await;
     for p in &peers {
-        p.wait_accepted(10, LIMIT).await;
+        p.wait_accepted(10, LIMIT).await.unwrap();
     }
 
     // Balanced: two instances each, every instance served by exactly one of them.
@@ -67,7 +67,7 @@ async fn instances_are_shared_and_taken_over_when_a_process_dies() {
     drop(q1);
     enqueue(&t.db, batch(11), &inboxes).await;
     for p in &peers {
-        let got = p.wait_accepted(20, LIMIT).await;
+        let got = p.wait_accepted(20, LIMIT).await.unwrap();
         let mut times: HashMap<&String, usize> = HashMap::new();
         for id in &got {
             *times.entry(id).or_default() += 1;
@@ -75,7 +75,7 @@ async fn instances_are_shared_and_taken_over_when_a_process_dies() {
         assert_eq!(times.len(), 20, "every activity arrived");
         let again: usize = times.values().map(|n| n - 1).sum();
         assert!(again <= window, "re-sent {again} (more than the window)");
-        assert_in_order_per_object(&p.hits());
+        assert_in_order_per_object(&p.received());
     }
     let deadline = Instant::now() + LIMIT;
     while owners(&t.db, &peers)

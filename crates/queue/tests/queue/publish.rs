@@ -1,7 +1,7 @@
 //! The publish logic on a real database: checks, the followers audience, idempotency, and
 //! what a publication does to the local tables.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use sluice_apub::{LocalUrls, Rc};
@@ -32,7 +32,7 @@ fn like(n: usize, actor: &str) -> serde_json::Value {
 async fn publish_once_to_followers_and_to_inboxes() {
     let t = sluice_testkit::test_db().await;
     let signers = Signers::new(t.db.clone());
-    let kp = sluice_apub::keys::generate().unwrap();
+    let kp = sluice_apub::keypair::generate().unwrap();
     let community = format!("http://{LOCAL}/c/main");
     sluice_db::actors::create_local_community(
         &t.db,

@@ -12,7 +12,7 @@
 //! then sees an extra flight that a remote database (milliseconds away, where the counts
 //! matter) would not cause.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use sluice_db::{Db, PoolOptions};

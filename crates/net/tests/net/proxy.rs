@@ -1,6 +1,6 @@
 //! `HTTP_PROXY` and friends in the environment are not used: a proxy resolves names itself,
-//! past the SSRF guard. Only a proxy configured explicitly is. Alone in its test binary
-//! because it sets process-wide environment variables.
+//! past the SSRF guard. Only a proxy configured explicitly is. The test sets process-wide
+//! environment variables, so it runs alone in a child process of the test binary.
 
 use sluice_apub::signature::Signer;
 use sluice_net::{Client, NetConfig};
@@ -39,12 +39,37 @@ async fn counting_server() -> (String, Arc<AtomicUsize>) {
 }
 
 fn signer() -> Signer {
-    let kp = sluice_apub::keys::generate().unwrap();
+    let kp = sluice_apub::keypair::generate().unwrap();
     Signer::from_pem("http://127.0.0.1/actor#main-key", &kp.private_pem).unwrap()
+}
+
+/// Set in the child process that runs the test alone.
+const ALONE: &str = "SLUICE_TEST_ALONE";
+
+/// Runs this binary again with only the test `name` (this module's, one thread) and
+/// returns whether the caller is that child; panics if the child failed.
+fn alone_in_a_child_process(name: &str) -> bool {
+    if std::env::var_os(ALONE).is_some() {
+        return true;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let full = format!("{}::{name}", module_path!().split_once("::").unwrap().1);
+    let status = std::process::Command::new(exe)
+        .args([full.as_str(), "--exact", "--test-threads=1", "--nocapture"])
+        .env(ALONE, "1")
+        .status()
+        .unwrap();
+    assert!(status.success(), "{full} failed in its child process");
+    false
 }
 
 #[test]
 fn proxies_from_the_environment_are_ignored_and_a_configured_one_is_used() {
+    if !alone_in_a_child_process(
+        "proxies_from_the_environment_are_ignored_and_a_configured_one_is_used",
+    ) {
+        return;
+    }
     let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -53,8 +78,8 @@ fn proxies_from_the_environment_are_ignored_and_a_configured_one_is_used() {
     rt.block_on(async {
         let (origin, origin_hits) = counting_server().await;
         let (proxy, proxy_hits) = counting_server().await;
-        // SAFETY: this test is alone in its binary and its runtime is single-threaded, so
-        // nothing reads the environment concurrently.
+        // SAFETY: this test runs alone in its process (see `alone_in_a_child_process`) and
+        // its runtime is single-threaded, so nothing reads the environment concurrently.
         unsafe {
             for var in [
                 "HTTP_PROXY",

@@ -1,7 +1,7 @@
 //! What other software sends ends as rows too: Mastodon posting to a group and replying,
-//! PeerTube's videos, objects named only by their id.
+//! PeerTube's videos, objects named only by their id, Akkoma's emoji reactions.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::Harness;
@@ -514,15 +514,9 @@ async fn microblog_edits_tombstone_deletes_reactions_and_boosts() {
         Some("<p>edited</p>")
     );
 
-    // Pleroma's emoji reaction and a person's boost: understood, not stored.
+    // A person's boost: understood, not stored.
     let other = "http://a.example/users/eve";
     h.peer.serve(docs::person(other));
-    h.ignored(
-        &json!({"id": "http://a.example/activities/react/1", "type": "EmojiReact",
-                "actor": other, "object": status, "content": "🔥"}),
-        "UnsupportedActivity",
-    )
-    .await;
     h.ignored(
         &json!({"id": "http://a.example/activities/boost/1", "type": "Announce",
                 "actor": other, "object": status, "to": [PUBLIC]}),
@@ -557,4 +551,84 @@ async fn microblog_edits_tombstone_deletes_reactions_and_boosts() {
         ))
         .await
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emoji_reactions_count_as_upvotes_and_their_undo_takes_them_back() {
+    let mut h = Harness::new("sluice.test").await;
+    let alice = h.local_person("alice").await;
+    h.remote_community(R, Some(&alice)).await;
+    let m = "http://m.example/users/bob";
+    h.peer.serve(docs::person(m));
+    let status = "http://m.example/users/bob/statuses/20";
+    let note = json!({
+        "id": status, "type": "Note", "attributedTo": m, "content": "<p>react to me</p>",
+        "to": [PUBLIC], "cc": [R], "published": "2024-01-01T00:00:00Z",
+    });
+    h.done(&docs::wrap("Create", m, note)).await;
+    let akko = "http://a.example/users/akko";
+    h.peer.serve(docs::person(akko));
+    let upvotes = format!(
+        "SELECT count(*) AS v FROM vote v JOIN post p ON p.id = v.post_id \
+         WHERE p.ap_id = '{status}' AND v.score = 1"
+    );
+    let counted = || {
+        sluice_metrics::global()
+            .pipeline_activities_total
+            .with_label_values(&["EmojiReact", "done"])
+            .get()
+    };
+    let before = counted();
+
+    // Akkoma's reaction with a custom emoji, shaped as Akkoma sends it (FEP-c0e0).
+    let react = json!({
+        "@context": ["https://www.w3.org/ns/activitystreams",
+                     "http://a.example/schemas/litepub-0.1.jsonld", {"@language": "und"}],
+        "id": "http://a.example/activities/23143872a0346141", "type": "EmojiReact",
+        "actor": akko, "nickname": "akko",
+        "to": [m, format!("{akko}/followers")], "cc": [PUBLIC],
+        "content": ":dinosaur:", "object": status,
+        "tag": [{"type": "Emoji", "id": "http://a.example/emoji/dino.png", "name": ":dinosaur:",
+                 "icon": {"type": "Image", "url": "http://a.example/emoji/dino.png"}}],
+    });
+    h.done(&react).await;
+    assert_eq!(h.count(&upvotes).await, 1);
+    // Another emoji on the same post is the same vote.
+    h.done(
+        &json!({"id": "http://a.example/activities/23143872a0346142", "type": "EmojiReact",
+                   "actor": akko, "content": "🔥", "object": status}),
+    )
+    .await;
+    assert_eq!(h.count(&upvotes).await, 1);
+    // The metric labels it by its own type.
+    assert!(counted() >= before + 2);
+
+    // Only the reactor undoes it; its Undo takes the vote back.
+    h.ignored(
+        &json!({"id": "http://m.example/activities/undo/20", "type": "Undo", "actor": m,
+                "object": react.clone()}),
+        "NotPermitted",
+    )
+    .await;
+    assert_eq!(h.count(&upvotes).await, 1);
+    h.done(
+        &json!({"id": "http://a.example/activities/undo/1", "type": "Undo", "actor": akko,
+                   "object": react}),
+    )
+    .await;
+    assert_eq!(h.count(&upvotes).await, 0);
+
+    // A reaction to deleted content counts no more than a vote would.
+    h.done(
+        &json!({"id": format!("{status}#delete"), "type": "Delete", "actor": m,
+                   "to": [PUBLIC], "object": status}),
+    )
+    .await;
+    h.ignored(
+        &json!({"id": "http://a.example/activities/23143872a0346143", "type": "EmojiReact",
+                "actor": akko, "content": "🔥", "object": status}),
+        "ObjectDeleted",
+    )
+    .await;
+    assert_eq!(h.count(&upvotes).await, 0);
 }

@@ -1,6 +1,6 @@
 //! Delivery against real HTTP peers on 127.0.0.1 and a real PostgreSQL.
 
-mod support;
+use crate::support;
 
 use sluice_db::diesel;
 use std::collections::HashSet;
@@ -20,7 +20,7 @@ async fn serial_window_delivers_everything_in_order_signed_by_each_actor() {
     let t = sluice_testkit::test_db().await;
     let alice = local_actor(&t.db, "alice").await;
     let bob = local_actor(&t.db, "bob").await;
-    let peer = Peer::healthy(&t.db).await;
+    let peer = trusting_peer(&t.db).await;
     let q = queue(&t.db, fast(1));
     let items = (1..=30usize)
         .map(|n| {
@@ -28,20 +28,21 @@ async fn serial_window_delivers_everything_in_order_signed_by_each_actor() {
             (a.clone(), activity(a, n, &format!("http://x/o{}", n % 3)))
         })
         .collect();
-    let out = enqueue(&t.db, items, &[peer.inbox()]).await;
-    let got = peer.wait_accepted(30, LIMIT).await;
+    let out = enqueue(&t.db, items, &[peer.shared_inbox()]).await;
+    let got = peer.wait_accepted(30, LIMIT).await.unwrap();
     assert_eq!(got, ids(&out), "window 1: strictly in log order, each once");
-    for h in peer.hits() {
-        let n: usize = h.activity_id.rsplit('/').next().unwrap().parse().unwrap();
+    for h in peer.received() {
+        let id = h.activity_id.unwrap();
+        let n: usize = id.rsplit('/').next().unwrap().parse().unwrap();
         let signer = if n.is_multiple_of(2) { &alice } else { &bob };
         assert_eq!(
             h.key_id,
-            format!("{signer}#main-key"),
+            Some(format!("{signer}#main-key")),
             "signed as its actor"
         );
     }
     let last = *out.last().unwrap();
-    wait_state(&t.db, &peer.domain, LIMIT, |s| s.last_delivered_id == last).await;
+    wait_state(&t.db, peer.domain(), LIMIT, |s| s.last_delivered_id == last).await;
     q.shutdown().await;
 }
 
@@ -50,12 +51,8 @@ async fn windowed_delivery_keeps_order_per_object() {
     let t = sluice_testkit::test_db().await;
     let alice = local_actor(&t.db, "alice").await;
     // A little latency so that several requests really are on the wire together.
-    let peer = Peer::start(
-        &t.db,
-        Box::new(|_, _| Reply::Accept),
-        Duration::from_millis(20),
-    )
-    .await;
+    let peer = trusting_peer(&t.db).await;
+    peer.inbox_delay(Some(Duration::from_millis(20)));
     let q = queue(&t.db, fast(8));
     let items = (1..=60)
         .map(|n| {
@@ -65,14 +62,14 @@ async fn windowed_delivery_keeps_order_per_object() {
             )
         })
         .collect();
-    let out = enqueue(&t.db, items, &[peer.inbox()]).await;
-    let got = peer.wait_accepted(60, LIMIT).await;
+    let out = enqueue(&t.db, items, &[peer.shared_inbox()]).await;
+    let got = peer.wait_accepted(60, LIMIT).await.unwrap();
     let unique: HashSet<&String> = got.iter().collect();
     assert_eq!(unique.len(), 60, "each exactly once: {got:?}");
     assert_eq!(got.len(), 60);
-    assert_in_order_per_object(&peer.hits());
+    assert_in_order_per_object(&peer.received());
     let last = *out.last().unwrap();
-    wait_state(&t.db, &peer.domain, LIMIT, |s| s.last_delivered_id == last).await;
+    wait_state(&t.db, peer.domain(), LIMIT, |s| s.last_delivered_id == last).await;
     q.shutdown().await;
 }
 
@@ -81,18 +78,8 @@ async fn a_peer_failing_for_a_while_gets_everything_once_in_order() {
     let t = sluice_testkit::test_db().await;
     let alice = local_actor(&t.db, "alice").await;
     // 500 for the first 12 requests, then fine.
-    let peer = Peer::start(
-        &t.db,
-        Box::new(|_, n| {
-            if n < 12 {
-                Reply::Status(500)
-            } else {
-                Reply::Accept
-            }
-        }),
-        Duration::ZERO,
-    )
-    .await;
+    let peer = trusting_peer(&t.db).await;
+    peer.inbox_reply_next(12, Reply::Status(500));
     let q = queue(&t.db, fast(8));
     let items = (1..=20)
         .map(|n| {
@@ -102,19 +89,22 @@ async fn a_peer_failing_for_a_while_gets_everything_once_in_order() {
             )
         })
         .collect();
-    let out = enqueue(&t.db, items, &[peer.inbox()]).await;
-    let got = peer.wait_accepted(20, Duration::from_secs(60)).await;
+    let out = enqueue(&t.db, items, &[peer.shared_inbox()]).await;
+    let got = peer
+        .wait_accepted(20, Duration::from_secs(60))
+        .await
+        .unwrap();
     let unique: HashSet<&String> = got.iter().collect();
     assert_eq!(
         (unique.len(), got.len()),
         (20, 20),
         "nothing lost, nothing accepted twice"
     );
-    assert_in_order_per_object(&peer.hits());
-    let failed = peer.hits().iter().filter(|h| h.status == 500).count();
+    assert_in_order_per_object(&peer.received());
+    let failed = peer.received().iter().filter(|h| h.status == 500).count();
     assert_eq!(failed, 12);
     let last = *out.last().unwrap();
-    let s = wait_state(&t.db, &peer.domain, LIMIT, |s| s.last_delivered_id == last).await;
+    let s = wait_state(&t.db, peer.domain(), LIMIT, |s| s.last_delivered_id == last).await;
     assert_eq!(s.fail_count, 0, "the streak ended with the recovery");
     assert_eq!(s.last_error.as_deref(), Some("HTTP 500"));
     q.shutdown().await;
@@ -124,7 +114,7 @@ async fn a_peer_failing_for_a_while_gets_everything_once_in_order() {
 async fn dead_and_hanging_peers_do_not_slow_the_healthy_one() {
     let t = sluice_testkit::test_db().await;
     let alice = local_actor(&t.db, "alice").await;
-    let healthy = Peer::healthy(&t.db).await;
+    let healthy = trusting_peer(&t.db).await;
     // Nothing listens there.
     let refused = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -135,7 +125,7 @@ async fn dead_and_hanging_peers_do_not_slow_the_healthy_one() {
     let hanging_port = hanging.local_addr().unwrap().port();
     let q = queue(&t.db, fast(8));
     let inboxes = vec![
-        healthy.inbox(),
+        healthy.shared_inbox(),
         format!("http://127.0.0.1:{refused}/inbox"),
         format!("http://127.0.0.1:{hanging_port}/inbox"),
     ];
@@ -148,7 +138,7 @@ async fn dead_and_hanging_peers_do_not_slow_the_healthy_one() {
         })
         .collect();
     enqueue(&t.db, items, &inboxes).await;
-    healthy.wait_accepted(40, LIMIT).await;
+    healthy.wait_accepted(40, LIMIT).await.unwrap();
     // All 40 reached the healthy peer while the other two have delivered nothing and are
     // backing off.
     let down = wait_state(&t.db, &format!("127.0.0.1:{refused}"), LIMIT, |s| {
@@ -170,25 +160,20 @@ async fn dead_and_hanging_peers_do_not_slow_the_healthy_one() {
 async fn retry_after_is_honoured() {
     let t = sluice_testkit::test_db().await;
     let alice = local_actor(&t.db, "alice").await;
-    let peer = Peer::start(
-        &t.db,
-        Box::new(|_, n| {
-            if n == 0 {
-                Reply::RetryAfter(2)
-            } else {
-                Reply::Accept
-            }
-        }),
-        Duration::ZERO,
-    )
-    .await;
+    let peer = trusting_peer(&t.db).await;
+    peer.inbox_reply_next(
+        1,
+        Reply::TooManyRequests {
+            retry_after: "2".to_string(),
+        },
+    );
     let q = queue(&t.db, fast(4));
     let items = (1..=3)
         .map(|n| (alice.clone(), activity(&alice, n, "http://x/same")))
         .collect();
-    enqueue(&t.db, items, &[peer.inbox()]).await;
-    peer.wait_accepted(3, LIMIT).await;
-    let hits = peer.hits();
+    enqueue(&t.db, items, &[peer.shared_inbox()]).await;
+    peer.wait_accepted(3, LIMIT).await.unwrap();
+    let hits = peer.received();
     assert_eq!(hits[0].status, 429);
     assert_eq!(
         hits[1].activity_id, hits[0].activity_id,
@@ -206,24 +191,14 @@ async fn a_400_is_dropped_with_an_rc_and_the_rest_goes_on() {
     let t = sluice_testkit::test_db().await;
     let alice = local_actor(&t.db, "alice").await;
     let bad = format!("http://{LOCAL}/activities/2");
-    let peer = Peer::start(
-        &t.db,
-        Box::new(move |id, _| {
-            if id == bad {
-                Reply::Status(400)
-            } else {
-                Reply::Accept
-            }
-        }),
-        Duration::ZERO,
-    )
-    .await;
+    let peer = trusting_peer(&t.db).await;
+    peer.inbox_reply_for(&bad, Reply::Status(400));
     let q = queue(&t.db, fast(1));
     let items = (1..=4)
         .map(|n| (alice.clone(), activity(&alice, n, "http://x/o")))
         .collect();
-    let out = enqueue(&t.db, items, &[peer.inbox()]).await;
-    let got = peer.wait_accepted(3, LIMIT).await;
+    let out = enqueue(&t.db, items, &[peer.shared_inbox()]).await;
+    let got = peer.wait_accepted(3, LIMIT).await.unwrap();
     assert_eq!(
         got,
         vec![
@@ -233,7 +208,7 @@ async fn a_400_is_dropped_with_an_rc_and_the_rest_goes_on() {
         ]
     );
     let last = out[3];
-    let s = wait_state(&t.db, &peer.domain, LIMIT, |s| s.last_delivered_id == last).await;
+    let s = wait_state(&t.db, peer.domain(), LIMIT, |s| s.last_delivered_id == last).await;
     assert_eq!(s.fail_count, 0, "a refusal is not a failure of the peer");
     let rows = failures(&t.db).await;
     assert_eq!(
@@ -247,27 +222,27 @@ async fn a_400_is_dropped_with_an_rc_and_the_rest_goes_on() {
 async fn a_blocked_instance_receives_nothing() {
     let t = sluice_testkit::test_db().await;
     let alice = local_actor(&t.db, "alice").await;
-    let peer = Peer::healthy(&t.db).await;
-    let other = Peer::healthy(&t.db).await;
+    let peer = trusting_peer(&t.db).await;
+    let other = trusting_peer(&t.db).await;
     let items = (1..=5)
         .map(|n| (alice.clone(), activity(&alice, n, "http://x/o")))
         .collect();
-    let out = enqueue(&t.db, items, &[peer.inbox(), other.inbox()]).await;
+    let out = enqueue(&t.db, items, &[peer.shared_inbox(), other.shared_inbox()]).await;
     // Blocked after the activities were queued: checked again at send time.
     sluice_db::instances::set_policy(
         &t.db,
-        &sluice_trust::host::InstanceHost::parse(&peer.domain).unwrap(),
+        &sluice_trust::host::InstanceHost::parse(peer.domain()).unwrap(),
         sluice_db::instances::Policy::Block,
         Some("test"),
     )
     .await
     .unwrap();
     let q = queue(&t.db, fast(8));
-    other.wait_accepted(5, LIMIT).await;
+    other.wait_accepted(5, LIMIT).await.unwrap();
     let last = out[4];
-    wait_state(&t.db, &peer.domain, LIMIT, |s| s.last_delivered_id == last).await;
+    wait_state(&t.db, peer.domain(), LIMIT, |s| s.last_delivered_id == last).await;
     assert!(
-        peer.hits().is_empty(),
+        peer.received().is_empty(),
         "nothing reached the blocked instance"
     );
     q.shutdown().await;
@@ -277,42 +252,42 @@ async fn a_blocked_instance_receives_nothing() {
 async fn an_id_committed_late_is_not_skipped() {
     let t = sluice_testkit::test_db().await;
     let alice = local_actor(&t.db, "alice").await;
-    let peer = Peer::healthy(&t.db).await;
+    let peer = trusting_peer(&t.db).await;
     let q = queue(&t.db, fast(1));
     enqueue(
         &t.db,
         vec![(alice.clone(), activity(&alice, 1, "http://x/o"))],
-        &[peer.inbox()],
+        &[peer.shared_inbox()],
     )
     .await;
-    peer.wait_accepted(1, LIMIT).await;
+    peer.wait_accepted(1, LIMIT).await.unwrap();
 
     // Transaction A draws the next outbound id and stays open; transaction B draws a later
     // one and commits; C draws one and rolls back (a gap for good).
     let mut a = t.db.get().await.unwrap();
     begin(&mut a).await;
-    let held = append_on(&mut a, &alice, 2, &peer.inbox()).await;
+    let held = append_on(&mut a, &alice, 2, &peer.shared_inbox()).await;
     let after = enqueue(
         &t.db,
         vec![(alice.clone(), activity(&alice, 3, "http://x/o"))],
-        &[peer.inbox()],
+        &[peer.shared_inbox()],
     )
     .await;
     assert!(held < after[0]);
     let mut c = t.db.get().await.unwrap();
     begin(&mut c).await;
-    append_on(&mut c, &alice, 99, &peer.inbox()).await;
+    append_on(&mut c, &alice, 99, &peer.shared_inbox()).await;
     end(&mut c, "ROLLBACK").await;
     enqueue(
         &t.db,
         vec![(alice.clone(), activity(&alice, 4, "http://x/o"))],
-        &[peer.inbox()],
+        &[peer.shared_inbox()],
     )
     .await;
     // Give the queue every chance to (wrongly) run ahead, then commit A.
     tokio::time::sleep(Duration::from_millis(500)).await;
     end(&mut a, "COMMIT").await;
-    let got = peer.wait_accepted(4, LIMIT).await;
+    let got = peer.wait_accepted(4, LIMIT).await.unwrap();
     let n: Vec<&str> = got.iter().map(|s| s.rsplit('/').next().unwrap()).collect();
     assert_eq!(
         n,
@@ -434,34 +409,22 @@ async fn received_from(db: &sluice_db::Db, domain: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_block_recalls_what_a_window_has_not_yet_delivered() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
     let t = sluice_testkit::test_db().await;
     let alice = local_actor(&t.db, "alice").await;
-    // The peer asks to be retried later until `open`; then it would accept everything.
-    let open = Arc::new(AtomicBool::new(false));
-    let gate = open.clone();
-    let peer = Peer::start(
-        &t.db,
-        Box::new(move |_, _| {
-            if gate.load(Ordering::SeqCst) {
-                Reply::Accept
-            } else {
-                Reply::RetryAfter(2)
-            }
-        }),
-        Duration::ZERO,
-    )
-    .await;
+    // The peer asks to be retried later until it opens; then it would accept everything.
+    let peer = trusting_peer(&t.db).await;
+    peer.inbox_reply(Reply::TooManyRequests {
+        retry_after: "2".to_string(),
+    });
     // One object: one activity on the wire at a time, the rest queued in the window.
     let items = (1..=5)
         .map(|n| (alice.clone(), activity(&alice, n, "http://x/o")))
         .collect();
-    let out = enqueue(&t.db, items, &[peer.inbox()]).await;
+    let out = enqueue(&t.db, items, &[peer.shared_inbox()]).await;
     let q = queue(&t.db, fast(8));
     // The first attempt was answered "later": it waits for its retry, the others queued.
     let deadline = std::time::Instant::now() + LIMIT;
-    while peer.hits().is_empty() {
+    while peer.received().is_empty() {
         assert!(
             std::time::Instant::now() < deadline,
             "no attempt reached the peer"
@@ -470,21 +433,21 @@ async fn a_block_recalls_what_a_window_has_not_yet_delivered() {
     }
     sluice_db::instances::set_policy(
         &t.db,
-        &sluice_trust::host::InstanceHost::parse(&peer.domain).unwrap(),
+        &sluice_trust::host::InstanceHost::parse(peer.domain()).unwrap(),
         sluice_db::instances::Policy::Block,
         Some("test"),
     )
     .await
     .unwrap();
-    open.store(true, Ordering::SeqCst);
+    peer.inbox_reply(Reply::Lemmy);
     // Every one of them is finished (the cursor passes them all) without being delivered.
     let last = out[4];
-    wait_state(&t.db, &peer.domain, LIMIT, |s| s.last_delivered_id == last).await;
+    wait_state(&t.db, peer.domain(), LIMIT, |s| s.last_delivered_id == last).await;
     assert!(
         peer.accepted().is_empty(),
         "delivered after the block: {:?}",
         peer.accepted()
     );
-    assert!(peer.hits().iter().all(|h| h.status == 429));
+    assert!(peer.received().iter().all(|h| h.status == 429));
     q.shutdown().await;
 }

@@ -183,7 +183,7 @@ async fn write(db: &Db, ch: Changes) -> Result<(), DbError> {
         .await
         .unwrap()
         .run_tx("write", move |c: &AsyncPgConnection| {
-            ingest::write::write(c, &ch, false)
+            ingest::write::write(c, &ch)
         })
         .await
 }

@@ -1,15 +1,15 @@
-//! Verify, step 2: the signer's key, cheapest first.
+//! The signer's key, cheapest tier first:
 //!
-//! 1. **memory** (`moka`, bounded, entries expire after `key_cache_ttl`): no I/O at all;
-//! 2. **database** (`remote_key`, one round-trip): keys survive restarts and are shared by
-//!    every sluice process;
-//! 3. **fetch**: a GET of the `keyId`'s document (the keyId without its fragment, which
-//!    [`crate::verify`] has already required to be the activity's actor), signed as our
-//!    instance actor so servers in authorized-fetch mode answer, through `sluice_net` (SSRF
-//!    guard, size cap, timeouts). The key counts, and is stored (with the instance row, in
-//!    one pipelined round-trip), only when the document is the key owner's own actor
-//!    document: its `id` is the URL we fetched, its `publicKey.id` is the keyId, and the
-//!    key's `owner` (when given) is that `id`.
+//! - **memory** (`moka`, bounded, entries expire after `key_cache_ttl`): no I/O at all;
+//! - **table** (`remote_key`, one round-trip): keys survive restarts and are shared by
+//!   every sluice process;
+//! - **fetch**: a GET of the `keyId`'s document (the keyId without its fragment, which
+//!   [`crate::verify`] has already required to be the activity's actor), signed as our
+//!   instance actor so servers in authorized-fetch mode answer, through `sluice_net` (SSRF
+//!   guard, size cap, timeouts). The key counts, and is stored (with the instance row, in
+//!   one pipelined round-trip), only when the document is the key owner's own actor
+//!   document: its `id` is the URL we fetched, its `publicKey.id` is the keyId, and the
+//!   key's `owner` (when given) is that `id`.
 //!
 //! A keyId on our own domain is never fetched and never stored: it resolves to a local
 //! actor's key (`local_key`) or to nothing.
@@ -27,10 +27,12 @@
 //! `key_refetch_after` (the owner may have rotated it); a young key is not refetched, so bad
 //! signatures cannot make us hammer a server.
 
+use crate::Refusal;
 use crate::budget::{Buckets, Global, Rate};
 use futures::FutureExt;
 use rsa::RsaPublicKey;
-use sluice_apub::keys::parse_public;
+use sluice_apub::Rc;
+use sluice_apub::keypair::parse_public;
 use sluice_apub::signature::Signer;
 use sluice_apub::urls::authority;
 use sluice_db::remote_keys;
@@ -38,16 +40,15 @@ use sluice_db::{Db, DbError};
 use sluice_metrics::global;
 use sluice_net::{Client, NetError};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 use url::Url;
 
-/// A resolved key.
+/// A public key and whose it is.
 #[derive(Debug, Clone)]
 pub struct Key {
     /// The actor that owns it.
     pub owner: String,
-    /// The key.
+    /// RSA: the only kind the threadiverse signs with.
     pub key: RsaPublicKey,
     /// When it was fetched from its owner.
     pub fetched_at: SystemTime,
@@ -56,9 +57,9 @@ pub struct Key {
 /// Where a key came from (the `tier` label of `sluice_key_lookups_total`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tier {
-    /// Memory.
+    /// In memory: no I/O.
     Cache,
-    /// `remote_key`.
+    /// The `remote_key` table.
     Db,
     /// Fetched from its owner.
     Fetch,
@@ -100,36 +101,95 @@ fn counted(r: Result<(Arc<Key>, Tier), KeyError>) -> Result<(Arc<Key>, Tier), Ke
     r
 }
 
-/// Why no key could be had.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why no key could be had. Cloned into the failure memory and to every request sharing
+/// a lookup, so causes are shared, not copied.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum KeyError {
-    /// Permanently unresolvable (404, no such key in the document, unreadable, foreign owner).
+    /// Permanently unresolvable (no such key in the document, unreadable, foreign owner, a
+    /// forward's signer not known).
     #[error("{0}")]
     Unknown(String),
+    /// The key's document could not be had, for good (404, refused, too large, not JSON):
+    /// [`NetError::is_transient`] says so.
+    #[error("fetching {url}: {source}")]
+    Unfetchable {
+        /// The document named by the keyId.
+        url: String,
+        /// What the fetch met.
+        #[source]
+        source: NetError,
+    },
     /// The key's document answered 410 Gone: the actor was deleted.
     #[error("the signer's actor is gone (410)")]
     Gone,
-    /// Worth retrying later (timeout, network, 5xx).
-    #[error("fetching the key failed: {0}")]
-    Transient(String),
+    /// Fetching the key's document failed in a way worth retrying later (timeout, network,
+    /// 5xx: [`NetError::is_transient`]).
+    #[error("fetching the key failed: {}", transient_detail(.url, .source, .remembered))]
+    Transient {
+        /// The document named by the keyId.
+        url: String,
+        /// What the fetch met.
+        #[source]
+        source: NetError,
+        /// Answered from the failure memory, which holds it this much longer.
+        remembered: Option<Duration>,
+    },
     /// The key fetch budget (per host or global) is spent: retry after this long.
     #[error("too many key fetches right now; retry in {} s", .0.as_secs().max(1))]
     Busy(Duration),
-    /// Our database.
+    /// Our database failed the lookup or the store: 503 whatever its trouble, as the key
+    /// may well be had later.
     #[error("database unavailable: {0}")]
-    Database(String),
+    Database(#[source] Arc<DbError>),
+}
+
+fn transient_detail(url: &str, source: &NetError, remembered: &Option<Duration>) -> String {
+    match remembered {
+        Some(left) => format!(
+            "{url}: {source} (remembered; retry in {} s)",
+            left.as_secs().max(1)
+        ),
+        None => format!("{url}: {source}"),
+    }
 }
 
 impl From<DbError> for KeyError {
     fn from(e: DbError) -> Self {
-        KeyError::Database(e.to_string())
+        KeyError::Database(Arc::new(e))
+    }
+}
+
+/// A key we cannot have is 401 (`KeyUnknown`) when it never will be, 503 (`KeyFetchFailed`,
+/// `DatabaseUnavailable`) when the owner's server or our database may answer later.
+impl From<KeyError> for Refusal {
+    fn from(e: KeyError) -> Self {
+        match e {
+            KeyError::Unknown(m) => Refusal::new(Rc::KeyUnknown, m),
+            e @ KeyError::Unfetchable { .. } => Refusal::new(Rc::KeyUnknown, e.to_string()),
+            KeyError::Gone => Refusal::new(
+                Rc::KeyUnknown,
+                "the signer's actor is gone (410); only a Delete of that actor is accepted",
+            ),
+            KeyError::Transient {
+                url,
+                source,
+                remembered,
+            } => Refusal::new(
+                Rc::KeyFetchFailed,
+                transient_detail(&url, &source, &remembered),
+            ),
+            e @ KeyError::Busy(wait) => {
+                Refusal::new(Rc::KeyFetchFailed, e.to_string()).retry_after(wait)
+            }
+            KeyError::Database(_) => Refusal::database_unavailable(),
+        }
     }
 }
 
 /// How the key store behaves.
 #[derive(Debug, Clone)]
 pub struct KeySettings {
-    /// Our domain (host[:port]): keyIds there resolve to local keys only.
+    /// Our domain (`host[:port]`): keyIds there resolve to local keys only.
     pub local_domain: String,
     /// Keys held in memory.
     pub cache_size: u64,
@@ -155,7 +215,7 @@ struct Failure {
     until: Instant,
 }
 
-/// The three tiers.
+/// The tiers, with the failure memory and the fetch budgets in front of the last.
 pub struct KeyStore {
     cache: moka::future::Cache<String, Arc<Key>>,
     /// Failures by `d <document URL>` or `k <keyId>`.
@@ -200,21 +260,15 @@ impl KeyStore {
         }
     }
 
-    /// The key `key_id`, from the cheapest tier that has it. `trips` collects the database
-    /// round-trips this call paid.
-    /// `doc` is the document the keyId names ([`key_document`]).
-    pub async fn get(
-        &self,
-        key_id: &str,
-        doc: &Url,
-        trips: &AtomicU64,
-    ) -> Result<(Arc<Key>, Tier), KeyError> {
+    /// The key `key_id`, from the cheapest tier that has it; `doc` is the document the
+    /// keyId names ([`key_document`]).
+    pub async fn get(&self, key_id: &str, doc: &Url) -> Result<(Arc<Key>, Tier), KeyError> {
         let tier = std::sync::Mutex::new(Tier::Cache);
         let entry = self
             .cache
             .entry_by_ref(key_id)
             .or_try_insert_with(async {
-                let (key, t) = self.load(key_id, doc, trips, Reach::Fetch).await?;
+                let (key, t) = self.load(key_id, doc, Reach::Fetch).await?;
                 *tier.lock().unwrap_or_else(|p| p.into_inner()) = t;
                 Ok::<_, KeyError>(Arc::new(key))
             })
@@ -228,16 +282,11 @@ impl KeyStore {
     /// never fetched. For signers that are not the activity's actor (forwarded
     /// activities): a forward must not make us fetch a document it names, or any stranger
     /// could aim our GETs at any path of any host again.
-    pub async fn known(
-        &self,
-        key_id: &str,
-        doc: &Url,
-        trips: &AtomicU64,
-    ) -> Result<(Arc<Key>, Tier), KeyError> {
+    pub async fn known(&self, key_id: &str, doc: &Url) -> Result<(Arc<Key>, Tier), KeyError> {
         if let Some(k) = self.cache.get(key_id).await {
             return counted(Ok((k, Tier::Cache)));
         }
-        let loaded = match self.load(key_id, doc, trips, Reach::Stored).await {
+        let loaded = match self.load(key_id, doc, Reach::Stored).await {
             Ok((key, tier)) => {
                 let key = Arc::new(key);
                 self.cache.insert(key_id.to_string(), key.clone()).await;
@@ -260,7 +309,6 @@ impl KeyStore {
         key_id: &str,
         used: &Key,
         doc: &Url,
-        trips: &AtomicU64,
     ) -> Option<Result<Arc<Key>, KeyError>> {
         let age = SystemTime::now()
             .duration_since(used.fetched_at)
@@ -268,7 +316,7 @@ impl KeyStore {
         if age < self.settings.refetch_after {
             return None;
         }
-        let r = self.fetch(key_id, doc, trips).await.map(Arc::new);
+        let r = self.fetch(key_id, doc).await.map(Arc::new);
         match &r {
             Ok(k) => {
                 self.cache.insert(key_id.to_string(), k.clone()).await;
@@ -289,37 +337,25 @@ impl KeyStore {
     }
 
     /// Local keys for our domain; else the database, then (if `reach` allows) a fetch.
-    async fn load(
-        &self,
-        key_id: &str,
-        doc: &Url,
-        trips: &AtomicU64,
-        reach: Reach,
-    ) -> Result<(Key, Tier), KeyError> {
+    async fn load(&self, key_id: &str, doc: &Url, reach: Reach) -> Result<(Key, Tier), KeyError> {
         if authority(doc) == self.settings.local_domain {
-            return self.local(key_id, doc, trips).await;
+            return self.local(key_id, doc).await;
         }
         // A permanent failure (the document is gone or is not the owner's, or lacks this
         // keyId) makes any stored copy stale: refused without a round-trip. A transient one
         // does not: the stored key may be good, so the database is asked first.
         if let Some(e) = self.remembered(key_id, doc)
-            && !matches!(e, KeyError::Transient(_))
+            && !matches!(e, KeyError::Transient { .. })
         {
             return Err(e);
         }
         let id = key_id.to_string();
-        let mut conn = self.db.get().await?;
-        let before = conn.wire_roundtrips();
-        let stored = conn
+        let stored = self
+            .db
             .run("remote_key_get", move |c| {
                 async move { remote_keys::get(c, &id).await }.boxed()
             })
             .await;
-        trips.fetch_add(
-            conn.wire_roundtrips().saturating_sub(before),
-            Ordering::Relaxed,
-        );
-        drop(conn);
         if let Some(k) = stored?
             && let Some(key) = parse_public(&k.public_key_pem)
         {
@@ -333,7 +369,7 @@ impl KeyStore {
             ));
         }
         match reach {
-            Reach::Fetch => Ok((self.fetch(key_id, doc, trips).await?, Tier::Fetch)),
+            Reach::Fetch => Ok((self.fetch(key_id, doc).await?, Tier::Fetch)),
             Reach::Stored => Err(KeyError::Unknown(format!(
                 "the key {key_id} is not known here, and a forwarded activity's signer is \
                  never fetched: its key must have been learned from its own signed activities"
@@ -343,16 +379,10 @@ impl KeyStore {
 
     /// A keyId on our domain: a local actor's key, or nothing. Never fetched, never stored
     /// in `remote_key`. Misses are remembered like fetch failures.
-    async fn local(
-        &self,
-        key_id: &str,
-        doc: &Url,
-        trips: &AtomicU64,
-    ) -> Result<(Key, Tier), KeyError> {
+    async fn local(&self, key_id: &str, doc: &Url) -> Result<(Key, Tier), KeyError> {
         if let Some(e) = self.remembered(key_id, doc) {
             return Err(e);
         }
-        trips.fetch_add(1, Ordering::Relaxed);
         let row = sluice_db::actors::local_key(&self.db, doc.as_str()).await?;
         let key = row
             .filter(|r| r.key_id == key_id)
@@ -391,18 +421,21 @@ impl KeyStore {
             .into_iter()
             .find_map(|k| self.failures.get(&k).filter(|f| f.until > now))
             .map(|f| match f.error {
-                KeyError::Transient(m) => KeyError::Transient(format!(
-                    "{m} (remembered; retry in {} s)",
-                    f.until.saturating_duration_since(now).as_secs().max(1)
-                )),
+                KeyError::Transient { url, source, .. } => KeyError::Transient {
+                    url,
+                    source,
+                    remembered: Some(f.until.saturating_duration_since(now)),
+                },
                 e => e,
             })
     }
 
     fn remember(&self, what: String, e: &KeyError) {
         let ttl = match e {
-            KeyError::Transient(_) => self.settings.transient_failure_ttl,
-            KeyError::Unknown(_) | KeyError::Gone => self.settings.failure_ttl,
+            KeyError::Transient { .. } => self.settings.transient_failure_ttl,
+            KeyError::Unknown(_) | KeyError::Unfetchable { .. } | KeyError::Gone => {
+                self.settings.failure_ttl
+            }
             KeyError::Busy(_) | KeyError::Database(_) => return,
         };
         self.failures.insert(
@@ -425,7 +458,7 @@ impl KeyStore {
     }
 
     /// Fetches the key's document and stores the key, if the document is its owner's.
-    async fn fetch(&self, key_id: &str, doc: &Url, trips: &AtomicU64) -> Result<Key, KeyError> {
+    async fn fetch(&self, key_id: &str, doc: &Url) -> Result<Key, KeyError> {
         let url = doc.clone();
         if authority(&url) == self.settings.local_domain {
             return Err(KeyError::Unknown(format!(
@@ -442,8 +475,15 @@ impl KeyStore {
             Err(e) => {
                 let e = match e {
                     NetError::Status(410) => KeyError::Gone,
-                    e if e.is_transient() => KeyError::Transient(format!("{url}: {e}")),
-                    e => KeyError::Unknown(format!("fetching {url}: {e}")),
+                    source if source.is_transient() => KeyError::Transient {
+                        url: url.to_string(),
+                        source,
+                        remembered: None,
+                    },
+                    source => KeyError::Unfetchable {
+                        url: url.to_string(),
+                        source,
+                    },
                 };
                 self.remember(format!("d {url}"), &e);
                 return Err(e);
@@ -477,9 +517,7 @@ impl KeyStore {
             .filter(|s| Url::parse(s).is_ok_and(|u| authority(&u) == host))
             .map(str::to_string);
         let (kid, owner, pem) = (key_id.to_string(), found.owner.clone(), found.pem.clone());
-        let mut conn = self.db.get().await?;
-        let before = conn.wire_roundtrips();
-        let stored = conn
+        self.db
             .run("remote_key_store", move |c| {
                 async move {
                     let c: &sluice_db::diesel_async::AsyncPgConnection = c;
@@ -491,12 +529,7 @@ impl KeyStore {
                 }
                 .boxed()
             })
-            .await;
-        trips.fetch_add(
-            conn.wire_roundtrips().saturating_sub(before),
-            Ordering::Relaxed,
-        );
-        stored?;
+            .await?;
         Ok(Key {
             owner: found.owner,
             key,
@@ -516,7 +549,7 @@ pub fn document_of(key_id: &str) -> Result<Url, KeyError> {
 /// The document whose key a keyId names, for an activity by `actor`: the keyId without its
 /// fragment (`<actor>#main-key`, Lemmy's and Mastodon's form); or `actor` itself when the
 /// keyId is one path segment directly under it (`<actor>/main-key`, GoToSocial's form): its
-/// own document must then list the key under that id, owned by itself ([`find_key`]), so
+/// own document must then list the key under that id, owned by itself (`find_key`), so
 /// such a keyId still makes us fetch nothing but the actor the activity names.
 pub fn key_document(key_id: &str, actor: &Url) -> Result<Url, KeyError> {
     let doc = document_of(key_id)?;
@@ -614,6 +647,37 @@ mod tests {
         let key_doc = json!({"id": "https://a.example/u/x/main-key",
             "owner": "https://a.example/u/x", "publicKeyPem": "P"});
         assert!(find_key(&key_doc, "https://a.example/u/x/main-key").is_err());
+    }
+
+    #[test]
+    fn key_errors_refuse_with_their_codes_and_keep_their_causes() {
+        use std::error::Error as _;
+        let url = "https://a.example/u/x".to_string();
+        let slow = KeyError::Transient {
+            url: url.clone(),
+            source: NetError::Timeout,
+            remembered: Some(Duration::from_millis(2500)),
+        };
+        assert!(slow.source().is_some_and(|s| s.is::<NetError>()));
+        let r = Refusal::from(slow);
+        assert_eq!((r.rc, r.status().as_u16()), (Rc::KeyFetchFailed, 503));
+        assert_eq!(
+            r.message,
+            "https://a.example/u/x: timed out (remembered; retry in 2 s)"
+        );
+        let missing = KeyError::Unfetchable {
+            url,
+            source: NetError::Status(404),
+        };
+        let r = Refusal::from(missing);
+        assert_eq!((r.rc, r.status().as_u16()), (Rc::KeyUnknown, 401));
+        assert_eq!(r.message, "fetching https://a.example/u/x: HTTP 404");
+        let db = KeyError::from(DbError::Unavailable("down".into()));
+        assert_eq!(
+            db.source().map(|s| s.to_string()).as_deref(),
+            Some("database unavailable: down")
+        );
+        assert_eq!(Refusal::from(db).rc, Rc::DatabaseUnavailable);
     }
 
     #[test]

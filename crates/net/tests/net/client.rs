@@ -24,7 +24,7 @@ fn headers(req: &HttpRequest) -> BTreeMap<String, String> {
 /// Starts a server; returns its base URL and what it saw.
 async fn server(public_pem: String) -> (String, Arc<Mutex<Seen>>) {
     let seen = Arc::new(Mutex::new(Seen::default()));
-    let key = sluice_apub::keys::parse_public(&public_pem).unwrap();
+    let key = sluice_apub::keypair::parse_public(&public_pem).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let (s2, k2) = (seen.clone(), key);
@@ -116,7 +116,7 @@ async fn server(public_pem: String) -> (String, Arc<Mutex<Seen>>) {
 
 fn setup() -> (Signer, String) {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let kp = sluice_apub::keys::generate().unwrap();
+    let kp = sluice_apub::keypair::generate().unwrap();
     (
         Signer::from_pem("http://127.0.0.1/actor#main-key", &kp.private_pem).unwrap(),
         kp.public_pem,

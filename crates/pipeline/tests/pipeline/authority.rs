@@ -3,7 +3,7 @@
 //! remote input never changes our actors, communities or keys; keys come only from their
 //! owner's own document; a Delete of an unseen object counts only from its origin.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::{Harness, World, docs};
@@ -355,7 +355,7 @@ async fn the_writes_themselves_never_change_local_rows() {
     };
     let mut conn = h.t.db.get().await.unwrap();
     conn.run_tx("test_write", move |c| {
-        sluice_db::ingest::write::write(c, &changes, false)
+        sluice_db::ingest::write::write(c, &changes)
     })
     .await
     .unwrap();

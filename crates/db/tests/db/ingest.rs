@@ -125,7 +125,7 @@ async fn counted(url: String) {
         });
     }
     conn.run_tx("write", move |c: &AsyncPgConnection| {
-        ingest::write::write(c, &ch, false)
+        ingest::write::write(c, &ch)
     })
     .await
     .unwrap();

@@ -2,35 +2,13 @@
 //! ones included), the vote/follow pairs and memory keys they may touch, and the instance
 //! domains whose policy matters.
 
+use crate::memory::{ban_key, delete_key, follow_key, vote_key};
 use sluice_apub::vocab::{
     Activity, ActivityRef, AnnounceObject, Object, ObjectRef, Verb, host, is_public,
 };
 use sluice_db::ingest::lookup::Keys;
 use std::collections::BTreeSet;
 use url::Url;
-
-/// `ingest_memory` key of a person's vote on an object.
-pub(crate) fn vote_key(person: &str, object: &str) -> String {
-    format!("vote {person} {object}")
-}
-
-/// `ingest_memory` key of a person's follow of a community.
-pub(crate) fn follow_key(person: &str, community: &str) -> String {
-    format!("follow {person} {community}")
-}
-
-/// `ingest_memory` key of a ban (`None`: instance-wide).
-pub(crate) fn ban_key(person: &str, community: Option<&str>) -> String {
-    format!("ban {person} {}", community.unwrap_or("site"))
-}
-
-/// Prefix of the `ingest_memory` keys of deleted objects.
-pub(crate) const DELETE_PREFIX: &str = "delete ";
-
-/// `ingest_memory` key of a deleted object.
-pub(crate) fn delete_key(object: &str) -> String {
-    format!("{DELETE_PREFIX}{object}")
-}
 
 /// Addressees (`to` and `cc`) of one activity looked up at most.
 const ADDRESSEES: usize = 16;
@@ -65,7 +43,7 @@ impl Collector {
         self.url(o.id());
         if let Object::Content(c) = o {
             self.urls(&c.attributed_to);
-            self.urls(crate::ctx::community_candidates(c).iter());
+            self.urls(crate::resolve::community_candidates(c).iter());
             if let Some(p) = &c.in_reply_to {
                 self.url(p);
             }
@@ -96,7 +74,7 @@ impl Collector {
                 self.object_ref(object);
                 self.memory.insert(delete_key(object.id().as_str()));
             }
-            Verb::Like(o) | Verb::Dislike(o) => {
+            Verb::Like(o) | Verb::Dislike(o) | Verb::EmojiReact(o) => {
                 self.url(o);
                 self.votes.insert((actor.to_string(), o.to_string()));
                 self.memory.insert(vote_key(actor, o.as_str()));

@@ -3,7 +3,7 @@
 //! scenarios (activities and expected rows) are `sluice_testkit::lemmy`'s, shared with the
 //! end-to-end suite, which runs them over HTTP against the real binary.
 
-mod support;
+use crate::support;
 
 use sluice_testkit::lemmy::Scenario;
 use support::Harness;

@@ -1,7 +1,7 @@
 //! A batch that runs longer than its lease keeps its rows: it renews the lease while it
 //! runs, so another processor cannot claim them and apply them a second time.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 use support::{Harness, settings};

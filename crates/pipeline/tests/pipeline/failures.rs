@@ -2,7 +2,7 @@
 //! is `failed` with an rc and kept for replay; one bad activity never blocks the rest of its
 //! batch.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use sluice_db::ingest::journal;
