@@ -315,6 +315,13 @@ async fn the_chain_rejects_rewrites_holds_and_reloads() {
         &["journal", "replay", &journal_id(&t.db, &spam_id).await],
     );
     assert_eq!(journal_end(&t.db, &spam_id).await, "done -");
+    // The rest of what the keyword refused, by its rc.
+    let out = admin(&s, &["journal", "replay", "--rc", "PolicyKeyword"]);
+    assert!(out.contains("1 rows with rc PolicyKeyword"), "{out}");
+    assert_eq!(
+        journal_end(&t.db, again["id"].as_str().unwrap()).await,
+        "done -"
+    );
     // The banned instance is not refused any more either.
     let (status, _) = deliver(&banned_peer, &inbox, &banned, &from_banned).await;
     assert_eq!(status, 202);

@@ -207,8 +207,15 @@ pub enum JournalAction {
     /// Put failed (or ignored) activities back to pending, with a fresh attempt budget.
     Replay {
         /// Journal ids (as `sluice journal failed` lists them).
-        #[arg(required = true)]
+        #[arg(required_unless_present = "rc")]
         ids: Vec<i64>,
+        /// Instead of ids: every failed or ignored row with this rc, oldest first (after a
+        /// policy change: `--rc PolicyKeyword`).
+        #[arg(long, conflicts_with = "ids")]
+        rc: Option<String>,
+        /// With `--rc`: at most this many rows.
+        #[arg(long, default_value_t = 10_000, requires = "rc")]
+        limit: i64,
     },
 }
 

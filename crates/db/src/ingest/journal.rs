@@ -362,3 +362,37 @@ pub async fn replay(db: &Db, id: i64) -> Result<bool, DbError> {
         .await?;
     Ok(rows.iter().any(|r| r.id == id))
 }
+
+#[derive(diesel::QueryableByName)]
+struct Counted {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Puts up to `limit` failed or ignored rows whose rc is `code` back to `pending`, oldest
+/// first, with a fresh attempt budget (after a policy change: what a policy refused goes
+/// through the chain in force now). Returns how many.
+pub async fn replay_code(db: &Db, code: &str, limit: i64) -> Result<i64, DbError> {
+    let code = code.to_string();
+    let rows: Vec<Counted> = db
+        .run("journal_replay_code", move |c| {
+            crate::sql(
+                "WITH r AS ( \
+                     SELECT id FROM received_activity \
+                     WHERE state IN ('failed', 'ignored') AND error_code = $1 \
+                     ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED), \
+                 u AS ( \
+                     UPDATE received_activity a SET state = 'pending', attempts = 0, \
+                         next_attempt_at = now(), error_code = NULL, error = NULL, \
+                         processed_at = NULL, lease_owner = NULL, lease_until = NULL \
+                     FROM r WHERE a.id = r.id RETURNING a.id) \
+                 SELECT count(*) AS n FROM u",
+            )
+            .bind::<Text, _>(code)
+            .bind::<BigInt, _>(limit)
+            .load(c)
+            .boxed()
+        })
+        .await?;
+    Ok(rows.iter().map(|r| r.n).sum())
+}
