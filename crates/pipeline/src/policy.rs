@@ -199,3 +199,62 @@ pub(crate) fn record(
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use sluice_db::ingest::journal::ClaimedActivity;
+
+    fn row(raw: Value, actor: &str, signer: Option<&str>) -> ParsedRow {
+        ParsedRow::new(ClaimedActivity {
+            id: 1,
+            activity_id: raw["id"].as_str().unwrap_or_default().to_string(),
+            actor: actor.to_string(),
+            kind: "Create".into(),
+            raw,
+            received_at: Utc::now(),
+            attempts: 1,
+            signer: signer.map(str::to_string),
+            approved: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn an_announce_of_an_id_is_judged_on_what_was_fetched() {
+        let announce = json!({"id": "https://c.example/a/1", "type": "Announce",
+            "actor": "https://c.example/c/x", "object": "https://a.example/create/1"});
+        let mut fetched = Fetched::new();
+        assert!(matches!(resolved(&announce, &fetched), Cow::Borrowed(_)));
+        fetched.insert(
+            "https://a.example/create/1".into(),
+            Ok(json!({"id": "https://a.example/create/1", "type": "Create",
+                "actor": "https://a.example/u/a",
+                "object": {"type": "Note", "content": "inside"}})),
+        );
+        let v = resolved(&announce, &fetched);
+        assert_eq!(v["object"]["object"]["content"], "inside");
+        assert_eq!(Subject::new(&v).author(), Some("https://a.example/u/a"));
+    }
+
+    #[test]
+    fn a_forward_is_replaced_only_by_its_origins_own_copy() {
+        let doc = json!({"id": "https://a.example/create/1", "type": "Create",
+            "actor": "https://a.example/u/a", "to": [sluice_apub::PUBLIC],
+            "object": {"id": "https://a.example/note/1", "type": "Note", "content": "x",
+                "attributedTo": "https://a.example/u/a", "to": [sluice_apub::PUBLIC]}});
+        assert!(Activity::parse(&doc).is_ok(), "{:?}", Activity::parse(&doc));
+        let forward = row(
+            doc.clone(),
+            "https://a.example/u/a",
+            Some("https://f.example/u/f"),
+        );
+        assert!(served_as_forwarded(&forward, &doc));
+        let mut other = doc.clone();
+        other["actor"] = json!("https://a.example/u/someone-else");
+        assert!(!served_as_forwarded(&forward, &other));
+        let mut moved = doc;
+        moved["id"] = json!("https://elsewhere.example/create/1");
+        assert!(!served_as_forwarded(&forward, &moved));
+    }
+}
