@@ -88,6 +88,16 @@ async fn a_database_25_ms_away_is_measured_and_explained() {
     assert!(r["commit_ms"]["p50"].as_f64().unwrap() >= 90.0, "{r:#}");
     assert_eq!(check(&r, "migrations")["status"], "ok");
     assert_eq!(r["status"], "warn");
+    // 50 ms per round-trip caps a serial sender at ~20/s: the local journal is recommended.
+    let journal = check(&r, "journal");
+    assert_eq!(journal["status"], "warn", "{journal}");
+    assert!(
+        journal["message"]
+            .as_str()
+            .unwrap()
+            .contains("Set journal = \"local\""),
+        "{journal}"
+    );
 
     // The report for people prints the same verdict.
     let out = run_sluice(&env, &["doctor", "--samples", "5"]).await;

@@ -60,7 +60,7 @@ struct Row {
     activity_id: String,
 }
 
-async fn journal(t: &TestDb) -> Vec<String> {
+pub(crate) async fn journal(t: &TestDb) -> Vec<String> {
     let rows: Vec<Row> =
         t.db.run("test_journal", |c| {
             Box::pin(

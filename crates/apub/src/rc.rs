@@ -213,6 +213,12 @@ codes! {
     ReviewRejected => None,
     /// An admin's plugin rejected the activity (its reason in the message).
     PluginRejected => None,
+    /// `journal = "local"`: the activity could not be written to the local journal (disk
+    /// full, read-only, I/O error); nothing was acknowledged.
+    LocalJournalUnavailable => Some(503),
+    /// `journal = "local"`: the local journal holds `local_journal_max_bytes` waiting for
+    /// the database; retry after `Retry-After`.
+    LocalJournalFull => Some(429),
 }
 
 impl std::fmt::Display for Rc {

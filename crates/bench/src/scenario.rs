@@ -222,12 +222,22 @@ async fn send_all(
         .collect()
 }
 
-/// Waits until nothing is pending in the journal, at most `timeout`; returns the wait.
-async fn drain(db: &sluice_db::Db, timeout: Duration) -> Result<f64> {
+/// Waits until nothing is pending in the journal, nor in sluice's local journal
+/// (`journal = "local"`: acknowledged, not yet in the database), at most `timeout`; returns
+/// the wait.
+async fn drain(
+    client: &reqwest::Client,
+    base: &str,
+    db: &sluice_db::Db,
+    timeout: Duration,
+) -> Result<f64> {
     let start = Instant::now();
     loop {
+        let local = scrape::scrape(client, base)
+            .await?
+            .sum("sluice_local_journal_depth");
         let b = observe::backlog(db).await?;
-        if b.depth == 0 {
+        if b.depth == 0 && local == 0.0 {
             return Ok(start.elapsed().as_secs_f64());
         }
         if start.elapsed() > timeout {
@@ -294,7 +304,7 @@ impl Bench {
             warm.push(presign::sign(inst, &inboxes, plan).await?);
         }
         let warm_runs = send_all(&self.client, warm, Mode::Serial, None, None).await;
-        drain(&d.db, Duration::from_secs(120)).await?;
+        drain(&self.client, &d.base, &d.db, Duration::from_secs(120)).await?;
 
         // 3. Sign.
         let (pools, signing_s) =
@@ -345,7 +355,13 @@ impl Bench {
         let (lag_max, depth_max) = sampler.await.unwrap_or((0.0, 0));
 
         // 5. Drain.
-        let drain_s = drain(&d.db, Duration::from_secs(120).max(sc.duration * 3)).await?;
+        let drain_s = drain(
+            &self.client,
+            &d.base,
+            &d.db,
+            Duration::from_secs(120).max(sc.duration * 3),
+        )
+        .await?;
 
         // 6. Measure.
         let after = scrape::scrape(&self.client, &d.base).await?;

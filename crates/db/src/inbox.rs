@@ -38,6 +38,17 @@ ORDER BY ord
 ON CONFLICT (activity_id) DO NOTHING
 RETURNING activity_id";
 
+// The same insert with the time each activity was received (the local journal acknowledges
+// before the database sees the row, so `now()` would be the drain's time, not the arrival's).
+const APPEND_RECEIVED_AT: &str = "\
+INSERT INTO received_activity (activity_id, actor, kind, raw, signer, received_at)
+SELECT activity_id, actor, kind, raw, signer, received_at
+FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+    WITH ORDINALITY AS t(activity_id, actor, kind, raw, signer, received_at, ord)
+ORDER BY ord
+ON CONFLICT (activity_id) DO NOTHING
+RETURNING activity_id";
+
 /// Appends `rows` to the journal in one statement (one round-trip once prepared; it
 /// commits on its own). Returns the ids actually inserted; the others were duplicates.
 pub async fn append(
@@ -62,6 +73,27 @@ pub async fn append(
         .bind::<Array<Text>, _>(kinds)
         .bind::<Array<Text>, _>(raws)
         .bind::<Array<Nullable<Text>>, _>(signers)
+        .load(c)
+        .await?;
+    Ok(inserted.into_iter().map(|i| i.activity_id).collect())
+}
+
+/// [`append`] with each row's `received_at` given (`times[i]` for `rows[i]`): the local
+/// journal's drain. One statement, one round-trip once prepared.
+pub async fn append_received_at(
+    c: &mut AsyncPgConnection,
+    rows: &[NewReceived],
+    times: &[chrono::DateTime<chrono::Utc>],
+) -> diesel::QueryResult<Vec<String>> {
+    let col = |f: fn(&NewReceived) -> String| rows.iter().map(f).collect::<Vec<_>>();
+    let signers: Vec<Option<String>> = rows.iter().map(|r| r.signer.clone()).collect();
+    let inserted: Vec<Inserted> = crate::sql(APPEND_RECEIVED_AT)
+        .bind::<Array<Text>, _>(col(|r| r.activity_id.clone()))
+        .bind::<Array<Text>, _>(col(|r| r.actor.clone()))
+        .bind::<Array<Text>, _>(col(|r| r.kind.clone()))
+        .bind::<Array<Text>, _>(col(|r| r.raw.clone()))
+        .bind::<Array<Nullable<Text>>, _>(signers)
+        .bind::<Array<diesel::sql_types::Timestamptz>, _>(times.to_vec())
         .load(c)
         .await?;
     Ok(inserted.into_iter().map(|i| i.activity_id).collect())

@@ -26,6 +26,7 @@ pub mod inbox;
 pub mod ingest;
 pub mod instances;
 pub mod leases;
+pub mod origins;
 pub mod outbound;
 pub mod policy_cache;
 pub mod probe;
@@ -34,6 +35,7 @@ pub mod remote_keys;
 pub mod review;
 pub mod served;
 pub mod synced_policy;
+pub mod webhooks;
 
 pub use cached::{Sql, sql};
 pub use connect::{DbTarget, parse_url};

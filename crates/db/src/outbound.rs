@@ -11,6 +11,11 @@
 //!
 //! Instance matching uses the inbox URL's authority (host[:port], lower case), as
 //! `sluice_apub::urls::authority` builds `instance.domain`.
+//!
+//! Protected boosts: a relay to a community's followers whose embedded activity's actor is
+//! on an origin in allow-list mode (`origin_federation`, read off the hot path by
+//! `sluice_origins`) targets only the follower instances that origin allows (and the
+//! origin itself), in the same statement (docs/security.md, "Protected boosts").
 
 use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -71,6 +76,11 @@ WITH input AS (
     JOIN community_follow f ON f.community_id = c.id AND f.state = 'accepted'
     JOIN person p ON p.id = f.person_id AND NOT p.local
     JOIN instance i ON i.id = p.instance_id AND i.policy <> 'block'
+    LEFT JOIN origin_federation o ON o.allowlist AND o.origin = lower(substring(
+        COALESCE(input.raw->'object'->'actor'->>'id', input.raw->'object'->>'actor')
+        from '^[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#@]+)'))
+    WHERE o.origin IS NULL OR i.domain = o.origin
+       OR EXISTS (SELECT 1 FROM origin_allowed a WHERE a.origin = o.origin AND a.domain = i.domain)
     GROUP BY ins.id, p.instance_id
     RETURNING outbound_id
 )

@@ -29,6 +29,7 @@ pub mod budget;
 mod chain;
 mod config;
 pub mod envelope;
+pub mod handoff;
 pub mod journal;
 pub mod key_tiers;
 pub mod local_actors;
@@ -63,6 +64,9 @@ pub struct Deps {
     /// Woken after every journal insert that stored a new activity (the pipeline's waker):
     /// its idle processors start on it at once instead of at their next poll.
     pub journaled: Option<Waker>,
+    /// `journal = "local"`: acknowledge after this journal's fsync (its drainer is a stage
+    /// of its own); `None`: the group-commit insert into `received_activity`.
+    pub local_journal: Option<Arc<sluice_localjournal::LocalJournal>>,
 }
 
 /// The running receiver: cheap to clone; hand it to [`configure`].
@@ -79,7 +83,7 @@ pub(crate) struct Shared {
     pub(crate) policy: policy::Admission,
     pub(crate) local: local_actors::LocalActors,
     pub(crate) pressure: refresh::Pressure,
-    pub(crate) journal: journal::Journal,
+    pub(crate) journal: handoff::Handoff,
     /// Per-instance acceptance buckets (`None`: no limit).
     pub(crate) rate: Option<budget::Buckets>,
     /// Refusals by instance and rc, until the flusher writes them.
@@ -117,16 +121,22 @@ impl InboxConfig {
             };
             budget::Buckets::new(budget::Rate { per_second, burst }, 100_000)
         });
-        let (journal, writer) = journal::Journal::start(
-            deps.db.clone(),
-            journal::WriterConfig {
-                batch_max: cfg.journal_batch_max,
-                inflight: cfg.journal_inflight,
-                linger: cfg.journal_linger,
-            },
-            deps.journaled,
-            shutdown.clone(),
-        );
+        let (journal, writer) = match deps.local_journal {
+            Some(local) => (handoff::Handoff::Local(local), None),
+            None => {
+                let (journal, writer) = journal::Journal::start(
+                    deps.db.clone(),
+                    journal::WriterConfig {
+                        batch_max: cfg.journal_batch_max,
+                        inflight: cfg.journal_inflight,
+                        linger: cfg.journal_linger,
+                    },
+                    deps.journaled,
+                    shutdown.clone(),
+                );
+                (handoff::Handoff::Postgres(journal), Some(writer))
+            }
+        };
         let shared = Arc::new(Shared {
             db: deps.db,
             keys,
@@ -145,7 +155,8 @@ impl InboxConfig {
         shared.local.replace(-1, vec![], vec![]);
         refresh::tick(&shared).await?;
         let probe = tokio::spawn(refresh::run(shared.clone(), shutdown.clone()));
-        let handle = Handle::new("inbox", shutdown, vec![probe, writer]);
+        let tasks = std::iter::once(probe).chain(writer).collect();
+        let handle = Handle::new("inbox", shutdown, tasks);
         Ok((Inbox { shared }, handle))
     }
 }

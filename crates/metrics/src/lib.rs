@@ -151,6 +151,19 @@ pub struct Metrics {
     /// Wall time of one plugin evaluation, by plugin.
     pub plugin_evaluation_seconds: HistogramVec,
 
+    // --- webhooks ---
+    /// Webhook delivery attempts, by webhook and result (`delivered`, `retry`, `failed`).
+    pub webhook_attempts_total: IntCounterVec,
+    // --- the local journal (`journal = "local"`) ---
+    /// Activities acknowledged locally and not yet drained to the database.
+    pub local_journal_depth: IntGauge,
+    /// Their encoded bytes (bounded by `local_journal_max_bytes`).
+    pub local_journal_bytes: IntGauge,
+    /// Drain inserts committed.
+    pub local_journal_drain_batches_total: IntCounter,
+    /// One group commit: the write and its fsync.
+    pub local_journal_fsync_seconds: Histogram,
+
     /// Every collector registered above, for [`Metrics::catalog`].
     collectors: Vec<Box<dyn Collector>>,
 }
@@ -436,6 +449,30 @@ impl Metrics {
                 "Wall time of one plugin evaluation, by plugin.",
                 &["plugin"],
                 LATENCY_BUCKETS,
+            ),
+            webhook_attempts_total: r.counter_vec(
+                "sluice_webhook_attempts_total",
+                "Webhook delivery attempts, by webhook and result (delivered, retry, failed).",
+                &["webhook", "result"],
+            ),
+            local_journal_depth: r.gauge(
+                "sluice_local_journal_depth",
+                "Activities acknowledged locally and not yet drained to the database.",
+            ),
+            local_journal_bytes: r.gauge(
+                "sluice_local_journal_bytes",
+                "Encoded bytes of the activities waiting in the local journal.",
+            ),
+            local_journal_drain_batches_total: r.counter(
+                "sluice_local_journal_drain_batches_total",
+                "Local journal drain inserts committed.",
+            ),
+            local_journal_fsync_seconds: r.histogram(
+                "sluice_local_journal_fsync_seconds",
+                "One local journal group commit: the write and its fsync.",
+                &[
+                    0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5,
+                ],
             ),
             hosts: HostLabels::new(HOST_LABEL_CAP),
             registry: registry.clone(),

@@ -203,7 +203,7 @@ impl Client {
         self.check(inbox)?;
         let start = Instant::now();
         let signed = signer.sign("POST", inbox, Some(&body), SystemTime::now());
-        let result = self
+        let request = self
             .http
             .post(inbox.clone())
             .header("Content-Type", sluice_apub::ACTIVITY_JSON)
@@ -211,33 +211,55 @@ impl Client {
             .header("Date", &signed.date)
             .header("Digest", signed.digest.as_deref().unwrap_or_default())
             .header("Signature", &signed.signature)
-            .body(body)
-            .send()
-            .await
-            .map_err(classify);
-        let response = match result {
-            Ok(r) => r,
-            Err(e) => {
-                spend::add_net(start.elapsed());
-                return Err(e);
-            }
-        };
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
-        // Read (and drop) a bounded answer so the connection can be reused.
-        let _ = read_capped(response, 64 * 1024).await;
-        let elapsed = start.elapsed();
-        spend::add_net(elapsed);
-        Ok(Delivered {
-            status,
-            retry_after,
-            elapsed,
-        })
+            .body(body);
+        post(request, start).await
     }
+
+    /// POSTs a JSON body with the caller's extra headers (a webhook delivery, signed by its
+    /// own scheme), through the same guard and timeouts. Any HTTP answer is `Ok`.
+    pub async fn post_json(
+        &self,
+        url: &Url,
+        body: Bytes,
+        headers: &[(&str, String)],
+    ) -> Result<Delivered, NetError> {
+        self.check(url)?;
+        let start = Instant::now();
+        let mut request = self
+            .http
+            .post(url.clone())
+            .header("Content-Type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        post(request.body(body), start).await
+    }
+}
+
+/// Sends a POST and reads its answer: the status, `Retry-After`, and a bounded body
+/// (dropped, read so the connection can be reused).
+async fn post(request: reqwest::RequestBuilder, start: Instant) -> Result<Delivered, NetError> {
+    let response = match request.send().await.map_err(classify) {
+        Ok(r) => r,
+        Err(e) => {
+            spend::add_net(start.elapsed());
+            return Err(e);
+        }
+    };
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after);
+    let _ = read_capped(response, 64 * 1024).await;
+    let elapsed = start.elapsed();
+    spend::add_net(elapsed);
+    Ok(Delivered {
+        status,
+        retry_after,
+        elapsed,
+    })
 }
 
 /// Reads at most `cap` bytes of the body; more is an error, whatever Content-Length said.

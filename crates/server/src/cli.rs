@@ -63,6 +63,12 @@ pub enum Command {
         #[command(subcommand)]
         action: FediseerAction,
     },
+    /// Webhooks: events POSTed to the `[[webhook]]` URLs (docs/webhooks.md).
+    Webhook {
+        /// What to show.
+        #[command(subcommand)]
+        action: WebhookAction,
+    },
     /// The policy chain (`policy_file`, docs/policies.md): show it, dry-run an activity.
     Policy {
         /// What to do.
@@ -75,6 +81,17 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         action: ReviewAction,
+    },
+}
+
+/// `sluice webhook ...`
+#[derive(Debug, Subcommand)]
+pub enum WebhookAction {
+    /// Per webhook: pending, delivered, failed, last success, next retry, last error.
+    Status {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }
 

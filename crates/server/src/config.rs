@@ -189,12 +189,72 @@ pub struct Config {
     #[serde(deserialize_with = "flexible")]
     pub inbox_refusal_flush_s: f64,
 
+    // --- webhooks (docs/webhooks.md) ---
+    /// `[[webhook]]` tables: where events are POSTed (file only, not the environment).
+    pub webhook: Vec<WebhookConfig>,
+    /// Milliseconds between two looks of an idle webhook for new events.
+    #[serde(deserialize_with = "flexible")]
+    pub webhook_poll_ms: u64,
+    /// Seconds before a failed webhook delivery's first retry (then 4 and 16 times this).
+    #[serde(deserialize_with = "flexible")]
+    pub webhook_retry_base_s: f64,
+
+    // --- protected boosts (docs/security.md) ---
+    /// Minutes between two reads of an origin's published federation list; 0: protected
+    /// boosts off (relays reach every follower instance).
+    #[serde(deserialize_with = "flexible")]
+    pub origin_lists_refresh_minutes: f64,
+
+    // --- where acknowledged activities go first ---
+    /// `postgres`: the group-commit insert (one round-trip per acknowledgement); `local`:
+    /// fsync under `data_dir/journal`, drained to the database in batches.
+    pub journal: JournalMode,
+    /// `journal = "local"`: bytes of acknowledged activities that may wait for the database;
+    /// beyond them 429 `LocalJournalFull`.
+    #[serde(deserialize_with = "flexible")]
+    pub local_journal_max_bytes: u64,
+
     // --- the policy chain (docs/policies.md) ---
     /// The chain's file of `[[policy]]` entries; unset: no policies. Reloaded when it
     /// changes and on SIGHUP.
     pub policy_file: Option<PathBuf>,
     /// Where `plugin` policies' scripts are (unset: `<data_dir>/plugins`).
     pub plugins_dir: Option<PathBuf>,
+}
+
+/// Where the inbox makes an activity durable before its 202.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum JournalMode {
+    /// `received_activity`, directly.
+    Postgres,
+    /// The local journal (`sluice-localjournal`).
+    Local,
+}
+
+/// One `[[webhook]]` table.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Its name (1–64 of `a-z 0-9 _ -`).
+    pub name: String,
+    /// Where to POST.
+    pub url: String,
+    /// The event types it receives.
+    pub events: Vec<String>,
+    /// The HMAC key (at least 16 characters).
+    pub secret: String,
+}
+
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("secret", &"(hidden)")
+            .finish()
+    }
 }
 
 /// Log output format.
@@ -267,6 +327,12 @@ impl Default for Config {
             admin_token: None,
             journal_prune_every_seconds: 600.0,
             inbox_refusal_flush_s: 60.0,
+            webhook: Vec::new(),
+            webhook_poll_ms: 1000,
+            webhook_retry_base_s: 10.0,
+            origin_lists_refresh_minutes: 360.0,
+            journal: JournalMode::Postgres,
+            local_journal_max_bytes: 1 << 30,
             policy_file: None,
             plugins_dir: None,
         }
@@ -311,6 +377,12 @@ impl Config {
                 continue;
             }
             let key = key.to_lowercase();
+            if key == "webhook" {
+                return Err(ConfigError {
+                    source_name: var.clone(),
+                    message: "webhooks are [[webhook]] tables of the configuration file".into(),
+                });
+            }
             if !Config::keys().contains(&key.as_str()) {
                 return Err(ConfigError {
                     source_name: var.clone(),
@@ -396,6 +468,12 @@ impl Config {
             "admin_token",
             "journal_prune_every_seconds",
             "inbox_refusal_flush_s",
+            "webhook",
+            "webhook_poll_ms",
+            "webhook_retry_base_s",
+            "origin_lists_refresh_minutes",
+            "journal",
+            "local_journal_max_bytes",
             "policy_file",
             "plugins_dir",
         ]
@@ -464,6 +542,7 @@ impl Config {
                 self.inbox_actor_lookups_per_minute,
             ),
             ("inbox_actor_lookup_burst", self.inbox_actor_lookup_burst),
+            ("local_journal_max_bytes", self.local_journal_max_bytes),
         ] {
             if value == 0 {
                 return Err(ConfigError {
@@ -531,7 +610,101 @@ impl Config {
                 source_name: src(key),
                 message,
             })?;
+        self.webhooks_checked()
+            .map_err(|(key, message)| ConfigError {
+                source_name: src(key),
+                message,
+            })?;
+        let refresh = self.origin_lists_refresh_minutes;
+        if !(refresh == 0.0 || (0.01..=100_000.0).contains(&refresh)) {
+            return Err(ConfigError {
+                source_name: src("origin_lists_refresh_minutes"),
+                message: "must be 0 (off) or a number of minutes from 0.01 to 100000".into(),
+            });
+        }
         Ok(())
+    }
+
+    /// The origin-list reader's settings, or `None` when protected boosts are off.
+    pub fn origins(&self) -> Option<sluice_origins::Settings> {
+        (self.origin_lists_refresh_minutes > 0.0).then(|| {
+            sluice_origins::Settings::new(
+                std::time::Duration::from_secs_f64(self.origin_lists_refresh_minutes * 60.0),
+                self.dev_mode,
+            )
+        })
+    }
+
+    /// The webhook sender's settings, or the key at fault and why: names unique, URLs the
+    /// outgoing-request guard accepts (outside dev_mode no private address), known event
+    /// types, secrets of at least 16 characters.
+    fn webhooks_checked(&self) -> Result<sluice_webhooks::Settings, (&'static str, String)> {
+        let ports = self.ports().map_err(|e| ("outgoing_ports", e))?;
+        let mut hooks: Vec<sluice_webhooks::Hook> = Vec::with_capacity(self.webhook.len());
+        for w in &self.webhook {
+            let fail = |m: String| ("webhook", format!("[[webhook]] {:?}: {m}", w.name));
+            if !sluice_webhooks::valid_name(&w.name) {
+                return Err(fail("name must be 1-64 of a-z, 0-9, _ and -".into()));
+            }
+            if hooks.iter().any(|h| h.name == w.name) {
+                return Err(fail("two webhooks have this name".into()));
+            }
+            let url = url::Url::parse(&w.url).map_err(|e| fail(format!("url: {e}")))?;
+            sluice_webhooks::destination::check_static(&url, &ports, self.dev_mode)
+                .map_err(|e| fail(e.to_string()))?;
+            let mut events = Vec::new();
+            for e in &w.events {
+                let kind = sluice_webhooks::EventKind::parse(e).ok_or_else(|| {
+                    let known: Vec<&str> = sluice_webhooks::EventKind::ALL
+                        .iter()
+                        .map(|k| k.as_str())
+                        .collect();
+                    fail(format!("unknown event {e:?} (known: {})", known.join(", ")))
+                })?;
+                if !events.contains(&kind) {
+                    events.push(kind);
+                }
+            }
+            if events.is_empty() {
+                return Err(fail("list at least one event".into()));
+            }
+            if w.secret.chars().count() < 16 {
+                return Err(fail("secret must be at least 16 characters".into()));
+            }
+            hooks.push(sluice_webhooks::Hook {
+                name: w.name.clone(),
+                url,
+                events,
+                secret: w.secret.clone(),
+            });
+        }
+        if !(1..=3_600_000).contains(&self.webhook_poll_ms) {
+            return Err((
+                "webhook_poll_ms",
+                "must be from 1 to 3600000 milliseconds".into(),
+            ));
+        }
+        let base = self.webhook_retry_base_s;
+        if !(0.001..=86_400.0).contains(&base) {
+            return Err((
+                "webhook_retry_base_s",
+                "must be a number of seconds from 0.001 to 86400".into(),
+            ));
+        }
+        Ok(sluice_webhooks::Settings {
+            hooks,
+            poll: std::time::Duration::from_millis(self.webhook_poll_ms),
+            retry_base: std::time::Duration::from_secs_f64(base),
+            // Restart-stable (host and data directory), so a restarted process takes its
+            // webhooks' leases back at once instead of waiting for them to expire.
+            node_id: format!("{}webhooks", self.lease_group()),
+            retention: std::time::Duration::from_secs_f64(self.journal_retention_days * 86400.0),
+        })
+    }
+
+    /// The webhook sender's settings (validated at load).
+    pub fn webhooks(&self) -> sluice_webhooks::Settings {
+        self.webhooks_checked().expect("validated at load")
     }
 
     /// The Fediseer sync's settings (feelers and sources in their normal form), or the key
@@ -900,5 +1073,106 @@ mod tests {
             let e = Config::load(None, env(&[(key, value)])).unwrap_err();
             assert_eq!(e.source_name, key, "{e}");
         }
+    }
+
+    /// A file with `[[webhook]]` tables, loaded with `vars`.
+    fn with_webhooks(toml: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sluice.toml");
+        std::fs::write(&path, toml).unwrap();
+        Config::load(Some(&path), env(vars))
+    }
+
+    #[test]
+    fn webhooks_are_checked_at_load() {
+        let hook = |name: &str, url: &str, events: &str, secret: &str| {
+            format!(
+                "domain = \"sluice.example\"\n[[webhook]]\nname = \"{name}\"\nurl = \"{url}\"\n\
+                 events = [{events}]\nsecret = \"{secret}\"\n"
+            )
+        };
+        let good = hook(
+            "ops",
+            "https://hooks.example/x",
+            "\"instance.dead\", \"journal.failed\"",
+            "0123456789abcdef",
+        );
+        let c = with_webhooks(&good, &[]).unwrap();
+        let s = c.webhooks();
+        assert_eq!(s.hooks.len(), 1);
+        assert_eq!(
+            s.subscriptions(),
+            [(
+                "ops".to_string(),
+                vec!["instance.dead".to_string(), "journal.failed".to_string()]
+            )]
+        );
+        assert!(
+            !format!("{c:?}").contains("0123456789abcdef"),
+            "the secret is not printed"
+        );
+        for (toml, says) in [
+            (
+                hook(
+                    "Ops!",
+                    "https://h.example/",
+                    "\"instance.dead\"",
+                    "0123456789abcdef",
+                ),
+                "name",
+            ),
+            (
+                hook(
+                    "ops",
+                    "https://10.1.1.1/",
+                    "\"instance.dead\"",
+                    "0123456789abcdef",
+                ),
+                "private",
+            ),
+            (
+                hook(
+                    "ops",
+                    "http://h.example/",
+                    "\"instance.dead\"",
+                    "0123456789abcdef",
+                ),
+                "https",
+            ),
+            (
+                hook(
+                    "ops",
+                    "https://h.example/",
+                    "\"instance.gone\"",
+                    "0123456789abcdef",
+                ),
+                "unknown event",
+            ),
+            (
+                hook("ops", "https://h.example/", "", "0123456789abcdef"),
+                "at least one event",
+            ),
+            (
+                hook("ops", "https://h.example/", "\"instance.dead\"", "short"),
+                "16 characters",
+            ),
+            (
+                format!("{good}{}", &good[good.find("[[").unwrap()..]),
+                "two webhooks",
+            ),
+        ] {
+            let e = with_webhooks(&toml, &[]).unwrap_err().to_string();
+            assert!(e.contains(says), "{toml}: {e}");
+        }
+        // A private address is a dev setup's business.
+        let dev = hook(
+            "ops",
+            "http://127.0.0.1:9/x",
+            "\"instance.dead\"",
+            "0123456789abcdef",
+        );
+        assert!(with_webhooks(&dev, &[("SLUICE_DEV_MODE", "1")]).is_ok());
+        let e = with_webhooks(&good, &[("SLUICE_WEBHOOK", "x")]).unwrap_err();
+        assert!(e.to_string().contains("[[webhook]] tables"), "{e}");
     }
 }

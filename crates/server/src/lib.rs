@@ -8,6 +8,7 @@ pub mod config;
 pub mod database;
 pub mod doctor;
 pub mod http;
+pub mod local_journal;
 pub mod plugins;
 pub mod policies;
 pub mod prune;

@@ -41,6 +41,7 @@ fn main() -> ExitCode {
             Command::Doctor(args) => doctor::run(&cfg, args).await,
             Command::Journal { action } => commands::journal(&cfg, action).await,
             Command::Fediseer { action } => commands::fediseer::run(&cfg, action).await,
+            Command::Webhook { action } => commands::webhook::run(&cfg, action).await,
             Command::Policy { action } => commands::policy::run(&cfg, action).await,
             Command::Review { action } => commands::policy::review(&cfg, action).await,
         }

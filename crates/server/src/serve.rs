@@ -15,6 +15,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     // cost a database start to find out.
     let listener = TcpListener::bind(cfg.bind)
         .with_context(|| format!("bind {}: cannot listen there", cfg.bind))?;
+    let local_journal = crate::local_journal::open(&cfg)?;
     let database = Database::open(&cfg, Purpose::Serve).await?;
     let urls = cfg.urls();
     if !cfg.dev_mode
@@ -97,12 +98,27 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     if let Some(fediseer) = start_fediseer(&cfg, &database.db, &net) {
         stages.add(fediseer);
     }
+    stages.add(start_webhooks(&cfg, &database.db, &net).await?);
+    // Protected boosts: the origins' published lists, read off the hot path.
+    if let Some(settings) = cfg.origins() {
+        let deps = sluice_origins::learn::Deps {
+            db: database.db.clone(),
+            client: net.clone(),
+        };
+        stages.add(settings.start(deps, Shutdown::new()));
+    }
+    if let Some(drainer) =
+        crate::local_journal::drainer(local_journal.as_ref(), &database.db, journaled.clone())
+    {
+        stages.add(drainer);
+    }
     let (inbox, receiver) = start_inbox(
         &cfg,
         &database.db,
         net.clone(),
         instance_signer,
         journaled,
+        local_journal,
         policies,
     )
     .await?;
@@ -182,6 +198,33 @@ fn start_fediseer(cfg: &Config, db: &sluice_db::Db, net: &sluice_net::Client) ->
     Some(settings.start(deps, Shutdown::new()))
 }
 
+/// The webhook sender (docs/webhooks.md): refuses to start when a webhook's name resolves
+/// only to private addresses (outside dev_mode); writes the configured webhooks, so the
+/// event triggers know who wants what, even when there are none.
+async fn start_webhooks(
+    cfg: &Config,
+    db: &sluice_db::Db,
+    net: &sluice_net::Client,
+) -> anyhow::Result<Handle> {
+    let settings = cfg.webhooks();
+    for hook in &settings.hooks {
+        sluice_webhooks::destination::check_resolved(&hook.url, cfg.dev_mode)
+            .await
+            .with_context(|| format!("[[webhook]] {:?}", hook.name))?;
+        let events: Vec<&str> = hook.events.iter().map(|e| e.as_str()).collect();
+        tracing::info!(webhook = %hook.name, url = %hook.url, events = %events.join(","),
+            "webhook on");
+    }
+    let deps = sluice_webhooks::send::Deps {
+        db: db.clone(),
+        client: net.clone(),
+    };
+    settings
+        .start(deps, Shutdown::new())
+        .await
+        .context("writing the configured webhooks")
+}
+
 /// The inbox receiver: key fetches go out through the guarded client, signed as the
 /// instance actor; `journaled` (the pipeline's waker) is woken after journal inserts.
 async fn start_inbox(
@@ -190,6 +233,7 @@ async fn start_inbox(
     net: sluice_net::Client,
     signer: sluice_apub::signature::Signer,
     journaled: Option<Waker>,
+    local_journal: Option<std::sync::Arc<sluice_localjournal::LocalJournal>>,
     policies: sluice_policy::Live,
 ) -> anyhow::Result<(sluice_inbox::Inbox, Handle)> {
     let deps = sluice_inbox::Deps {
@@ -197,6 +241,7 @@ async fn start_inbox(
         net,
         signer,
         journaled,
+        local_journal,
     };
     sluice_inbox::InboxConfig {
         policies,

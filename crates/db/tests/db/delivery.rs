@@ -129,3 +129,157 @@ async fn queue_statements_are_one_roundtrip_each() {
         .unwrap();
     assert!(other.is_empty());
 }
+
+/// Webhook deliveries: one process at a time sends a webhook's (its lease), an attempt is
+/// recorded only while the lease is held, the oldest pending delivery goes first, and an
+/// event no webhook wants writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_deliveries_are_leased_fenced_and_oldest_first() {
+    use diesel_async::RunQueryDsl;
+    use sluice_db::webhooks::{self, Attempt};
+    let t = sluice_testkit::test_db().await;
+    let db = &t.db;
+    webhooks::configure(db, vec![("ops".into(), vec!["journal.failed".into()])])
+        .await
+        .unwrap();
+    let emit = |kind: &'static str, n: i64| {
+        let db = db.clone();
+        async move {
+            db.run("test_emit", move |c| {
+                diesel::sql_query(format!(
+                    "SELECT sluice_webhook_emit('{kind}', jsonb_build_object('n', {n}))"
+                ))
+                .execute(c)
+                .map(|r| r.map(|_| ()))
+                .boxed()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    emit("report.received", 0).await;
+    emit("journal.failed", 1).await;
+    emit("journal.failed", 2).await;
+    let lease = Duration::from_secs(60);
+
+    let head = webhooks::head(db, "ops", "a", lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        head.kind, "journal.failed",
+        "report.received is wanted by nobody"
+    );
+    assert!(head.payload.contains("\"n\": 1"), "{}", head.payload);
+    assert!(head.due_in <= 0.0);
+    assert_eq!(webhooks::head(db, "ops", "b", lease).await.unwrap(), None);
+    let failed_once = Attempt {
+        attempts: 1,
+        state: "pending",
+        retry_in: Duration::from_secs(30),
+        status: Some(500),
+        error: Some("HTTP 500".into()),
+    };
+    assert!(
+        !webhooks::record(db, "ops", "b", head.event_id, failed_once.clone())
+            .await
+            .unwrap()
+    );
+    assert!(
+        webhooks::record(db, "ops", "a", head.event_id, failed_once)
+            .await
+            .unwrap()
+    );
+    // Still the head (order kept), now waiting for its retry.
+    let again = webhooks::head(db, "ops", "a", lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.event_id, again.attempts), (head.event_id, 1));
+    assert!(again.due_in > 20.0, "{}", again.due_in);
+    let st = &webhooks::status(db).await.unwrap()[0];
+    assert_eq!((st.pending, st.delivered, st.failed), (2, 0, 0));
+    assert!(st.next_retry_at.is_some());
+    assert_eq!(st.last_error.as_deref(), Some("HTTP 500"));
+
+    // An expired lease goes to whoever asks next.
+    webhooks::head(db, "ops", "a", Duration::ZERO)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(
+        webhooks::head(db, "ops", "b", lease)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let delivered = Attempt {
+        attempts: 2,
+        state: "delivered",
+        retry_in: Duration::ZERO,
+        status: Some(204),
+        error: None,
+    };
+    assert!(
+        webhooks::record(db, "ops", "b", head.event_id, delivered)
+            .await
+            .unwrap()
+    );
+    let next = webhooks::head(db, "ops", "b", lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(next.payload.contains("\"n\": 2"), "{}", next.payload);
+    let st = &webhooks::status(db).await.unwrap()[0];
+    assert_eq!((st.pending, st.delivered, st.next_retry_at), (1, 1, None));
+
+    // A webhook no longer configured gets no new events.
+    webhooks::configure(db, vec![]).await.unwrap();
+    emit("journal.failed", 3).await;
+    let st = &webhooks::status(db).await.unwrap()[0];
+    assert!(!st.enabled);
+    assert_eq!(st.pending, 1);
+}
+
+/// Events are caused by peers: a receiver that is down must not let its backlog grow without
+/// end. Once the oldest pending delivery is 10,000 events behind, new events are counted as
+/// dropped, not queued, and queuing resumes once the backlog shrinks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_backlog_stops_at_its_bound_and_counts_what_it_dropped() {
+    use diesel_async::RunQueryDsl;
+    use sluice_db::webhooks;
+    let t = sluice_testkit::test_db().await;
+    let db = &t.db;
+    webhooks::configure(db, vec![("ops".into(), vec!["journal.failed".into()])])
+        .await
+        .unwrap();
+    let run = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            db.run("test_sql", move |c| {
+                diesel::sql_query(sql)
+                    .execute(c)
+                    .map(|r| r.map(|_| ()))
+                    .boxed()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    run(
+        "SELECT sluice_webhook_emit('journal.failed', jsonb_build_object('n', n)) \
+         FROM generate_series(1, 10003) n",
+    )
+    .await;
+    let ops =
+        |rows: Vec<webhooks::WebhookStatus>| rows.into_iter().find(|r| r.name == "ops").unwrap();
+    let s = ops(webhooks::status(db).await.unwrap());
+    assert_eq!((s.pending, s.dropped), (10_000, 3));
+
+    run("UPDATE webhook_delivery SET state = 'delivered' \
+         WHERE event_id IN (SELECT event_id FROM webhook_delivery ORDER BY event_id LIMIT 10)")
+    .await;
+    run("SELECT sluice_webhook_emit('journal.failed', '{}'::jsonb)").await;
+    let s = ops(webhooks::status(db).await.unwrap());
+    assert_eq!((s.pending, s.dropped), (9_991, 3));
+}

@@ -146,6 +146,7 @@ impl Harness {
                     net,
                     signer,
                     journaled: Some(journaled.clone()),
+                    local_journal: None,
                 },
                 Shutdown::new(),
             )

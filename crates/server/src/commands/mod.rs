@@ -4,6 +4,7 @@ pub mod federation;
 pub mod fediseer;
 pub mod instance;
 pub mod policy;
+pub mod webhook;
 
 use crate::cli::{CommunityAction, JournalAction, UserAction};
 use crate::config::Config;

@@ -29,6 +29,10 @@ pub const TLS_SLOW_MS: f64 = 500.0;
 /// Fetching nodeinfo (two requests) slower than this.
 pub const NODEINFO_SLOW_MS: f64 = 2000.0;
 
+/// Serial acknowledgements per second (1 / database round-trip) below which the doctor
+/// recommends `journal = "local"`.
+pub const LOCAL_JOURNAL_BELOW_ACKS_PER_S: f64 = 100.0;
+
 /// Every threshold by the name docs/doctor.md uses, with its value.
 pub const THRESHOLDS: &[(&str, f64)] = &[
     ("db_rtt_close_ms", RTT_CLOSE_MS),
@@ -41,6 +45,10 @@ pub const THRESHOLDS: &[(&str, f64)] = &[
     ("peer_far_ms", PEER_FAR_MS),
     ("peer_tls_slow_ms", TLS_SLOW_MS),
     ("peer_nodeinfo_slow_ms", NODEINFO_SLOW_MS),
+    (
+        "local_journal_below_acks_per_s",
+        LOCAL_JOURNAL_BELOW_ACKS_PER_S,
+    ),
 ];
 
 /// Activities per second one serial sender can get acknowledged when each costs `ms`.
@@ -53,6 +61,47 @@ pub fn serial_rate(ms: f64) -> String {
         format!("~{:.0}", (rate / 100.0).floor() * 100.0)
     } else {
         format!("~{:.0}", rate.floor().max(0.0))
+    }
+}
+
+/// Whether the journal setting suits the measured round-trip: with `journal = "postgres"`
+/// each acknowledgement waits one round-trip, so one serial sender gets at most
+/// 1 / round-trip acknowledgements per second.
+pub fn journal(m: &Millis, mode: crate::config::JournalMode) -> (Status, String) {
+    use crate::config::JournalMode;
+    let ceiling = if m.p50 > 0.0 {
+        1000.0 / m.p50
+    } else {
+        f64::INFINITY
+    };
+    let rate = serial_rate(m.p50);
+    let far = ceiling < LOCAL_JOURNAL_BELOW_ACKS_PER_S;
+    match (mode, far) {
+        (JournalMode::Postgres, true) => (
+            Status::Warn,
+            format!(
+                "with journal = \"postgres\" every acknowledgement waits one database \
+                 round-trip ({}), so one serial sender gets at most {rate} acknowledgements/s, \
+                 below {LOCAL_JOURNAL_BELOW_ACKS_PER_S}/s. Set journal = \"local\": sluice then \
+                 acknowledges after a write to its own disk (under data_dir) and moves the \
+                 activities to the database in batches, so the database's distance no longer \
+                 limits your peers.",
+                fmt_ms(m.p50)
+            ),
+        ),
+        (JournalMode::Postgres, false) => (
+            Status::Ok,
+            format!(
+                "journal = \"postgres\": one serial sender can get {rate} acknowledgements/s \
+                 through the database; the local journal is not needed."
+            ),
+        ),
+        (JournalMode::Local, _) => (
+            Status::Ok,
+            "journal = \"local\": acknowledgements wait for a local fsync, not for the \
+             database; the database's distance only delays processing."
+                .into(),
+        ),
     }
 }
 
@@ -397,6 +446,21 @@ mod tests {
         assert_eq!(version(&info, 1.0).0, Status::Ok);
         info.version_num = 120003;
         assert_eq!(version(&info, 1.0).0, Status::Warn);
+    }
+
+    #[test]
+    fn a_far_database_recommends_the_local_journal_in_postgres_mode_only() {
+        use crate::config::JournalMode;
+        let far = millis(&[25.0; 9]);
+        let (s, msg) = journal(&far, JournalMode::Postgres);
+        assert_eq!(s, Status::Warn);
+        assert!(msg.contains("at most ~40 acknowledgements/s"), "{msg}");
+        assert!(msg.contains("Set journal = \"local\""), "{msg}");
+        assert_eq!(journal(&far, JournalMode::Local).0, Status::Ok);
+        let near = millis(&[5.0; 9]);
+        let (s, msg) = journal(&near, JournalMode::Postgres);
+        assert_eq!(s, Status::Ok);
+        assert!(!msg.contains("Set journal"), "{msg}");
     }
 
     #[test]

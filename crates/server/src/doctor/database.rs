@@ -73,7 +73,12 @@ pub async fn check(cfg: &Config, samples: usize, report: &mut Report) -> Option<
             format!("{target} stopped answering during the checks: {e}"),
         );
     }
+    if let Some(m) = report.db_rtt_ms {
+        let (s, msg) = advice::journal(&m, cfg.journal);
+        report.push("journal", s, msg);
+    }
     super::fediseer::check(cfg, &db, report).await;
+    super::webhooks::check(cfg, &db, report).await;
     cluster
 }
 

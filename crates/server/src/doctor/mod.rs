@@ -12,6 +12,7 @@ mod database;
 mod fediseer;
 mod peer;
 mod report;
+mod webhooks;
 
 use crate::cli::DoctorArgs;
 use crate::config::Config;

@@ -1,0 +1,12 @@
+DROP TRIGGER fediseer_sync_webhook ON fediseer_sync;
+DROP TRIGGER received_activity_failed_webhook ON received_activity;
+DROP TRIGGER delivery_state_webhook ON delivery_state;
+DROP TRIGGER report_webhook ON report;
+DROP FUNCTION sluice_webhook_policy_synced();
+DROP FUNCTION sluice_webhook_journal_failed();
+DROP FUNCTION sluice_webhook_instance_state();
+DROP FUNCTION sluice_webhook_report();
+DROP FUNCTION sluice_webhook_emit(TEXT, JSONB);
+DROP TABLE webhook_delivery;
+DROP TABLE webhook_event;
+DROP TABLE webhook;

@@ -1,0 +1,2 @@
+DROP TABLE origin_allowed;
+DROP TABLE origin_federation;
