@@ -716,3 +716,102 @@ async fn render_time_with_1000_instances() {
         );
     }
 }
+
+/// The review queue in the browser: a policy holds a post; the Journal page lists it with
+/// the policy and why; the admin approves it there and the pipeline applies it (skipping
+/// the policy that held it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_approves_a_held_activity_in_a_browser() {
+    use crate::policies::{admin, create_page, deliver, journal_end};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policies.toml");
+    std::fs::write(
+        &file,
+        "[[policy]]\nname = \"watch\"\nkind = \"keyword\"\nhold = [\"(?i)review me\"]\n",
+    )
+    .unwrap();
+    let file = file.to_string_lossy().to_string();
+    let (s, t) = sluice_on_test_db(&[
+        ("SLUICE_ADMIN_TOKEN", TOKEN),
+        ("SLUICE_POLICY_FILE", file.as_str()),
+        ("SLUICE_INBOX_REFRESH_MS", "100"),
+    ])
+    .await;
+    admin(&s, &["community", "create", "main"]);
+    let community = format!("{}/c/main", s.base);
+    let peer = TestPeer::start_on("127.0.0.72").await;
+    let author = peer.add_person("author").await;
+    let held = create_page(&peer, &author, &community, 1, "please review me");
+    let held_id = held["id"].as_str().unwrap().to_string();
+    let (status, _) = deliver(&peer, &format!("{community}/inbox"), &author, &held).await;
+    assert_eq!(status, 202);
+    assert_eq!(journal_end(&t.db, &held_id).await, "held PolicyHeld");
+    let row = journal_row(&t, &held_id).await.id;
+
+    let (_driver, c) = browser().await;
+    c.goto(&format!("{}/admin", s.base)).await.unwrap();
+    let form = c.form(Locator::Css("form")).await.unwrap();
+    form.set_by_name("who", "e2e-reviewer").await.unwrap();
+    form.set_by_name("token", TOKEN).await.unwrap();
+    form.submit().await.unwrap();
+    wait_title(&c, "Federation health").await;
+    c.goto(&format!("{}/admin/journal", s.base)).await.unwrap();
+    wait_title(&c, "Journal").await;
+    let text = c
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("Held for review") && text.contains("watch"),
+        "{text}"
+    );
+    assert!(
+        text.contains("review me"),
+        "the reason names the pattern: {text}"
+    );
+    screenshot(&c, "journal_held").await;
+    c.find(Locator::XPath(&format!(
+        "//form[contains(@action, '/approve') and input[@name='id' and @value='{row}']]/button"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    assert_eq!(journal_end(&t.db, &held_id).await, "done -");
+    let page = held["object"]["id"].as_str().unwrap().to_string();
+    wait_until("the approved post stored", || {
+        let page = page.clone();
+        let db = t.db.clone();
+        async move {
+            let n: Vec<Row> = db
+                .run("test_admin_post", move |c| {
+                    Box::pin(
+                        sluice_db::sql(
+                            "SELECT id, 'x' AS state, NULL::text AS error FROM post WHERE ap_id = $1",
+                        )
+                        .bind::<diesel::sql_types::Text, _>(page)
+                        .load(c),
+                    )
+                })
+                .await
+                .unwrap();
+            !n.is_empty()
+        }
+    })
+    .await;
+    // Back on the Journal page (the form redirects there): the row is no longer held.
+    c.goto(&format!("{}/admin/journal", s.base)).await.unwrap();
+    wait_title(&c, "Journal").await;
+    let approve =
+        format!("//form[contains(@action, '/approve') and input[@name='id' and @value='{row}']]");
+    assert!(
+        c.find_all(Locator::XPath(&approve))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

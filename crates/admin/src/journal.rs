@@ -1,5 +1,6 @@
 //! Journal: failed activities with their rc, message and raw JSON, and a replay button
-//! (what `sluice journal replay ID` does).
+//! (what `sluice journal replay ID` does); activities a policy holds, with approve and
+//! reject buttons (what `sluice review approve|reject ID` do).
 
 use crate::Console;
 use crate::auth::Admin;
@@ -20,6 +21,7 @@ pub(crate) async fn page(
     admin: Admin,
 ) -> Result<HttpResponse, Refusal> {
     let failed = sluice_db::admin::failed(&console.db, ROWS).await?;
+    let held = sluice_db::review::list_held(&console.db, ROWS).await?;
     let now = Utc::now();
     let body = html! {
         h2 { "Failed activities" }
@@ -58,7 +60,37 @@ pub(crate) async fn page(
             } }
         }
         h2 { "Held for review" }
-        p.muted { "sluice has no held state yet: nothing waits for an approval. A review queue (approve or reject held activities) is a separate piece of work." }
+        p.muted { "A policy of the chain holds these (docs/policies.md). Approve: applied, skipping the policy that held it. Reject: ignored (ReviewRejected), replayable." }
+        @if held.is_empty() {
+            p { "None." }
+        } @else {
+            div.scroll { table {
+                thead { tr {
+                    th scope="col" { "#" } th scope="col" { "Received" } th scope="col" { "Type" }
+                    th scope="col" { "Actor" } th scope="col" { "Policy" } th scope="col" { "Why" }
+                    th scope="col" { "" }
+                } }
+                tbody { @for h in &held {
+                    tr {
+                        td.n { (h.id) }
+                        td { (page::ago(Some(h.received_at), now)) }
+                        td { (h.kind) }
+                        td { (h.actor) }
+                        td { (h.policy.as_deref().unwrap_or("-")) }
+                        td { (h.reason.as_deref().unwrap_or("")) }
+                        td {
+                            @for (action, label) in [("approve", "Approve"), ("reject", "Reject")] {
+                                form.inline method="post" action={"/admin/journal/" (action)} {
+                                    input type="hidden" name="csrf" value=(admin.csrf);
+                                    input type="hidden" name="id" value=(h.id);
+                                    button type="submit" aria-label={(label) " held activity " (h.id)} { (label) }
+                                }
+                            }
+                        }
+                    }
+                } }
+            } }
+        }
     };
     Ok(page::frame(&admin, Section::Journal, "Journal", None, body))
 }
@@ -88,6 +120,68 @@ pub(crate) async fn replay(
         &console.db,
         admin.who.clone(),
         "replay",
+        form.id.to_string(),
+        None,
+    )
+    .await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/admin/journal"))
+        .finish())
+}
+
+/// `POST /admin/journal/approve`: a held row is applied, skipping the policy that held it.
+pub(crate) async fn approve(
+    console: web::Data<Console>,
+    admin: Admin,
+    form: web::Form<Replay>,
+) -> Result<HttpResponse, Refusal> {
+    review(console, admin, form, Decision::Approve).await
+}
+
+/// `POST /admin/journal/reject`: a held row ends `ignored` (`ReviewRejected`).
+pub(crate) async fn reject(
+    console: web::Data<Console>,
+    admin: Admin,
+    form: web::Form<Replay>,
+) -> Result<HttpResponse, Refusal> {
+    review(console, admin, form, Decision::Reject).await
+}
+
+#[derive(Clone, Copy)]
+enum Decision {
+    Approve,
+    Reject,
+}
+
+async fn review(
+    console: web::Data<Console>,
+    admin: Admin,
+    form: web::Form<Replay>,
+    decision: Decision,
+) -> Result<HttpResponse, Refusal> {
+    admin.check_csrf(&form.csrf)?;
+    let note = format!("by {} in the admin console", admin.who);
+    let (done, what) = match decision {
+        Decision::Approve => (
+            sluice_db::review::approve(&console.db, form.id, &note).await?,
+            "approve",
+        ),
+        Decision::Reject => (
+            sluice_db::review::reject(&console.db, form.id, &note).await?,
+            "review_reject",
+        ),
+    };
+    if !done {
+        return Err(Refusal::new(
+            Rc::NotFound,
+            "no held journal row with this id",
+        ));
+    }
+    tracing::info!(who = %admin.who, id = form.id, what, "admin console: review");
+    sluice_db::admin::log(
+        &console.db,
+        admin.who.clone(),
+        what,
         form.id.to_string(),
         None,
     )

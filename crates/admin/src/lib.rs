@@ -126,6 +126,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &Settings) {
             .route("/instances/{domain}", web::get().to(remote::detail))
             .route("/journal", web::get().to(journal::page))
             .route("/journal/replay", web::post().to(journal::replay))
+            .route("/journal/approve", web::post().to(journal::approve))
+            .route("/journal/reject", web::post().to(journal::reject))
             .route("/policies", web::get().to(policies::page))
             .route("/policies", web::post().to(policies::change))
             .default_service(web::to(error::not_found)),

@@ -188,9 +188,13 @@ fn cards(console: &Console, h: &sluice_db::admin::JournalHealth) -> Vec<Card> {
     });
     out.push(Card {
         title: "Held for review",
-        value: "-".into(),
-        light: Light::Green,
-        todo: "sluice holds nothing for review yet (no review queue).".into(),
+        value: format!("{}{}", if h.held >= COUNT_CAP { "> " } else { "" }, h.held),
+        light: level(h.held as f64, 1.0, 1000.0),
+        todo: if h.held == 0 {
+            "Nothing to do.".into()
+        } else {
+            "A policy holds these: approve or reject them on the Journal page.".into()
+        },
     });
     out.push(Card {
         title: "Federation mode",

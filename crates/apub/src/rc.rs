@@ -194,6 +194,23 @@ codes! {
     /// A forwarded activity (signed by someone other than its actor) is not served by its
     /// origin as the same activity by the same actor; not applied.
     ForwardUnverified => None,
+    /// A rule of the admin's policy chain refuses the activity (an instance or actor rule,
+    /// a rule of a community); the inbox answers it before verifying anything.
+    PolicyRejected => Some(403),
+    /// The policy chain's keyword rule refused the activity's text.
+    PolicyKeyword => None,
+    /// The policy chain's hashtag rule refused one of the activity's hashtags.
+    PolicyHashtag => None,
+    /// The policy chain refused content published too long ago.
+    PolicyObjectAge => None,
+    /// The policy chain refused content addressed to or mentioning too many people.
+    PolicyHellthread => None,
+    /// The policy chain refused an activity of an account created too recently.
+    PolicyNewAccount => None,
+    /// A policy of the chain holds the activity for an admin's review (`sluice review`).
+    PolicyHeld => None,
+    /// An admin rejected a held activity (`sluice review reject`).
+    ReviewRejected => None,
     /// An admin's plugin rejected the activity (its reason in the message).
     PluginRejected => None,
     /// `journal = "local"`: the activity could not be written to the local journal (disk

@@ -197,6 +197,9 @@ pub struct JournalHealth {
     /// Failed rows, counted up to the cap.
     #[diesel(sql_type = BigInt)]
     pub failed: i64,
+    /// Rows a policy holds for review, counted up to the cap.
+    #[diesel(sql_type = BigInt)]
+    pub held: i64,
     /// Known remote instances.
     #[diesel(sql_type = BigInt)]
     pub instances: i64,
@@ -228,6 +231,8 @@ pub async fn journal_health(db: &Db, cap: i64) -> Result<JournalHealth, DbError>
                   WHERE state = 'pending' ORDER BY id LIMIT 1) AS lag_seconds, \
                (SELECT count(*) FROM (SELECT 1 FROM received_activity \
                   WHERE state = 'failed' LIMIT (SELECT n FROM cap)) f) AS failed, \
+               (SELECT count(*) FROM (SELECT 1 FROM received_activity \
+                  WHERE state = 'held' LIMIT (SELECT n FROM cap)) h) AS held, \
                (SELECT count(*) FROM instance) AS instances, \
                (SELECT mode FROM policy_generation) AS mode",
         )

@@ -114,6 +114,9 @@ pub struct Probe {
     /// Age in seconds of the oldest journal row not yet tried by the pipeline.
     #[diesel(sql_type = Nullable<Double>)]
     pub lag_seconds: Option<f64>,
+    /// Journal rows a policy holds for review, counted up to the same cap.
+    #[diesel(sql_type = BigInt)]
+    pub held: i64,
 }
 
 /// The background probe; `depth_cap` bounds the count (a bound is all backpressure needs).
@@ -124,8 +127,11 @@ pub async fn probe(c: &mut AsyncPgConnection, depth_cap: i64) -> diesel::QueryRe
                 (SELECT count(*) FROM (SELECT 1 FROM received_activity \
                     WHERE state = 'pending' LIMIT $1) p) AS depth, \
                 (SELECT EXTRACT(EPOCH FROM now() - received_at)::float8 FROM received_activity \
-                    WHERE state = 'pending' AND attempts = 0 ORDER BY id LIMIT 1) AS lag_seconds",
+                    WHERE state = 'pending' AND attempts = 0 ORDER BY id LIMIT 1) AS lag_seconds, \
+                (SELECT count(*) FROM (SELECT 1 FROM received_activity \
+                    WHERE state = 'held' LIMIT $2) h) AS held",
     )
+    .bind::<BigInt, _>(depth_cap)
     .bind::<BigInt, _>(depth_cap)
     .get_result(c)
     .await

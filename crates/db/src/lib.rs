@@ -32,6 +32,7 @@ pub mod policy_cache;
 pub mod probe;
 pub mod refusals;
 pub mod remote_keys;
+pub mod review;
 pub mod served;
 pub mod synced_policy;
 pub mod webhooks;

@@ -245,6 +245,7 @@ diesel::table! {
         error -> Nullable<Text>,
         processed_at -> Nullable<Timestamptz>,
         signer -> Nullable<Text>,
+        policy_approved -> Array<Text>,
     }
 }
 

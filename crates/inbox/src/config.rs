@@ -63,6 +63,8 @@ pub struct InboxConfig {
     pub actor_lookups_per_minute: u64,
     /// Lookups of unknown names that may be spent at once.
     pub actor_lookup_burst: u64,
+    /// The admin's policy chain, whose actor and instance rejections are answered here.
+    pub policies: sluice_policy::Live,
 }
 
 impl Default for InboxConfig {
@@ -92,6 +94,7 @@ impl Default for InboxConfig {
             rate_limit_burst: 0,
             actor_lookups_per_minute: 600,
             actor_lookup_burst: 60,
+            policies: sluice_policy::Live::default(),
         }
     }
 }

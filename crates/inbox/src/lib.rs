@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod budget;
+mod chain;
 mod config;
 pub mod envelope;
 pub mod handoff;

@@ -205,6 +205,7 @@ pub async fn receive(
         ));
     }
     s.policy.check(&actor_host)?;
+    crate::chain::precheck(&cfg.policies, env.actor.as_str())?;
 
     // signature.
     let checked = verify::precheck(verify::incoming(req, &body, &cfg.domain), &cfg.verify)?;

@@ -52,6 +52,7 @@ pub async fn tick(shared: &Shared) -> Result<(), DbError> {
     let m = global();
     m.journal_depth.set(probe.depth);
     m.journal_lag_seconds.set(lag);
+    m.review_held_activities.set(probe.held);
     Ok(())
 }
 

@@ -134,6 +134,15 @@ pub struct Metrics {
     /// Synced entries in force, by policy (`allow`, `block`).
     pub fediseer_entries: IntGaugeVec,
 
+    // --- the policy chain (docs/policies.md) ---
+    /// Verdicts other than accept, by policy and action (`reject`, `rewrite`, `no_relay`,
+    /// `hold`), counted where they take effect (the inbox's precheck, the pipeline).
+    pub policy_decisions_total: IntCounterVec,
+    /// Reloads of the chain's file by result (`ok`, `error`).
+    pub policy_reloads_total: IntCounterVec,
+    /// Journal rows held for review.
+    pub review_held_activities: IntGauge,
+
     // --- admin plugins ---
     /// Plugin failures (the activity was accepted by that plugin), by plugin and kind.
     pub plugin_failures_total: IntCounterVec,
@@ -410,6 +419,20 @@ impl Metrics {
             journal_pruned_rows_total: r.counter(
                 "sluice_journal_pruned_rows_total",
                 "Journal rows deleted by pruning (done and ignored rows past their retention).",
+            ),
+            policy_decisions_total: r.counter_vec(
+                "sluice_policy_decisions_total",
+                "Policy chain verdicts other than accept, by policy and action.",
+                &["policy", "action"],
+            ),
+            policy_reloads_total: r.counter_vec(
+                "sluice_policy_reloads_total",
+                "Reloads of the policy chain's file, by result (ok, error).",
+                &["result"],
+            ),
+            review_held_activities: r.gauge(
+                "sluice_review_held_activities",
+                "Journal rows a policy holds for review.",
             ),
             plugin_failures_total: r.counter_vec(
                 "sluice_plugin_failures_total",

@@ -14,6 +14,7 @@ use crate::ctx::{Ctx, Env, Fetched};
 use crate::fetch::{Fetch, FetchFailure};
 use crate::forwarded;
 use crate::outcome::Outcome;
+use crate::policy;
 use crate::references::Collector;
 use crate::relay;
 use crate::view::View;
@@ -160,12 +161,13 @@ fn plan(
     env: &Env,
     items: &[ParsedRow],
     budget: &Budget,
+    ended: &[bool],
 ) -> Vec<(usize, BTreeSet<String>)> {
     let provided = provided(items);
     let mut scratch = view.clone();
     let mut needs = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        if budget.deferred(i) {
+        if budget.deferred(i) || ended.get(i).copied().unwrap_or(false) {
             continue;
         }
         if let Outcome::Need(urls) = apply_item(&mut scratch, fetched, env, item) {
@@ -244,11 +246,18 @@ pub(crate) async fn run(
     }
     look_up(conn, &mut view, policy, keys.finish()).await?;
 
+    // The admin's chain, as it is now; rows it already ends cause no fetch.
+    let chain = env.settings.policies.current();
+    let now = chrono::Utc::now();
+    let ended: Vec<bool> = items
+        .iter()
+        .map(|i| policy::ends_early(&chain, &env.urls, i, fetched, &view, now))
+        .collect();
     let mut budget = Budget::new(env, items.len());
     let mut keyed = HashSet::new();
     for _ in 0..env.settings.fetch_rounds {
         look_up_served(conn, &mut view, policy, fetched, items, &mut keyed).await?;
-        let needs = plan(&view, fetched, env, items, &budget);
+        let needs = plan(&view, fetched, env, items, &budget, &ended);
         if needs.is_empty() {
             break;
         }
@@ -289,7 +298,13 @@ pub(crate) async fn run(
 
     let mut steps = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let step = match apply_item(&mut view, fetched, env, item) {
+        let judged = policy::judge(&chain, &env.urls, item, fetched, &view, now);
+        let applied = judged
+            .as_ref()
+            .and_then(|j| j.rewritten.as_ref())
+            .unwrap_or(item);
+        let step = judged.as_ref().and_then(policy::Judged::step);
+        let step = match step.unwrap_or_else(|| apply_item(&mut view, fetched, env, applied)) {
             Outcome::Need(_) if budget.deferred(i) => Outcome::Retry(
                 Rc::FetchBudget,
                 format!(
@@ -300,13 +315,26 @@ pub(crate) async fn run(
             Outcome::Need(urls) => unresolved(&urls, fetched),
             s => s,
         };
+        let relays = judged.as_ref().is_none_or(|j| j.outcome.relay);
         if let Outcome::Done {
             changed: true,
             relay: Some(community),
         } = &step
+            && relays
         {
-            let announce = relay::announce(&env.urls, community, forwarded::served(item, fetched));
-            view.outbound.push(announce);
+            // What the chain let through, as it let it through (rewritten or not).
+            let body = match judged.as_ref().and_then(|j| j.rewritten.as_ref()) {
+                Some(rewritten) => &rewritten.row.raw,
+                None => forwarded::served(item, fetched),
+            };
+            view.outbound
+                .push(relay::announce(&env.urls, community, body));
+        }
+        // Decisions are recorded once, with the row's final step (not at each retry).
+        if let Some(j) = &judged
+            && !matches!(step, Outcome::Retry(..) | Outcome::Need(_))
+        {
+            policy::record(&mut view.decisions, item, &j.outcome);
         }
         steps.push(step);
     }

@@ -201,6 +201,7 @@ mod tests {
             received_at: chrono::Utc::now(),
             attempts: 1,
             signer: Some(format!("https://{signer}/u/fwd")),
+            approved: Vec::new(),
         })
     }
 

@@ -31,6 +31,7 @@ mod materialize;
 mod memory;
 mod metrics;
 mod outcome;
+mod policy;
 mod processor;
 pub mod published;
 mod references;

@@ -103,6 +103,7 @@ impl Ctx<'_> {
                 banned: profile.banned,
                 deleted: profile.deleted,
                 updated: a.updated,
+                published: a.published,
                 profile: Some(profile),
                 flags_dirty: false,
             };

@@ -40,6 +40,7 @@ pub(crate) fn batch(report: &BatchReport, rows: &[(ClaimedActivity, Outcome)], s
             Outcome::Done { .. } => "done",
             Outcome::Ignored(..) => "ignored",
             Outcome::Failed(..) => "failed",
+            Outcome::Held(..) => "held",
             Outcome::Retry(..) | Outcome::Need(_) => "retry",
         };
         m.pipeline_activities_total

@@ -21,6 +21,8 @@ pub(crate) enum Outcome {
     Retry(Rc, String),
     /// Something it refers to is missing: look it up, else fetch it, then apply again.
     Need(Vec<Url>),
+    /// A policy of the chain holds it for an admin's review.
+    Held(String),
 }
 
 impl Outcome {

@@ -42,6 +42,8 @@ pub struct BatchReport {
     pub failed: usize,
     /// Rows put back for a later attempt.
     pub retried: usize,
+    /// Rows a policy holds for review.
+    pub held: usize,
     /// Database round-trips the batch cost (its spend: the lease renewals, on a task of
     /// their own, and the connection's warm-up are not the batch's).
     pub roundtrips: u64,
@@ -223,6 +225,7 @@ impl Processor {
                 Outcome::Done { .. } => report.done += 1,
                 Outcome::Ignored(..) => report.ignored += 1,
                 Outcome::Failed(..) => report.failed += 1,
+                Outcome::Held(..) => report.held += 1,
                 Outcome::Retry(..) | Outcome::Need(_) => report.retried += 1,
             }
         }
@@ -322,6 +325,7 @@ impl Processor {
             Outcome::Done { .. } => (Verdict::Done, None, None),
             Outcome::Ignored(rc, m) => (Verdict::Ignored, Some(*rc), Some(m.clone())),
             Outcome::Failed(rc, m) => (Verdict::Failed, Some(*rc), Some(m.clone())),
+            Outcome::Held(m) => (Verdict::Held, Some(Rc::PolicyHeld), Some(m.clone())),
             Outcome::Retry(rc, m) if row.attempts >= s.max_attempts as i32 => (
                 Verdict::Failed,
                 Some(*rc),

@@ -94,6 +94,7 @@ impl LocalEffects {
             received_at: chrono::Utc::now(),
             attempts: 1,
             signer: None,
+            approved: Vec::new(),
         });
         let follow = matches!(&item.parsed, Ok(a) if matches!(a.verb, Verb::Follow(_)));
         let fetcher: &dyn Fetch = if follow { &*self.fetcher } else { &Offline };
@@ -127,6 +128,8 @@ impl LocalEffects {
             Outcome::Ignored(rc, m) | Outcome::Failed(rc, m) | Outcome::Retry(rc, m) => {
                 Effect::NotKept(rc, m)
             }
+            // The chain judges remote activities only; a local actor's is never held.
+            Outcome::Held(m) => Effect::NotKept(Rc::PolicyHeld, m),
         })
     }
 

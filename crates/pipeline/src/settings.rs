@@ -39,6 +39,9 @@ pub struct Settings {
     pub node_id: String,
     /// Processors run by [`Settings::start`] (each with its own connection).
     pub workers: usize,
+    /// The admin's policy chain (docs/policies.md), read once per batch: a reload takes
+    /// effect at the next batch.
+    pub policies: sluice_policy::Live,
 }
 
 impl Default for Settings {
@@ -62,6 +65,7 @@ impl Default for Settings {
                 rand::random::<u32>()
             ),
             workers: 1,
+            policies: sluice_policy::Live::default(),
         }
     }
 }

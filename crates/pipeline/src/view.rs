@@ -21,6 +21,8 @@ pub(crate) struct PersonState {
     pub banned: bool,
     pub deleted: bool,
     pub updated: Option<DateTime<Utc>>,
+    /// When the account was created (the new-account policy reads it).
+    pub published: Option<DateTime<Utc>>,
     /// A new or changed profile to write.
     pub profile: Option<PersonUpsert>,
     pub flags_dirty: bool,
@@ -179,6 +181,8 @@ pub(crate) struct View {
     pub mod_actions: Vec<ModAction>,
     pub memory_changes: BTreeMap<String, MemoryChange>,
     pub outbound: Vec<NewOutbound>,
+    /// What the policy chain decided about the batch's rows.
+    pub decisions: Vec<sluice_db::ingest::decisions::NewDecision>,
 }
 
 impl View {
@@ -195,6 +199,7 @@ impl View {
                 banned: p.banned,
                 deleted: p.deleted,
                 updated: p.updated,
+                published: p.published,
                 profile: None,
                 flags_dirty: false,
             });
@@ -551,6 +556,7 @@ impl View {
         ch.mod_actions = self.mod_actions.clone();
         ch.memory = self.memory_changes.values().cloned().collect();
         ch.outbound = self.outbound.clone();
+        ch.decisions = self.decisions.clone();
         ch
     }
 }

@@ -69,6 +69,19 @@ pub enum Command {
         #[command(subcommand)]
         action: WebhookAction,
     },
+    /// The policy chain (`policy_file`, docs/policies.md): show it, dry-run an activity.
+    Policy {
+        /// What to do.
+        #[command(subcommand)]
+        action: PolicyAction,
+    },
+    /// Activities a policy holds for review: list, approve (apply, skipping the policy that
+    /// held it), reject.
+    Review {
+        /// What to do.
+        #[command(subcommand)]
+        action: ReviewAction,
+    },
 }
 
 /// `sluice webhook ...`
@@ -79,6 +92,51 @@ pub enum WebhookAction {
         /// JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `sluice policy ...`
+#[derive(Debug, Subcommand)]
+pub enum PolicyAction {
+    /// The chain in order: each policy's name, kind, communities and rules.
+    List,
+    /// Run an activity (a JSON file, `-` for stdin) through the chain without storing
+    /// anything, and print each policy's verdict.
+    Test {
+        /// The activity.
+        file: PathBuf,
+        /// When the author's account was created (RFC 3339), for `new_account` rules.
+        #[arg(long)]
+        author_published: Option<String>,
+    },
+    /// The newest decisions recorded (rejects, rewrites, no-relays, holds, reviews).
+    Decisions {
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+}
+
+/// `sluice review ...`
+#[derive(Debug, Subcommand)]
+pub enum ReviewAction {
+    /// Held activities, oldest first, with the policy that holds each and why.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Apply held activities, skipping the policy that held them.
+    Approve {
+        /// Journal ids (as `sluice review list` shows them).
+        #[arg(required = true)]
+        ids: Vec<i64>,
+    },
+    /// Refuse held activities (`ignored`, `ReviewRejected`; replayable).
+    Reject {
+        /// Journal ids.
+        #[arg(required = true)]
+        ids: Vec<i64>,
     },
 }
 
@@ -166,8 +224,15 @@ pub enum JournalAction {
     /// Put failed (or ignored) activities back to pending, with a fresh attempt budget.
     Replay {
         /// Journal ids (as `sluice journal failed` lists them).
-        #[arg(required = true)]
+        #[arg(required_unless_present = "rc")]
         ids: Vec<i64>,
+        /// Instead of ids: every failed or ignored row with this rc, oldest first (after a
+        /// policy change: `--rc PolicyKeyword`).
+        #[arg(long, conflicts_with = "ids")]
+        rc: Option<String>,
+        /// With `--rc`: at most this many rows.
+        #[arg(long, default_value_t = 10_000, requires = "rc")]
+        limit: i64,
     },
 }
 

@@ -213,6 +213,13 @@ pub struct Config {
     /// beyond them 429 `LocalJournalFull`.
     #[serde(deserialize_with = "flexible")]
     pub local_journal_max_bytes: u64,
+
+    // --- the policy chain (docs/policies.md) ---
+    /// The chain's file of `[[policy]]` entries; unset: no policies. Reloaded when it
+    /// changes and on SIGHUP.
+    pub policy_file: Option<PathBuf>,
+    /// Where `plugin` policies' scripts are (unset: `<data_dir>/plugins`).
+    pub plugins_dir: Option<PathBuf>,
 }
 
 /// Where the inbox makes an activity durable before its 202.
@@ -326,6 +333,8 @@ impl Default for Config {
             origin_lists_refresh_minutes: 360.0,
             journal: JournalMode::Postgres,
             local_journal_max_bytes: 1 << 30,
+            policy_file: None,
+            plugins_dir: None,
         }
     }
 }
@@ -465,6 +474,8 @@ impl Config {
             "origin_lists_refresh_minutes",
             "journal",
             "local_journal_max_bytes",
+            "policy_file",
+            "plugins_dir",
         ]
     }
 
@@ -792,6 +803,13 @@ impl Config {
             actor_lookup_burst: self.inbox_actor_lookup_burst,
             ..Default::default()
         }
+    }
+
+    /// The directory of plugin scripts.
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.plugins_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("plugins"))
     }
 
     /// The pipeline's settings.

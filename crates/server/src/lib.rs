@@ -9,6 +9,8 @@ pub mod database;
 pub mod doctor;
 pub mod http;
 pub mod local_journal;
+pub mod plugins;
+pub mod policies;
 pub mod prune;
 pub mod serve;
 pub mod state;

@@ -42,6 +42,8 @@ fn main() -> ExitCode {
             Command::Journal { action } => commands::journal(&cfg, action).await,
             Command::Fediseer { action } => commands::fediseer::run(&cfg, action).await,
             Command::Webhook { action } => commands::webhook::run(&cfg, action).await,
+            Command::Policy { action } => commands::policy::run(&cfg, action).await,
+            Command::Review { action } => commands::policy::review(&cfg, action).await,
         }
     });
     match result {

@@ -36,7 +36,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     // The stages start from the end of the data path (each gets the waker of the stage its
     // output goes to) and stop in the reverse order, see `Stages::stop`.
     let mut stages = Stages::new();
-    let pipeline_settings = cfg.pipeline();
+    // The admin's policy chain, shared by the inbox's precheck and the pipeline.
+    let policies = crate::policies::load(&cfg)?;
+    if let Some(reloader) = crate::policies::start_reloader(policies.clone(), Shutdown::new()) {
+        stages.add(reloader);
+    }
+    let mut pipeline_settings = cfg.pipeline();
     if cfg.pipeline_enabled {
         release_stale_leases(&database.db, &cfg.lease_group(), &pipeline_settings.node_id).await;
     }
@@ -69,6 +74,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         local_effects,
     );
     stages.add(queue.handle());
+    // Local actors' own activities are not the chain's (set after `local_effects` took its
+    // copy).
+    pipeline_settings.policies = policies.clone();
     // The pipeline turns journal rows into threadiverse rows; the receiver wakes it after
     // each journal insert.
     let mut journaled = None;
@@ -111,6 +119,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         instance_signer,
         journaled,
         local_journal,
+        policies,
     )
     .await?;
     stages.add(receiver);
@@ -225,6 +234,7 @@ async fn start_inbox(
     signer: sluice_apub::signature::Signer,
     journaled: Option<Waker>,
     local_journal: Option<std::sync::Arc<sluice_localjournal::LocalJournal>>,
+    policies: sluice_policy::Live,
 ) -> anyhow::Result<(sluice_inbox::Inbox, Handle)> {
     let deps = sluice_inbox::Deps {
         db: db.clone(),
@@ -233,10 +243,13 @@ async fn start_inbox(
         journaled,
         local_journal,
     };
-    cfg.inbox()
-        .start(deps, Shutdown::new())
-        .await
-        .context("starting the inbox")
+    sluice_inbox::InboxConfig {
+        policies,
+        ..cfg.inbox()
+    }
+    .start(deps, Shutdown::new())
+    .await
+    .context("starting the inbox")
 }
 
 /// Frees the journal leases a previous run of this process left (it was killed, or lost

@@ -358,4 +358,6 @@ pub struct Changes {
     pub outbound: Vec<NewOutbound>,
     /// Journal rows.
     pub journal: Vec<Mark>,
+    /// What the policy chain decided about them.
+    pub decisions: Vec<crate::ingest::decisions::NewDecision>,
 }

@@ -39,6 +39,8 @@ pub struct ClaimedActivity {
     /// Who signed it, when not its actor (inbox forwarding): the activity counts only as
     /// fetched from its origin.
     pub signer: Option<String>,
+    /// Policies of the chain an admin overruled for this row (it was held, then approved).
+    pub approved: Vec<String>,
 }
 
 /// A claimed row as stored: `raw` is the body's exact text.
@@ -60,6 +62,8 @@ struct ClaimedRow {
     attempts: i32,
     #[diesel(sql_type = Nullable<Text>)]
     signer: Option<String>,
+    #[diesel(sql_type = Array<Text>)]
+    policy_approved: Vec<String>,
 }
 
 impl From<ClaimedRow> for ClaimedActivity {
@@ -73,6 +77,7 @@ impl From<ClaimedRow> for ClaimedActivity {
             received_at: r.received_at,
             attempts: r.attempts,
             signer: r.signer,
+            approved: r.policy_approved,
         }
     }
 }
@@ -89,7 +94,8 @@ UPDATE received_activity r
 SET lease_owner = $3, lease_until = now() + make_interval(secs => $4),
     attempts = r.attempts + CASE WHEN r.lease_owner = $5 THEN 0 ELSE 1 END
 FROM c WHERE r.id = c.id
-RETURNING r.id, r.activity_id, r.actor, r.kind, r.raw, r.received_at, r.attempts, r.signer";
+RETURNING r.id, r.activity_id, r.actor, r.kind, r.raw, r.received_at, r.attempts, r.signer,
+    r.policy_approved";
 
 /// Claims up to `limit` due rows for `owner` for `lease_secs` seconds; returned in journal
 /// order. One statement: pipeline it with others when possible.
@@ -150,6 +156,8 @@ pub enum Verdict {
     Failed,
     /// Try again after `retry_in` seconds.
     Retry,
+    /// A policy holds it for an admin's review (`sluice review`).
+    Held,
 }
 
 impl Verdict {
@@ -159,6 +167,7 @@ impl Verdict {
             Verdict::Ignored => "ignored",
             Verdict::Failed => "failed",
             Verdict::Retry => "pending",
+            Verdict::Held => "held",
         }
     }
 }
@@ -352,4 +361,38 @@ pub async fn replay(db: &Db, id: i64) -> Result<bool, DbError> {
         })
         .await?;
     Ok(rows.iter().any(|r| r.id == id))
+}
+
+#[derive(diesel::QueryableByName)]
+struct Counted {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Puts up to `limit` failed or ignored rows whose rc is `code` back to `pending`, oldest
+/// first, with a fresh attempt budget (after a policy change: what a policy refused goes
+/// through the chain in force now). Returns how many.
+pub async fn replay_code(db: &Db, code: &str, limit: i64) -> Result<i64, DbError> {
+    let code = code.to_string();
+    let rows: Vec<Counted> = db
+        .run("journal_replay_code", move |c| {
+            crate::sql(
+                "WITH r AS ( \
+                     SELECT id FROM received_activity \
+                     WHERE state IN ('failed', 'ignored') AND error_code = $1 \
+                     ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED), \
+                 u AS ( \
+                     UPDATE received_activity a SET state = 'pending', attempts = 0, \
+                         next_attempt_at = now(), error_code = NULL, error = NULL, \
+                         processed_at = NULL, lease_owner = NULL, lease_until = NULL \
+                     FROM r WHERE a.id = r.id RETURNING a.id) \
+                 SELECT count(*) AS n FROM u",
+            )
+            .bind::<Text, _>(code)
+            .bind::<BigInt, _>(limit)
+            .load(c)
+            .boxed()
+        })
+        .await?;
+    Ok(rows.iter().map(|r| r.n).sum())
 }

@@ -62,6 +62,9 @@ pub struct PersonRow {
     /// Profile version.
     #[diesel(sql_type = Nullable<Timestamptz>)]
     pub updated: Option<DateTime<Utc>>,
+    /// When the account was created.
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub published: Option<DateTime<Utc>>,
 }
 
 /// A community, with its moderators and whether a local actor follows it.
@@ -352,7 +355,7 @@ pub struct Snapshot {
 }
 
 const PERSONS: &str = "\
-SELECT ap_id, local, inbox, shared_inbox, banned, deleted, updated
+SELECT ap_id, local, inbox, shared_inbox, banned, deleted, updated, published
 FROM person WHERE ap_id = ANY($1::text[])";
 
 const COMMUNITIES: &str = "\

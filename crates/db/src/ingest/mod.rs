@@ -10,6 +10,7 @@
 // Fields named as columns are documented once, in docs/schema.md (see the module's header).
 #[allow(missing_docs)]
 pub mod changes;
+pub mod decisions;
 pub mod journal;
 pub mod lookup;
 pub mod write;

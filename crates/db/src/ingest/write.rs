@@ -612,6 +612,10 @@ fn memory<'a>(c: &'a AsyncPgConnection, ch: &Changes) -> Stmt<'a> {
         .boxed()
 }
 
+fn decisions<'a>(c: &'a AsyncPgConnection, ch: &Changes) -> Stmt<'a> {
+    super::decisions::insert(c, &ch.decisions)
+}
+
 /// Which statements a write sends.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Which {
@@ -677,6 +681,7 @@ fn statements<'a>(
     );
     add(!ch.mod_actions.is_empty(), mod_actions);
     add(!ch.memory.is_empty() || ch.memory_gc, memory);
+    add(!ch.decisions.is_empty(), decisions);
     let outbound = ch.outbound.clone();
     let outbound = async move {
         if all {

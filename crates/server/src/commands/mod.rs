@@ -3,6 +3,7 @@
 pub mod federation;
 pub mod fediseer;
 pub mod instance;
+pub mod policy;
 pub mod webhook;
 
 use crate::cli::{CommunityAction, JournalAction, UserAction};
@@ -104,7 +105,15 @@ pub async fn journal(cfg: &Config, action: &JournalAction) -> anyhow::Result<()>
                     );
                 }
             }
-            JournalAction::Replay { ids } => {
+            JournalAction::Replay {
+                rc: Some(rc),
+                limit,
+                ..
+            } => {
+                let n = journal::replay_code(&database.db, rc, *limit).await?;
+                println!("{n} rows with rc {rc} back to pending");
+            }
+            JournalAction::Replay { ids, .. } => {
                 let mut missing = Vec::new();
                 for id in ids {
                     if journal::replay(&database.db, *id).await? {

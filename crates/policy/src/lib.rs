@@ -1,0 +1,69 @@
+//! The policy chain: the admin's ordered rules on incoming activities, as pure decisions.
+//!
+//! Each [`Policy`] of the [`Chain`] looks at an activity (its JSON, read into a
+//! [`Subject`]) and the [`Facts`] the pipeline knows about it, and answers a [`Verdict`]:
+//! accept, reject with an `rc`, rewrite (the next policies see, and the pipeline stores and
+//! relays, the rewritten activity), no relay, or hold for review. A reject or a hold ends
+//! the chain. Policies that can decide from the actor alone also answer the inbox's
+//! [`Chain::precheck`], before anything is verified or stored.
+//!
+//! The chain is configured in its own TOML file of `[[policy]]` entries ([`config`]),
+//! reloaded without a restart through [`Live`]. Nothing here touches a database or a
+//! socket: the pipeline records what the chain decided in its own write.
+
+#![deny(missing_docs)]
+
+pub mod builtin;
+mod chain;
+pub mod config;
+mod live;
+pub mod subject;
+mod verdict;
+
+pub use chain::{Chain, End, Link, Outcome, Traced};
+pub use config::{ChainError, Extension};
+pub use live::{Live, Reloaded};
+pub use subject::Subject;
+pub use verdict::{Action, Decision, Verdict};
+
+use chrono::{DateTime, Utc};
+use sluice_trust::host::InstanceHost;
+
+/// What the caller knows about an activity beyond its JSON.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts {
+    /// The time decisions are made at.
+    pub now: DateTime<Utc>,
+    /// When the author's account was created, when known (the pipeline's stored or
+    /// fetched profile).
+    pub author_published: Option<DateTime<Utc>>,
+}
+
+impl Facts {
+    /// Facts with nothing known but the time.
+    pub fn now() -> Facts {
+        Facts {
+            now: Utc::now(),
+            author_published: None,
+        }
+    }
+}
+
+/// One rule of the chain. Implementations must not panic on any input, and must bound the
+/// work any input can cause.
+pub trait Policy: Send + Sync + std::fmt::Debug {
+    /// The kind, as configured (`instance`, `keyword`, ...).
+    fn kind(&self) -> &'static str;
+
+    /// The verdict on `subject`.
+    fn decide(&self, subject: &Subject<'_>, facts: &Facts) -> Verdict;
+
+    /// A rejection decided from the sending actor alone (its id and instance), for the
+    /// inbox to refuse before verifying or storing anything; `None` to let it through.
+    fn precheck(&self, _actor: &str, _host: &InstanceHost) -> Option<String> {
+        None
+    }
+
+    /// What it does, in a line (`sluice policy list`).
+    fn describe(&self) -> String;
+}
