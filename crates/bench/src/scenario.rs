@@ -56,13 +56,22 @@ pub struct Scenario {
     /// Offered load, activities per second over all senders (`None`: as fast as answers
     /// come). Paced senders model instances sending what their users produce.
     pub paced: Option<f64>,
+    /// The sluice under test acknowledges after a local fsync (`journal = "local"`), so a
+    /// request does not wait for the database's distance.
+    pub local_journal: bool,
 }
 
 impl Scenario {
     /// Activities to sign per sender: the duration at the fastest rate the scenario could
-    /// reach (each request waits at least two one-way delays), plus a margin.
+    /// reach (with the database's journal each request waits at least two one-way delays),
+    /// plus a margin.
     pub fn pool_per_sender(&self) -> usize {
-        let floor = 2.0 * self.one_way_ms as f64 / 1000.0 + 0.001;
+        let wait = if self.local_journal {
+            0
+        } else {
+            2 * self.one_way_ms
+        };
+        let floor = wait as f64 / 1000.0 + 0.001;
         let cap = self.paced.unwrap_or(self.rate_cap);
         let per_sender = (self.mode.window() as f64 / floor).min(cap / self.senders as f64);
         (per_sender * self.duration.as_secs_f64() * 1.1).ceil() as usize + 16
@@ -147,7 +156,7 @@ pub struct Outcome {
     /// `pg_stat_statements` over the same span, when available.
     pub statements: Option<Statements>,
     /// sluice's round-trip counters for the statements `statements` counts:
-    /// `[journal_append, ingest_claim, ingest_write]`.
+    /// `[journal inserts (the inbox's append or the local drain), ingest_claim, ingest_write]`.
     pub sluice_trips: [f64; 3],
     /// The tables as read.
     pub tables: Tables,
@@ -522,7 +531,10 @@ fn counters(o: &mut Outcome, before: &Snapshot, after: &Snapshot) {
         d("sluice_db_pool_checkout_seconds_sum"),
         d("sluice_db_pool_checkout_seconds_count"),
     ) * 1000.0;
-    o.sluice_trips = [q("journal_append"), q("ingest_claim"), q("ingest_write")];
+    // Inserts into the journal table: the inbox's own with `journal = "postgres"`, the
+    // drainer's with `journal = "local"` (the other is 0).
+    let journal_inserts = q("journal_append") + q("local_journal_drain");
+    o.sluice_trips = [journal_inserts, q("ingest_claim"), q("ingest_write")];
     let split = |family: &str, n: f64| {
         let sum = format!("{family}_sum");
         ["db", "network", "cpu"].map(|part| {
@@ -575,6 +587,7 @@ mod tests {
             rate_cap: 4000.0,
             env: vec![],
             paced: None,
+            local_journal: false,
         };
         // At most 1 / 51 ms = 19.6/s: 60 s of that, plus 10 %.
         let n = sc.pool_per_sender();
@@ -582,12 +595,25 @@ mod tests {
         let busy = Scenario {
             one_way_ms: 0,
             senders: 64,
-            ..sc
+            ..sc.clone()
         };
         // Capped by the whole scenario's guess: 4000/s over 64 senders.
         assert_eq!(
             busy.pool_per_sender(),
             (4000.0 / 64.0 * 60.0 * 1.1_f64).ceil() as usize + 16
         );
+        // With the local journal an acknowledgement does not wait for the database: the
+        // pool is sized by the rate guess alone.
+        let local = Scenario {
+            local_journal: true,
+            ..busy.clone()
+        };
+        assert_eq!(local.pool_per_sender(), busy.pool_per_sender());
+        let single = Scenario {
+            local_journal: true,
+            ..sc
+        };
+        // Only the 1 ms floor is left: 1,000/s for 60 s, plus 10 %.
+        assert_eq!(single.pool_per_sender(), 66_016);
     }
 }

@@ -48,7 +48,7 @@ impl Hesitations {
 
 /// The sync's configuration.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct FediseerConfig {
     /// The Fediseer's base URL (`https://fediseer.com`).
     pub url: Url,
     /// Instances whose endorsements add allow entries.
@@ -66,7 +66,7 @@ pub struct Settings {
     pub interval: Duration,
 }
 
-impl Settings {
+impl FediseerConfig {
     /// Whether there is anything to sync (no feelers and no sources: the sync is off).
     pub fn enabled(&self) -> bool {
         !(self.feelers.is_empty() && self.censure_sources.is_empty())

@@ -8,7 +8,7 @@
 //! - domains are normalised (`sluice_trust::host`); what has no normal form is skipped,
 //!   and so is our own domain.
 
-use crate::Settings;
+use crate::FediseerConfig;
 use crate::api::{Given, Kind};
 use sluice_db::instances::Policy;
 use sluice_db::synced_policy::SyncedEntry;
@@ -44,7 +44,7 @@ impl Tally {
 
 /// The entries the lists call for, one per domain, sorted by domain. `own_domain` is never
 /// listed.
-pub fn plan(settings: &Settings, lists: &[Given], own_domain: &str) -> Vec<SyncedEntry> {
+pub fn plan(settings: &FediseerConfig, lists: &[Given], own_domain: &str) -> Vec<SyncedEntry> {
     let own = InstanceHost::parse(own_domain).ok();
     let filter: Vec<String> = settings
         .censure_reasons
@@ -118,8 +118,8 @@ mod tests {
     use crate::api::Listed;
     use std::time::Duration;
 
-    fn settings(min: usize, reasons: &[&str]) -> Settings {
-        Settings {
+    fn settings(min: usize, reasons: &[&str]) -> FediseerConfig {
+        FediseerConfig {
             url: url::Url::parse("https://fediseer.com").unwrap(),
             feelers: vec!["f.example".into()],
             censure_sources: vec!["s1.example".into(), "s2.example".into()],

@@ -6,7 +6,7 @@
 //! they were. Applying half the lists would withdraw the entries of the lists missing.
 
 use crate::api::{self, ApiError, Given, Kind};
-use crate::{Hesitations, Settings, plan};
+use crate::{FediseerConfig, Hesitations, plan};
 use sluice_db::synced_policy::{self, Applied};
 use sluice_db::{Db, DbError};
 use sluice_metrics::global;
@@ -27,7 +27,7 @@ pub enum SyncError {
 
 /// Every list the settings ask for, one giver at a time (the Fediseer rate-limits each
 /// path, and a sync is rare).
-pub async fn fetch_all(client: &Client, settings: &Settings) -> Result<Vec<Given>, ApiError> {
+pub async fn fetch_all(client: &Client, settings: &FediseerConfig) -> Result<Vec<Given>, ApiError> {
     let mut asks: Vec<(Kind, &str)> = Vec::new();
     asks.extend(
         settings
@@ -61,7 +61,7 @@ pub async fn fetch_all(client: &Client, settings: &Settings) -> Result<Vec<Given
 pub async fn run_once(
     db: &Db,
     client: &Client,
-    settings: &Settings,
+    settings: &FediseerConfig,
     own_domain: &str,
 ) -> Result<Applied, SyncError> {
     let result = async {
@@ -109,7 +109,7 @@ pub struct Deps {
     pub own_domain: String,
 }
 
-impl Settings {
+impl FediseerConfig {
     /// Syncs every `interval` until `shutdown`, starting at once. Processes sharing the
     /// database take turns (a lease on the sync row): a process whose turn it is not counts
     /// a `skipped` sync.
@@ -119,7 +119,7 @@ impl Settings {
     }
 }
 
-async fn syncs(deps: Deps, settings: Settings, stop: Shutdown) {
+async fn syncs(deps: Deps, settings: FediseerConfig, stop: Shutdown) {
     let Deps {
         db,
         client,

@@ -167,7 +167,7 @@ impl Inbox {
         self.shared.journal.stats()
     }
 
-    /// The refusal counts by instance and rc, for the flusher ([`refusals::FlushSettings`]).
+    /// The refusal counts by instance and rc, for the flusher ([`refusals::RefusalFlushConfig`]).
     pub fn refusal_tally(&self) -> Arc<refusals::RefusalTally> {
         self.shared.refusals.clone()
     }

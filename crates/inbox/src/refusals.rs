@@ -107,7 +107,7 @@ impl RefusalTally {
 
 /// How the flusher runs.
 #[derive(Debug, Clone, Copy)]
-pub struct FlushSettings {
+pub struct RefusalFlushConfig {
     /// Between two flushes.
     pub every: Duration,
     /// Hours older than this are deleted (the journal's retention), once an hour.
@@ -122,7 +122,7 @@ pub struct FlushDeps {
     pub tally: Arc<RefusalTally>,
 }
 
-impl FlushSettings {
+impl RefusalFlushConfig {
     /// Flushes the tally every `every` until `shutdown`, then once more.
     pub fn start(self, deps: FlushDeps, shutdown: Shutdown) -> Handle {
         let task = tokio::spawn(flusher(deps, self, shutdown.clone()));
@@ -130,7 +130,7 @@ impl FlushSettings {
     }
 }
 
-async fn flusher(deps: FlushDeps, settings: FlushSettings, stop: Shutdown) {
+async fn flusher(deps: FlushDeps, settings: RefusalFlushConfig, stop: Shutdown) {
     let FlushDeps { db, tally } = deps;
     let prune_every = (3600.0 / settings.every.as_secs_f64().max(1.0)).ceil() as u64;
     let mut flushes = 0u64;

@@ -3,7 +3,7 @@
 //! publishes, or that it failed, is stored. Nothing here is on a request path or in a
 //! batch: a list read late only means relays are filtered by the previous one.
 
-use crate::{Settings, api};
+use crate::{OriginsConfig, api};
 use sluice_db::Db;
 use sluice_net::Client;
 use sluice_stage::{Handle, Shutdown};
@@ -17,7 +17,7 @@ const CLAIM: Duration = Duration::from_secs(600);
 pub async fn pass(
     db: &Db,
     client: &Client,
-    settings: &Settings,
+    settings: &OriginsConfig,
 ) -> Result<usize, sluice_db::DbError> {
     let due = sluice_db::origins::due(db, settings.per_pass, CLAIM).await?;
     let mut read = 0;
@@ -55,15 +55,15 @@ pub struct Deps {
     pub client: Client,
 }
 
-impl Settings {
-    /// Runs a pass every [`Settings::pass_interval`] until `shutdown`, starting at once.
+impl OriginsConfig {
+    /// Runs a pass every [`OriginsConfig::pass_interval`] until `shutdown`, starting at once.
     pub fn start(self, deps: Deps, shutdown: Shutdown) -> Handle {
         let task = tokio::spawn(passes(deps, self, shutdown.clone()));
         Handle::new("origin lists", shutdown, vec![task])
     }
 }
 
-async fn passes(deps: Deps, settings: Settings, stop: Shutdown) {
+async fn passes(deps: Deps, settings: OriginsConfig, stop: Shutdown) {
     let Deps { db, client } = deps;
     loop {
         tokio::select! {

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 /// The reader's settings.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct OriginsConfig {
     /// How long a list read is trusted before it is read again.
     pub refresh: Duration,
     /// The first wait after a failed read (doubling per failure, at most `refresh`).
@@ -28,10 +28,10 @@ pub struct Settings {
     pub dev_mode: bool,
 }
 
-impl Settings {
+impl OriginsConfig {
     /// With `refresh` between reads of one origin.
-    pub fn new(refresh: Duration, dev_mode: bool) -> Settings {
-        Settings {
+    pub fn new(refresh: Duration, dev_mode: bool) -> OriginsConfig {
+        OriginsConfig {
             refresh,
             retry_base: Duration::from_secs(300).min(refresh),
             per_pass: 50,

@@ -6,7 +6,7 @@
 
 use crate::fetch::FetchFailure;
 use crate::outcome::{Miss, Outcome};
-use crate::settings::Settings;
+use crate::settings::PipelineConfig;
 use crate::view::View;
 use serde_json::Value;
 use sluice_apub::LocalUrls;
@@ -15,7 +15,7 @@ use url::Url;
 
 /// What the pipeline was started with.
 pub(crate) struct Env {
-    pub settings: Settings,
+    pub settings: PipelineConfig,
     pub urls: LocalUrls,
 }
 

@@ -18,7 +18,7 @@
 //!    (`done`, `ignored` or `failed` with an `rc`, or back to `pending` with backoff).
 //!
 //! A batch of known activities costs four round-trips: claim 1, lookup 1, write 2.
-//! [`Settings::start`] runs processors until shutdown, letting the current batch finish.
+//! [`PipelineConfig::start`] runs processors until shutdown, letting the current batch finish.
 
 #![deny(missing_docs)]
 
@@ -44,7 +44,7 @@ mod view;
 pub use fetch::{Disabled, Fetch, FetchFailure, NetFetcher};
 pub use processor::{BatchReport, Processor};
 pub use published::{Effect, LocalEffects};
-pub use settings::Settings;
+pub use settings::PipelineConfig;
 
 use sluice_apub::LocalUrls;
 use sluice_db::Db;
@@ -62,7 +62,7 @@ pub struct Deps {
     pub urls: LocalUrls,
 }
 
-impl Settings {
+impl PipelineConfig {
     /// Starts `workers` processors (each with its own connection and lease owner name) that
     /// run until `shutdown`; the batch in progress then finishes and commits first. The
     /// handle's waker wakes idle processors (the receiver's, after it journals).
@@ -87,7 +87,7 @@ impl Settings {
     }
 }
 
-async fn run(mut p: Processor, s: Settings, wake: Waker, shutdown: Shutdown) {
+async fn run(mut p: Processor, s: PipelineConfig, wake: Waker, shutdown: Shutdown) {
     let mut failures: u32 = 0;
     while !shutdown.is_triggered() {
         // Registered before the claim: a wake-up that comes between an empty claim and the

@@ -19,7 +19,7 @@ use crate::fetch::Fetch;
 use crate::forwarded::Unverified;
 use crate::metrics;
 use crate::outcome::Outcome;
-use crate::settings::Settings;
+use crate::settings::PipelineConfig;
 use futures::FutureExt;
 use sluice_apub::{LocalUrls, Rc};
 use sluice_db::ingest::journal::{self, ClaimedActivity, Mark, Verdict};
@@ -85,7 +85,7 @@ fn lanes(rows: Vec<ClaimedActivity>) -> VecDeque<Vec<ParsedRow>> {
 
 impl Processor {
     /// A processor on `db`; it takes its connection on first use.
-    pub fn new(db: Db, settings: Settings, fetcher: Arc<dyn Fetch>, urls: LocalUrls) -> Self {
+    pub fn new(db: Db, settings: PipelineConfig, fetcher: Arc<dyn Fetch>, urls: LocalUrls) -> Self {
         Processor {
             db,
             conn: None,

@@ -17,7 +17,7 @@ use crate::batch::{self, ParsedRow};
 use crate::ctx::{Env, Fetched};
 use crate::fetch::{Fetch, FetchFailure};
 use crate::outcome::Outcome;
-use crate::settings::Settings;
+use crate::settings::PipelineConfig;
 use futures::future::BoxFuture;
 use serde_json::Value;
 use sluice_apub::vocab::{Activity, AnnounceObject, Object, ObjectRef, Verb};
@@ -68,7 +68,7 @@ const REFUSED: [Rc; 6] = [
 
 impl LocalEffects {
     /// Effects for our domain; `fetcher` fetches the communities local users follow.
-    pub fn new(settings: Settings, urls: LocalUrls, fetcher: Arc<dyn Fetch>) -> LocalEffects {
+    pub fn new(settings: PipelineConfig, urls: LocalUrls, fetcher: Arc<dyn Fetch>) -> LocalEffects {
         LocalEffects {
             env: Env { settings, urls },
             fetcher,

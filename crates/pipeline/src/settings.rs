@@ -4,7 +4,7 @@ use std::time::Duration;
 
 /// How the pipeline runs.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct PipelineConfig {
     /// Journal rows claimed per batch.
     pub batch_size: usize,
     /// Claims of one row before it is given up (`failed`).
@@ -37,16 +37,16 @@ pub struct Settings {
     /// this name at its next claim). `sluice serve` starts it with a part that the next run
     /// of the same process shares, so that run can free its leases at start.
     pub node_id: String,
-    /// Processors run by [`Settings::start`] (each with its own connection).
+    /// Processors run by [`PipelineConfig::start`] (each with its own connection).
     pub workers: usize,
     /// The admin's policy chain (docs/policies.md), read once per batch: a reload takes
     /// effect at the next batch.
     pub policies: sluice_policy::Live,
 }
 
-impl Default for Settings {
+impl Default for PipelineConfig {
     fn default() -> Self {
-        Settings {
+        PipelineConfig {
             batch_size: 512,
             max_attempts: 5,
             retry_base: Duration::from_secs(10),
@@ -70,7 +70,7 @@ impl Default for Settings {
     }
 }
 
-impl Settings {
+impl PipelineConfig {
     /// Delay before attempt `attempts + 1`: `retry_base * 2^(attempts-1)`, capped.
     pub fn backoff(&self, attempts: u32) -> Duration {
         let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(20));
@@ -84,7 +84,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_caps() {
-        let s = Settings::default();
+        let s = PipelineConfig::default();
         assert_eq!(s.backoff(1), Duration::from_secs(10));
         assert_eq!(s.backoff(2), Duration::from_secs(20));
         assert_eq!(s.backoff(40), Duration::from_secs(3600));

@@ -626,9 +626,9 @@ impl Config {
     }
 
     /// The origin-list reader's settings, or `None` when protected boosts are off.
-    pub fn origins(&self) -> Option<sluice_origins::Settings> {
+    pub fn origins(&self) -> Option<sluice_origins::OriginsConfig> {
         (self.origin_lists_refresh_minutes > 0.0).then(|| {
-            sluice_origins::Settings::new(
+            sluice_origins::OriginsConfig::new(
                 std::time::Duration::from_secs_f64(self.origin_lists_refresh_minutes * 60.0),
                 self.dev_mode,
             )
@@ -638,7 +638,7 @@ impl Config {
     /// The webhook sender's settings, or the key at fault and why: names unique, URLs the
     /// outgoing-request guard accepts (outside dev_mode no private address), known event
     /// types, secrets of at least 16 characters.
-    fn webhooks_checked(&self) -> Result<sluice_webhooks::Settings, (&'static str, String)> {
+    fn webhooks_checked(&self) -> Result<sluice_webhooks::WebhooksConfig, (&'static str, String)> {
         let ports = self.ports().map_err(|e| ("outgoing_ports", e))?;
         let mut hooks: Vec<sluice_webhooks::Hook> = Vec::with_capacity(self.webhook.len());
         for w in &self.webhook {
@@ -691,7 +691,7 @@ impl Config {
                 "must be a number of seconds from 0.001 to 86400".into(),
             ));
         }
-        Ok(sluice_webhooks::Settings {
+        Ok(sluice_webhooks::WebhooksConfig {
             hooks,
             poll: std::time::Duration::from_millis(self.webhook_poll_ms),
             retry_base: std::time::Duration::from_secs_f64(base),
@@ -703,13 +703,13 @@ impl Config {
     }
 
     /// The webhook sender's settings (validated at load).
-    pub fn webhooks(&self) -> sluice_webhooks::Settings {
+    pub fn webhooks(&self) -> sluice_webhooks::WebhooksConfig {
         self.webhooks_checked().expect("validated at load")
     }
 
     /// The Fediseer sync's settings (feelers and sources in their normal form), or the key
     /// at fault and why.
-    fn fediseer_checked(&self) -> Result<sluice_fediseer::Settings, (&'static str, String)> {
+    fn fediseer_checked(&self) -> Result<sluice_fediseer::FediseerConfig, (&'static str, String)> {
         let url = url::Url::parse(&self.fediseer_url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
@@ -741,7 +741,7 @@ impl Config {
                 "must be a number of minutes from 0.01 to 100000".into(),
             ));
         }
-        Ok(sluice_fediseer::Settings {
+        Ok(sluice_fediseer::FediseerConfig {
             url,
             feelers,
             censure_sources,
@@ -753,7 +753,7 @@ impl Config {
     }
 
     /// The Fediseer sync's settings (validated at load).
-    pub fn fediseer(&self) -> sluice_fediseer::Settings {
+    pub fn fediseer(&self) -> sluice_fediseer::FediseerConfig {
         self.fediseer_checked().expect("validated at load")
     }
 
@@ -813,9 +813,9 @@ impl Config {
     }
 
     /// The pipeline's settings.
-    pub fn pipeline(&self) -> sluice_pipeline::Settings {
+    pub fn pipeline(&self) -> sluice_pipeline::PipelineConfig {
         use std::time::Duration;
-        sluice_pipeline::Settings {
+        sluice_pipeline::PipelineConfig {
             batch_size: self.pipeline_batch_size,
             max_attempts: self.pipeline_max_attempts,
             retry_base: Duration::from_secs_f64(self.pipeline_retry_base_seconds),
@@ -837,7 +837,7 @@ impl Config {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_nanos())
             ),
-            ..sluice_pipeline::Settings::default()
+            ..sluice_pipeline::PipelineConfig::default()
         }
     }
 

@@ -124,7 +124,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     .await?;
     stages.add(receiver);
     // The inbox's refusals by instance and rc reach the console through this flusher.
-    let refusals = sluice_inbox::refusals::FlushSettings {
+    let refusals = sluice_inbox::refusals::RefusalFlushConfig {
         every: std::time::Duration::from_secs_f64(cfg.inbox_refusal_flush_s),
         retention: std::time::Duration::from_secs_f64(cfg.journal_retention_days * 86400.0),
     };

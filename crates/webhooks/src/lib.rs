@@ -48,7 +48,7 @@ impl std::fmt::Debug for Hook {
 
 /// The sender's settings.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct WebhooksConfig {
     /// The webhooks.
     pub hooks: Vec<Hook>,
     /// How often an idle webhook looks for new events.
@@ -62,7 +62,7 @@ pub struct Settings {
     pub retention: Duration,
 }
 
-impl Settings {
+impl WebhooksConfig {
     /// `(name, event names)` of every webhook, as the database's `webhook` table keeps them.
     pub fn subscriptions(&self) -> Vec<(String, Vec<String>)> {
         self.hooks

@@ -1,4 +1,4 @@
-//! The sending stage: one task per webhook, started by `serve` (`Settings::start`).
+//! The sending stage: one task per webhook, started by `serve` (`WebhooksConfig::start`).
 //!
 //! A webhook's task leases the webhook (processes sharing the database: one sends, the
 //! others wait for the lease), takes its oldest pending delivery, waits until it is due,
@@ -9,7 +9,7 @@
 
 use crate::retry::{self, Decision};
 use crate::sign::{self, DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use crate::{Hook, Settings, event};
+use crate::{Hook, WebhooksConfig, event};
 use sluice_db::Db;
 use sluice_db::webhooks::{self as rows, Attempt, Head};
 use sluice_net::Client;
@@ -31,7 +31,7 @@ pub struct Deps {
     pub client: Client,
 }
 
-impl Settings {
+impl WebhooksConfig {
     /// Writes the configured webhooks to the database, then sends for each until
     /// `shutdown`. The table is written before any task starts, so events of a webhook
     /// removed from the configuration stop being appended from now on.
@@ -63,7 +63,7 @@ impl Settings {
 struct Sender {
     db: Db,
     client: Client,
-    settings: Arc<Settings>,
+    settings: Arc<WebhooksConfig>,
     hook: Hook,
 }
 

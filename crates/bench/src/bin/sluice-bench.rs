@@ -109,6 +109,12 @@ fn scenarios(a: &Args) -> Result<Vec<Scenario>, BenchError> {
         .iter()
         .map(|m| Mode::parse(m).ok_or_else(|| BenchError::Setup(format!("--mode {m:?}"))))
         .collect::<Result<Vec<_>, _>>()?;
+    let local_journal = a
+        .sluice_env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "SLUICE_JOURNAL")
+        .is_some_and(|(_, v)| v == "local");
     if a.quick {
         let quick = |one_way_ms, senders, mode: Mode| Scenario {
             name: format!("quick-{one_way_ms}ms-{senders}x{}", mode.label()),
@@ -120,6 +126,7 @@ fn scenarios(a: &Args) -> Result<Vec<Scenario>, BenchError> {
             rate_cap: 600.0,
             env: vec![],
             paced: None,
+            local_journal,
         };
         return Ok(vec![
             quick(0, 1, Mode::Serial),
@@ -146,6 +153,7 @@ fn scenarios(a: &Args) -> Result<Vec<Scenario>, BenchError> {
                     rate_cap: a.rate_cap,
                     env: vec![],
                     paced: None,
+                    local_journal,
                 });
             }
         }
@@ -166,6 +174,7 @@ fn scenarios(a: &Args) -> Result<Vec<Scenario>, BenchError> {
             rate_cap: rate,
             env: vec![],
             paced: Some(rate),
+            local_journal,
         });
     }
     Ok(out)

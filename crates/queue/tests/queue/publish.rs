@@ -18,7 +18,7 @@ fn urls() -> LocalUrls {
 /// Local effects that never fetch.
 fn effects() -> LocalEffects {
     LocalEffects::new(
-        sluice_pipeline::Settings::default(),
+        sluice_pipeline::PipelineConfig::default(),
         urls(),
         Arc::new(sluice_pipeline::Disabled),
     )

@@ -11,7 +11,7 @@ pub mod peer;
 
 use serde_json::Value;
 use sluice_apub::LocalUrls;
-use sluice_pipeline::{BatchReport, Processor, Settings};
+use sluice_pipeline::{BatchReport, PipelineConfig, Processor};
 use sluice_testkit::lemmy::{Hosts, JournalRow, Rows};
 use sluice_testkit::{TestDb, test_db};
 use std::sync::Arc;
@@ -26,7 +26,7 @@ pub struct Harness {
     pub db: Rows,
     pub peer: Peer,
     pub urls: LocalUrls,
-    pub settings: Settings,
+    pub settings: PipelineConfig,
     pub processor: Processor,
     pub hosts: Hosts,
 }
@@ -35,11 +35,11 @@ pub struct Harness {
 pub type Row = JournalRow;
 
 /// Test settings: short fetch timeout, immediate retries.
-pub fn settings() -> Settings {
-    Settings {
+pub fn settings() -> PipelineConfig {
+    PipelineConfig {
         fetch_timeout: Duration::from_secs(2),
         retry_base: Duration::ZERO,
-        ..Settings::default()
+        ..PipelineConfig::default()
     }
 }
 
@@ -49,7 +49,7 @@ impl Harness {
         Harness::with(domain, settings()).await
     }
 
-    pub async fn with(domain: &str, settings: Settings) -> Harness {
+    pub async fn with(domain: &str, settings: PipelineConfig) -> Harness {
         let t = test_db().await;
         let peer = Peer::start().await;
         let urls = LocalUrls::new(domain, true).unwrap();
