@@ -38,6 +38,17 @@ pub(crate) async fn deliver(base: &str, signer: &Signer, body: &str) -> (u16, Va
 }
 
 async fn deliver_to(base: &str, path: &str, signer: &Signer, body: &str) -> (u16, Value) {
+    let (status, answer, _) = deliver_answer(base, path, signer, body).await;
+    (status, answer)
+}
+
+/// A signed delivery's status, JSON answer and `Retry-After`.
+pub(crate) async fn deliver_answer(
+    base: &str,
+    path: &str,
+    signer: &Signer,
+    body: &str,
+) -> (u16, Value, Option<String>) {
     let url = url::Url::parse(&format!("{base}{path}")).unwrap();
     let s = signer.sign("POST", &url, Some(body.as_bytes()), SystemTime::now());
     let r = http_client()
@@ -51,7 +62,11 @@ async fn deliver_to(base: &str, path: &str, signer: &Signer, body: &str) -> (u16
         .await
         .unwrap();
     let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    let retry_after = r
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap_or_default().to_string());
+    (status, r.json().await.unwrap_or(Value::Null), retry_after)
 }
 
 #[derive(diesel::QueryableByName)]

@@ -3,17 +3,17 @@
 //! outage (then drained), 429 at the journal's bound, 503 (never 202) when the disk is
 //! full, and one process per journal directory.
 
-use crate::inbox::{journal, known_signer, like};
+use crate::inbox::{deliver_answer, journal, known_signer, like};
 use crate::support::{BIN, metric_sum, metrics, run_sluice};
 use serde_json::Value;
 use sluice_apub::signature::Signer;
-use sluice_testkit::{Sluice, SluiceOptions, http_client, test_db};
+use sluice_testkit::{Sluice, SluiceOptions, test_db};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 
 const LOCAL: [(&str, &str); 2] = [
@@ -25,26 +25,9 @@ fn id(n: u64) -> String {
     format!("http://127.0.0.1:9/activities/like/{n}")
 }
 
-/// A delivery's status, JSON answer and `Retry-After`.
+/// A signed delivery to the shared inbox: its status, JSON answer and `Retry-After`.
 async fn send(base: &str, signer: &Signer, body: &str) -> (u16, Value, Option<String>) {
-    let url = url::Url::parse(&format!("{base}/inbox")).unwrap();
-    let s = signer.sign("POST", &url, Some(body.as_bytes()), SystemTime::now());
-    let r = http_client()
-        .post(url)
-        .header("Content-Type", "application/activity+json")
-        .header("Date", s.date)
-        .header("Digest", s.digest.unwrap())
-        .header("Signature", s.signature)
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let retry_after = r
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap_or_default().to_string());
-    (status, r.json().await.unwrap_or(Value::Null), retry_after)
+    deliver_answer(base, "/inbox", signer, body).await
 }
 
 /// Waits until every id in `want` is in `received_activity`.

@@ -124,27 +124,6 @@ pub async fn claim(
     Ok(rows)
 }
 
-/// Journal depth and age of the oldest unprocessed row.
-#[derive(Debug, Clone, Copy, diesel::QueryableByName)]
-pub struct Backlog {
-    /// Unprocessed rows.
-    #[diesel(sql_type = BigInt)]
-    pub depth: i64,
-    /// When the oldest of them was received.
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    pub oldest: Option<DateTime<Utc>>,
-}
-
-/// Reads the backlog (pipeline it with the claim: no extra round-trip).
-pub async fn backlog(c: &AsyncPgConnection) -> diesel::QueryResult<Backlog> {
-    crate::sql(
-        "SELECT count(*) AS depth, min(received_at) AS oldest \
-         FROM received_activity WHERE state = 'pending'",
-    )
-    .get_result(&mut &*c)
-    .await
-}
-
 /// How a processed row ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {

@@ -21,15 +21,14 @@ pub use lookup::{Keys, Snapshot};
 use crate::{Conn, DbError};
 use futures::FutureExt;
 
-/// Prepares every statement the pipeline uses on this connection: the claim, the backlog,
-/// the lookup round and every write statement (sent with empty inputs, in a transaction
+/// Prepares every statement the pipeline uses on this connection: the claim, the lookup
+/// round and every write statement (sent with empty inputs, in a transaction
 /// that changes nothing).
 pub async fn warm_up(conn: &mut Conn) -> Result<(), DbError> {
     conn.run("ingest_warm_read", |c| {
         async move {
             let c: &diesel_async::AsyncPgConnection = c;
             journal::claim(c, 0, "", 0.0).await?;
-            journal::backlog(c).await?;
             lookup::lookup(c, &Keys::default(), None).await?;
             Ok(())
         }
