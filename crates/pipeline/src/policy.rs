@@ -50,6 +50,20 @@ pub(crate) fn judge(
     view: &View,
     now: DateTime<Utc>,
 ) -> Option<Judged> {
+    judge_by(Chain::evaluate, chain, urls, item, fetched, view, now)
+}
+
+/// What one pass of the chain (`ask`: [`Chain::evaluate`] or [`Chain::screen`]) says of
+/// `item`.
+fn judge_by(
+    ask: fn(&Chain, &Value, &Facts, &[String]) -> sluice_policy::Outcome,
+    chain: &Chain,
+    urls: &LocalUrls,
+    item: &ParsedRow,
+    fetched: &Fetched,
+    view: &View,
+    now: DateTime<Utc>,
+) -> Option<Judged> {
     if chain.is_empty() {
         return None;
     }
@@ -73,7 +87,7 @@ pub(crate) fn judge(
         now,
         author_published,
     };
-    let outcome = chain.evaluate(&value, &facts, &item.row.approved);
+    let outcome = ask(chain, &value, &facts, &item.row.approved);
     let rewritten = match (&outcome.end, &outcome.rewritten) {
         (End::Accept, Some(v)) if !forward || served_as_forwarded(item, base) => {
             Some(ParsedRow::new(
@@ -118,7 +132,8 @@ fn served_as_forwarded(item: &ParsedRow, doc: &Value) -> bool {
 }
 
 /// Whether the chain already ends `item` before anything is fetched for it (a rejected
-/// instance, a keyword in an embedded post): then nothing is fetched for it at all.
+/// instance, a keyword in an embedded post): then nothing is fetched for it at all. Only
+/// the chain's screen is asked: a policy with state is asked once, by [`judge`].
 pub(crate) fn ends_early(
     chain: &Chain,
     urls: &LocalUrls,
@@ -127,7 +142,8 @@ pub(crate) fn ends_early(
     view: &View,
     now: DateTime<Utc>,
 ) -> bool {
-    judge(chain, urls, item, fetched, view, now).is_some_and(|j| j.outcome.end != End::Accept)
+    judge_by(Chain::screen, chain, urls, item, fetched, view, now)
+        .is_some_and(|j| j.outcome.end != End::Accept)
 }
 
 /// `raw` with objects given only by their id replaced by their fetched documents (at most

@@ -89,6 +89,15 @@ pub struct Traced {
     pub note: &'static str,
 }
 
+/// How far [`Chain::run`] goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// Up to the first policy that is not repeatable.
+    Screen,
+    /// Every link.
+    Full,
+}
+
 impl Chain {
     /// A chain of `links`.
     pub fn new(links: Vec<Link>) -> Chain {
@@ -108,13 +117,21 @@ impl Chain {
     /// Runs `raw` through the chain. `skip` names policies an admin overruled for this
     /// activity (a held activity approved).
     pub fn evaluate(&self, raw: &Value, facts: &Facts, skip: &[String]) -> Outcome {
-        self.run(raw, facts, skip, &mut |_, _, _| {})
+        self.run(raw, facts, skip, Pass::Full, &mut |_, _, _| {})
+    }
+
+    /// The chain's first links, up to the first policy that is not
+    /// [`repeatable`](crate::Policy::repeatable): what can end an activity before anything
+    /// is fetched for it. The full pass ([`Chain::evaluate`]) asks every link again, so a
+    /// policy with state (a plugin's counters) is asked once per activity, not twice.
+    pub fn screen(&self, raw: &Value, facts: &Facts, skip: &[String]) -> Outcome {
+        self.run(raw, facts, skip, Pass::Screen, &mut |_, _, _| {})
     }
 
     /// Runs `raw` through the chain and reports what each policy said.
     pub fn trace(&self, raw: &Value, facts: &Facts) -> (Outcome, Vec<Traced>) {
         let mut lines = Vec::new();
-        let outcome = self.run(raw, facts, &[], &mut |link, verdict, note| {
+        let outcome = self.run(raw, facts, &[], Pass::Full, &mut |link, verdict, note| {
             lines.push(Traced {
                 name: link.name.clone(),
                 kind: link.policy.kind(),
@@ -130,6 +147,7 @@ impl Chain {
         raw: &Value,
         facts: &Facts,
         skip: &[String],
+        pass: Pass,
         seen: &mut dyn FnMut(&Link, Option<&Verdict>, &'static str),
     ) -> Outcome {
         let mut out = Outcome::accepted();
@@ -138,6 +156,9 @@ impl Chain {
         'rewritten: loop {
             let subject = Subject::new(current.as_ref().unwrap_or(raw));
             for link in links.by_ref() {
+                if pass == Pass::Screen && !link.policy.repeatable() {
+                    break 'rewritten;
+                }
                 if skip.contains(&link.name) {
                     seen(link, None, "approved by an admin");
                     continue;

@@ -66,4 +66,11 @@ pub trait Policy: Send + Sync + std::fmt::Debug {
 
     /// What it does, in a line (`sluice policy list`).
     fn describe(&self) -> String;
+
+    /// Whether asking twice about one activity changes nothing (no counters, no state).
+    /// Only such policies screen a batch's rows before anything is fetched
+    /// ([`Chain::screen`]); the others are asked once, in the full pass.
+    fn repeatable(&self) -> bool {
+        true
+    }
 }

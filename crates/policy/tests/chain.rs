@@ -356,3 +356,81 @@ fn hostile_shapes_cost_bounded_work_and_never_panic() {
         let _ = c.trace(s, &Facts::now());
     }
 }
+
+/// A policy with state (a plugin's counters) is asked once per activity: the screen that
+/// runs before anything is fetched stops at it, and only the full pass asks it. A
+/// repeatable link before it still ends a row at the screen.
+#[test]
+fn the_screen_stops_at_a_policy_with_state() {
+    use sluice_policy::{Link, Policy, Subject, Verdict};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(Debug)]
+    struct Counting(Arc<AtomicUsize>);
+    impl Policy for Counting {
+        fn kind(&self) -> &'static str {
+            "plugin"
+        }
+        fn decide(&self, _: &Subject<'_>, _: &Facts) -> Verdict {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Verdict::Accept
+        }
+        fn describe(&self) -> String {
+            "counts".into()
+        }
+        fn repeatable(&self) -> bool {
+            false
+        }
+    }
+    #[derive(Debug)]
+    struct Refusing(bool);
+    impl Policy for Refusing {
+        fn kind(&self) -> &'static str {
+            "instance"
+        }
+        fn decide(&self, _: &Subject<'_>, _: &Facts) -> Verdict {
+            match self.0 {
+                true => Verdict::Reject {
+                    rc: Rc::PolicyRejected,
+                    reason: "refused".into(),
+                },
+                false => Verdict::Accept,
+            }
+        }
+        fn describe(&self) -> String {
+            "refuses".into()
+        }
+    }
+    let chain_of = |refuse: bool, asked: &Arc<AtomicUsize>| {
+        let link = |name: &str, policy: Box<dyn Policy>| Link {
+            name: name.into(),
+            scope: Vec::new(),
+            policy,
+        };
+        Chain::new(vec![
+            link("first", Box::new(Refusing(refuse))),
+            link("counting", Box::new(Counting(asked.clone()))),
+        ])
+    };
+
+    let asked = Arc::new(AtomicUsize::new(0));
+    let a = announce();
+    let c = chain_of(false, &asked);
+    assert_eq!(c.screen(&a, &Facts::now(), &[]).end, End::Accept);
+    assert_eq!(
+        asked.load(Ordering::SeqCst),
+        0,
+        "the screen does not ask it"
+    );
+    assert_eq!(c.evaluate(&a, &Facts::now(), &[]).end, End::Accept);
+    assert_eq!(
+        asked.load(Ordering::SeqCst),
+        1,
+        "the full pass asks it once"
+    );
+
+    let o = chain_of(true, &asked).screen(&a, &Facts::now(), &[]);
+    assert_eq!(rejected(&o), Some(Rc::PolicyRejected));
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
+}

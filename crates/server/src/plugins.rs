@@ -153,4 +153,9 @@ impl Policy for PluginLink {
     fn describe(&self) -> String {
         format!("the script {}.rhai", self.script)
     }
+
+    /// A script may count (`count`), so it is asked once per activity.
+    fn repeatable(&self) -> bool {
+        false
+    }
 }
