@@ -118,8 +118,11 @@ async fn round(
     let n = batch.len();
     match insert(db, &batch).await {
         Ok(inserted) => done(journal, batch, inserted, journaled).await?,
-        Err(e) if e.retry() == Retry::Later => {
-            tracing::warn!(error = %e, pending = journal.depth(), "local journal: the database is unavailable; records wait");
+        // Only a record at fault (`Never`) is looked for row by row; the database's own
+        // trouble and a missing migration or setting (`AfterFix`) are waited out, so a
+        // broken deployment does not set every record aside.
+        Err(e) if e.retry() != Retry::Never => {
+            tracing::warn!(error = %e, pending = journal.depth(), "local journal: the database cannot take records now; they wait");
             return Err(Stop::Later);
         }
         Err(e) => {
@@ -127,7 +130,7 @@ async fn round(
             for one in batch {
                 match insert(db, std::slice::from_ref(&one)).await {
                     Ok(inserted) => done(journal, vec![one], inserted, journaled).await?,
-                    Err(e) if e.retry() == Retry::Later => return Err(Stop::Later),
+                    Err(e) if e.retry() != Retry::Never => return Err(Stop::Later),
                     Err(e) => {
                         set_aside(journal.dir(), &one, &e)?;
                         done(journal, vec![one], 0, journaled).await?;
