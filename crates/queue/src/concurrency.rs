@@ -36,8 +36,9 @@ const MIN_TOLERANCE: f64 = 0.10;
 const MIN_TOLERANCE_SECS: f64 = 0.005;
 /// Weight of a round below the baseline: the baseline follows a faster peer at once.
 const DOWN_WEIGHT: f64 = 0.3;
-/// Weight of a round above it: small, so that a rise we cause (a queue at the peer) keeps
-/// being seen as one, while a peer that got slower by itself becomes the new normal.
+/// Weight of a round above it: small, so that the baseline stays the answer time without a
+/// queue at the peer and a rise we cause keeps being seen as one (a peer that got slower by
+/// itself is recognised by `NOT_OURS` instead).
 const UP_WEIGHT: f64 = 0.01;
 /// The cut when the answer time rises.
 const LATENCY_CUT: f64 = 0.9;

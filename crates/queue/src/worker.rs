@@ -1,5 +1,6 @@
-//! One remote instance's worker: fetch in outbound-id order, deliver through the window,
-//! back off on failure, hand the state to the flusher.
+//! One remote instance's worker: fetch in outbound-id order, deliver through the window
+//! (its limit read from the instance's concurrency before each launch, which every answer
+//! feeds: `crate::concurrency`), back off on failure, hand the state to the flusher.
 //!
 //! Failure steps: a transient failure of an attempt launched in the current failure epoch
 //! counts one step (fail_count + 1, a new backoff) and starts a new epoch; failures of
