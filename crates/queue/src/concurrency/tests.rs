@@ -99,6 +99,15 @@ impl Sim {
 
 const IDLE: f64 = 0.2;
 
+/// A limit of at most 64 that reached it against a flat peer taking 64 at once.
+fn at_the_maximum() -> (Concurrency, Sim) {
+    let mut c = Concurrency::adaptive(64);
+    let mut sim = Sim::new(64);
+    sim.run(&mut c, 1000, |_| IDLE);
+    assert_eq!(c.limit(), 64);
+    (c, sim)
+}
+
 #[test]
 fn a_flat_peer_that_takes_64_gets_the_maximum_quickly() {
     let mut c = Concurrency::adaptive(64);
@@ -142,10 +151,7 @@ fn a_peer_that_queues_beyond_4_settles_between_4_and_8() {
 
 #[test]
 fn a_429_drops_to_1_and_the_limit_grows_back() {
-    let mut c = Concurrency::adaptive(64);
-    let mut sim = Sim::new(64);
-    sim.run(&mut c, 1000, |_| IDLE);
-    assert_eq!(c.limit(), 64);
+    let (mut c, mut sim) = at_the_maximum();
     // The whole window is answered 429: one drop, the slow-start threshold halved once.
     sim.answer_all(&mut c, Signal::SlowDown);
     assert_eq!(c.limit(), 1);
@@ -162,10 +168,7 @@ fn a_429_drops_to_1_and_the_limit_grows_back() {
 
 #[test]
 fn trouble_halves_the_limit_once_per_round() {
-    let mut c = Concurrency::adaptive(64);
-    let mut sim = Sim::new(64);
-    sim.run(&mut c, 1000, |_| IDLE);
-    assert_eq!(c.limit(), 64);
+    let (mut c, mut sim) = at_the_maximum();
     // Every request on the wire fails the same way: one cut, not 64.
     sim.answer_all(&mut c, Signal::Trouble);
     assert_eq!(c.limit(), 32);
@@ -202,9 +205,7 @@ fn noise_does_not_make_it_collapse() {
 
 #[test]
 fn a_peer_that_gets_slower_by_itself_is_not_starved() {
-    let mut c = Concurrency::adaptive(64);
-    let mut sim = Sim::new(64);
-    sim.run(&mut c, 1000, |_| IDLE);
+    let (mut c, mut sim) = at_the_maximum();
     // The peer now answers in twice the time whatever we send (its own trouble).
     let t = sim.run(&mut c, 3000, |_| 2.0 * IDLE);
     let low = *t.limits.iter().min().unwrap();
