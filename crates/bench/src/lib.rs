@@ -14,13 +14,15 @@
 //! - [`send`]: serial or windowed senders;
 //! - [`observe`], [`scrape`], [`procstat`]: what is measured (journal, tables,
 //!   `pg_stat_statements`, sluice's `/metrics`, `/proc`);
-//! - [`scenario`]: one inbound scenario end to end; [`queue`]: the delivery scenario;
+//! - [`scenario`]: one inbound scenario end to end; [`queue`]: the delivery scenarios,
+//!   against the peers of [`delivery_peers`];
 //! - [`report`]: markdown or JSON, deterministic checks apart from speed targets.
 //!
 //! `sluice-bench --help` lists the options; `docs/benchmarks.md` has the results.
 
 #![deny(missing_docs)]
 
+pub mod delivery_peers;
 pub mod error;
 pub mod lemmy;
 pub mod machine;

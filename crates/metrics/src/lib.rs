@@ -123,6 +123,8 @@ pub struct Metrics {
     pub queue_lag_seconds: prometheus::GaugeVec,
     /// Deliveries on the wire right now, by peer host.
     pub delivery_in_flight: IntGaugeVec,
+    /// The current delivery window (concurrency limit), by peer host.
+    pub delivery_window: IntGaugeVec,
     /// Journal rows deleted by pruning (done and ignored rows past their retention).
     pub journal_pruned_rows_total: IntCounter,
 
@@ -397,6 +399,11 @@ impl Metrics {
             delivery_in_flight: r.gauge_vec(
                 "sluice_delivery_in_flight",
                 "Deliveries on the wire right now, by peer host.",
+                &["host"],
+            ),
+            delivery_window: r.gauge_vec(
+                "sluice_delivery_window",
+                "The current delivery window (concurrency limit), by peer host.",
                 &["host"],
             ),
             fediseer_sync_total: r.counter_vec(

@@ -38,7 +38,8 @@ pub struct Config {
     /// Bearer token of the local APIs (`/api/v1/publish`, `/api/v1/federation`); unset
     /// disables them.
     pub publish_token: Option<String>,
-    /// Deliveries to one instance sent and not yet persisted as done (1: strictly serial).
+    /// `delivery_concurrency = "fixed"`: deliveries to one instance sent and not yet
+    /// persisted as done (1: strictly serial).
     #[serde(deserialize_with = "flexible")]
     pub delivery_window: usize,
     /// An instance failing this long without a success is dead (skipped until it sends us
@@ -220,6 +221,25 @@ pub struct Config {
     pub policy_file: Option<PathBuf>,
     /// Where `plugin` policies' scripts are (unset: `<data_dir>/plugins`).
     pub plugins_dir: Option<PathBuf>,
+
+    // --- the delivery window (ARCHITECTURE.md, "The send queue") ---
+    /// `adaptive`: each instance's window is learned from its answers, up to
+    /// `delivery_window_max`; `fixed`: always `delivery_window`.
+    pub delivery_concurrency: DeliveryConcurrency,
+    /// `delivery_concurrency = "adaptive"`: the largest window (a crash re-sends at most this
+    /// many activities per instance).
+    #[serde(deserialize_with = "flexible")]
+    pub delivery_window_max: usize,
+}
+
+/// How each instance's delivery window is sized.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryConcurrency {
+    /// Learned per instance (AIMD on its answer times, 429s and failures).
+    Adaptive,
+    /// Always `delivery_window`.
+    Fixed,
 }
 
 /// Where the inbox makes an activity durable before its 202.
@@ -335,6 +355,8 @@ impl Default for Config {
             local_journal_max_bytes: 1 << 30,
             policy_file: None,
             plugins_dir: None,
+            delivery_concurrency: DeliveryConcurrency::Adaptive,
+            delivery_window_max: 64,
         }
     }
 }
@@ -476,6 +498,8 @@ impl Config {
             "local_journal_max_bytes",
             "policy_file",
             "plugins_dir",
+            "delivery_concurrency",
+            "delivery_window_max",
         ]
     }
 
@@ -491,6 +515,21 @@ impl Config {
             source_name: src("domain"),
             message: e.to_string(),
         })?;
+        // A size that would not apply is an error, not a silent default: an older
+        // configuration's `delivery_window` does not quietly stop meaning anything.
+        let (unused, mode) = match self.delivery_concurrency {
+            DeliveryConcurrency::Adaptive => ("delivery_window", "fixed"),
+            DeliveryConcurrency::Fixed => ("delivery_window_max", "adaptive"),
+        };
+        if src(unused) != "default" {
+            return Err(ConfigError {
+                source_name: src(unused),
+                message: format!(
+                    "{unused} applies only with delivery_concurrency = \"{mode}\" \
+                     (delivery_window: the fixed window; delivery_window_max: the adaptive one's bound)"
+                ),
+            });
+        }
         if !(0.1..=3600.0).contains(&self.inbox_refusal_flush_s) {
             return Err(ConfigError {
                 source_name: src("inbox_refusal_flush_s"),
@@ -543,6 +582,7 @@ impl Config {
             ),
             ("inbox_actor_lookup_burst", self.inbox_actor_lookup_burst),
             ("local_journal_max_bytes", self.local_journal_max_bytes),
+            ("delivery_window_max", self.delivery_window_max as u64),
         ] {
             if value == 0 {
                 return Err(ConfigError {
@@ -845,7 +885,14 @@ impl Config {
     pub fn queue(&self) -> sluice_queue::QueueConfig {
         use std::time::Duration;
         sluice_queue::QueueConfig {
-            window: self.delivery_window,
+            window: match self.delivery_concurrency {
+                DeliveryConcurrency::Fixed => {
+                    sluice_queue::WindowConfig::Fixed(self.delivery_window)
+                }
+                DeliveryConcurrency::Adaptive => sluice_queue::WindowConfig::Adaptive {
+                    max: self.delivery_window_max,
+                },
+            },
             dead_after: Duration::from_secs(self.delivery_dead_after_secs),
             lease_ttl: Duration::from_secs(self.delivery_lease_secs),
             poll_interval: Duration::from_millis(self.delivery_poll_ms),
@@ -1017,6 +1064,33 @@ mod tests {
         assert_eq!(with("16", "16"), 8, "pool_size - 8");
         assert_eq!(with("4", "16"), 1, "at least one");
         assert_eq!(with("64", "4"), 4, "a smaller setting stands");
+    }
+
+    #[test]
+    fn the_delivery_window_is_adaptive_unless_fixed_and_each_size_needs_its_mode() {
+        let load = |vars: &[(&str, &str)]| Config::load(None, env(vars));
+        assert_eq!(
+            load(&[]).unwrap().queue().window,
+            sluice_queue::WindowConfig::Adaptive { max: 64 }
+        );
+        let fixed = load(&[
+            ("SLUICE_DELIVERY_CONCURRENCY", "fixed"),
+            ("SLUICE_DELIVERY_WINDOW", "1"),
+        ])
+        .unwrap();
+        assert_eq!(fixed.queue().window, sluice_queue::WindowConfig::Fixed(1));
+        let e = load(&[("SLUICE_DELIVERY_WINDOW", "4")]).unwrap_err();
+        assert_eq!(e.source_name, "SLUICE_DELIVERY_WINDOW", "{e}");
+        let e = load(&[
+            ("SLUICE_DELIVERY_CONCURRENCY", "fixed"),
+            ("SLUICE_DELIVERY_WINDOW_MAX", "4"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.source_name, "SLUICE_DELIVERY_WINDOW_MAX", "{e}");
+        let e = load(&[("SLUICE_DELIVERY_WINDOW_MAX", "0")]).unwrap_err();
+        assert_eq!(e.source_name, "SLUICE_DELIVERY_WINDOW_MAX", "{e}");
+        let e = load(&[("SLUICE_DELIVERY_CONCURRENCY", "auto")]).unwrap_err();
+        assert_eq!(e.source_name, "SLUICE_DELIVERY_CONCURRENCY", "{e}");
     }
 
     #[test]
