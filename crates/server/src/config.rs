@@ -416,16 +416,22 @@ impl Config {
             sources.push((key, var));
         }
 
-        let cfg: Config = Config::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
-            let msg = e.to_string();
-            let culprit = sources
-                .iter()
-                .find(|(k, _)| msg.contains(&format!("`{k}`")) || msg.contains(k.as_str()));
-            ConfigError {
-                source_name: culprit.map(|(_, s)| s.clone()).unwrap_or(file_name.clone()),
-                message: msg.trim().to_string(),
-            }
-        })?;
+        let mut cfg: Config =
+            Config::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
+                let msg = e.to_string();
+                let culprit = sources
+                    .iter()
+                    .find(|(k, _)| msg.contains(&format!("`{k}`")) || msg.contains(k.as_str()));
+                ConfigError {
+                    source_name: culprit.map(|(_, s)| s.clone()).unwrap_or(file_name.clone()),
+                    message: msg.trim().to_string(),
+                }
+            })?;
+        let set = |key: &str| sources.iter().any(|(k, _)| k == key);
+        // A configuration from before the adaptive window that sets a fixed one keeps it.
+        if set("delivery_window") && !set("delivery_concurrency") {
+            cfg.delivery_concurrency = DeliveryConcurrency::Fixed;
+        }
         cfg.validate(&sources)?;
         Ok(cfg)
     }
@@ -515,8 +521,7 @@ impl Config {
             source_name: src("domain"),
             message: e.to_string(),
         })?;
-        // A size that would not apply is an error, not a silent default: an older
-        // configuration's `delivery_window` does not quietly stop meaning anything.
+        // A size that would not apply under the mode asked for is an error, not ignored.
         let (unused, mode) = match self.delivery_concurrency {
             DeliveryConcurrency::Adaptive => ("delivery_window", "fixed"),
             DeliveryConcurrency::Fixed => ("delivery_window_max", "adaptive"),
@@ -1079,7 +1084,19 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(fixed.queue().window, sluice_queue::WindowConfig::Fixed(1));
-        let e = load(&[("SLUICE_DELIVERY_WINDOW", "4")]).unwrap_err();
+        assert_eq!(
+            load(&[("SLUICE_DELIVERY_WINDOW", "4")])
+                .unwrap()
+                .queue()
+                .window,
+            sluice_queue::WindowConfig::Fixed(4),
+            "a fixed window set without a mode keeps its meaning"
+        );
+        let e = load(&[
+            ("SLUICE_DELIVERY_CONCURRENCY", "adaptive"),
+            ("SLUICE_DELIVERY_WINDOW", "4"),
+        ])
+        .unwrap_err();
         assert_eq!(e.source_name, "SLUICE_DELIVERY_WINDOW", "{e}");
         let e = load(&[
             ("SLUICE_DELIVERY_CONCURRENCY", "fixed"),
