@@ -220,6 +220,11 @@ pub struct Config {
     pub policy_file: Option<PathBuf>,
     /// Where `plugin` policies' scripts are (unset: `<data_dir>/plugins`).
     pub plugins_dir: Option<PathBuf>,
+
+    /// Most journal rows a pipeline batch grows to while there is a backlog and the
+    /// database's round-trips take most of the batch's time (a distant database).
+    #[serde(deserialize_with = "flexible")]
+    pub pipeline_batch_max: usize,
 }
 
 /// Where the inbox makes an activity durable before its 202.
@@ -335,6 +340,7 @@ impl Default for Config {
             local_journal_max_bytes: 1 << 30,
             policy_file: None,
             plugins_dir: None,
+            pipeline_batch_max: 4096,
         }
     }
 }
@@ -476,6 +482,7 @@ impl Config {
             "local_journal_max_bytes",
             "policy_file",
             "plugins_dir",
+            "pipeline_batch_max",
         ]
     }
 
@@ -564,6 +571,7 @@ impl Config {
                 self.pipeline_fetch_per_activity,
             ),
             ("pipeline_fetch_per_batch", self.pipeline_fetch_per_batch),
+            ("pipeline_batch_max", self.pipeline_batch_max),
         ] {
             if n == 0 {
                 return Err(ConfigError {
@@ -817,6 +825,7 @@ impl Config {
         use std::time::Duration;
         sluice_pipeline::PipelineConfig {
             batch_size: self.pipeline_batch_size,
+            batch_max: self.pipeline_batch_max.max(self.pipeline_batch_size),
             max_attempts: self.pipeline_max_attempts,
             retry_base: Duration::from_secs_f64(self.pipeline_retry_base_seconds),
             retry_max: Duration::from_secs_f64(self.pipeline_retry_max_seconds),
