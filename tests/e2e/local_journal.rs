@@ -247,7 +247,11 @@ async fn a_full_disk_answers_503_never_202_and_recovers() {
             }
             503 => {
                 assert_eq!(v["rc"], "LocalJournalUnavailable", "{v}");
-                assert_eq!(retry_after.as_deref(), Some("10"), "503 without Retry-After");
+                assert_eq!(
+                    retry_after.as_deref(),
+                    Some("10"),
+                    "503 without Retry-After"
+                );
                 refused += 1;
                 if refused == 5 {
                     break;

@@ -139,7 +139,10 @@ impl LocalJournal {
         }
         let record = Record::new(row, chrono::Utc::now());
         let encoded = record.encode();
-        let (bytes, max) = (self.store.bytes() + self.rejected.bytes(), self.cfg.max_bytes);
+        let (bytes, max) = (
+            self.store.bytes() + self.rejected.bytes(),
+            self.cfg.max_bytes,
+        );
         if bytes + encoded.len() as u64 > max {
             return Err(LocalJournalError::Full {
                 bytes,

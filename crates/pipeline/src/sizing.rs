@@ -41,7 +41,9 @@ pub(crate) fn next_limit(s: &PipelineConfig, o: &Observed) -> usize {
     if o.claimed < o.asked || o.fetched {
         return base;
     }
-    let waiting = o.rtt.saturating_mul(u32::try_from(o.roundtrips).unwrap_or(u32::MAX));
+    let waiting = o
+        .rtt
+        .saturating_mul(u32::try_from(o.roundtrips).unwrap_or(u32::MAX));
     if waiting.saturating_mul(4) > o.took {
         o.asked.saturating_mul(2).clamp(base, max)
     } else if waiting.saturating_mul(8) < o.took {
