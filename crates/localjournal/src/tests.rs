@@ -17,6 +17,22 @@ fn row(n: u32) -> NewReceived {
     }
 }
 
+/// Runs the drainer until the journal is empty.
+async fn drain_all(cfg: drain::DrainConfig, j: &Arc<LocalJournal>, db: &sluice_db::Db) {
+    let stage = cfg.start(
+        drain::DrainDeps {
+            journal: j.clone(),
+            db: db.clone(),
+            journaled: None,
+        },
+        sluice_stage::Shutdown::new(),
+    );
+    while j.depth() > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    stage.stop().await;
+}
+
 #[tokio::test]
 async fn appended_records_survive_a_reopen_in_order_and_the_lock_refuses_a_second_opener() {
     let tmp = tempfile::tempdir().unwrap();
@@ -94,18 +110,7 @@ async fn the_drain_moves_everything_once_with_its_received_time() {
         batch_max: 7,
         ..Default::default()
     };
-    let stage = cfg.start(
-        drain::DrainDeps {
-            journal: j.clone(),
-            db: t.db.clone(),
-            journaled: None,
-        },
-        sluice_stage::Shutdown::new(),
-    );
-    while j.depth() > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    stage.stop().await;
+    drain_all(cfg, &j, &t.db).await;
 
     #[derive(diesel::QueryableByName)]
     struct Row {
@@ -159,18 +164,7 @@ async fn a_record_the_database_refuses_is_set_aside_and_counts_against_the_bound
     for r in [row(0), refused, row(2)] {
         j.append(r).await.unwrap();
     }
-    let stage = drain::DrainConfig::default().start(
-        drain::DrainDeps {
-            journal: j.clone(),
-            db: t.db.clone(),
-            journaled: None,
-        },
-        sluice_stage::Shutdown::new(),
-    );
-    while j.depth() > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    stage.stop().await;
+    drain_all(drain::DrainConfig::default(), &j, &t.db).await;
     let kept: Vec<_> = std::fs::read_dir(tmp.path().join(crate::rejected::DIR))
         .unwrap()
         .map(|e| e.unwrap().path())
