@@ -165,6 +165,8 @@ pub struct Metrics {
     pub local_journal_drain_batches_total: IntCounter,
     /// One group commit: the write and its fsync.
     pub local_journal_fsync_seconds: Histogram,
+    /// Bytes of the records the database refused, set aside in `rejected/`.
+    pub local_journal_rejected_bytes: IntGauge,
 
     /// Every collector registered above, for [`Metrics::catalog`].
     collectors: Vec<Box<dyn Collector>>,
@@ -480,6 +482,10 @@ impl Metrics {
                 &[
                     0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5,
                 ],
+            ),
+            local_journal_rejected_bytes: r.gauge(
+                "sluice_local_journal_rejected_bytes",
+                "Bytes of the records the database refused, set aside in the local journal's rejected/ directory.",
             ),
             hosts: HostLabels::new(HOST_LABEL_CAP),
             registry: registry.clone(),

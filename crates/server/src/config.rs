@@ -230,6 +230,10 @@ pub struct Config {
     /// many activities per instance).
     #[serde(deserialize_with = "flexible")]
     pub delivery_window_max: usize,
+    /// Most journal rows a pipeline batch grows to while there is a backlog and the
+    /// database's round-trips take most of the batch's time (a distant database).
+    #[serde(deserialize_with = "flexible")]
+    pub pipeline_batch_max: usize,
 }
 
 /// How each instance's delivery window is sized.
@@ -357,6 +361,7 @@ impl Default for Config {
             plugins_dir: None,
             delivery_concurrency: DeliveryConcurrency::Adaptive,
             delivery_window_max: 64,
+            pipeline_batch_max: 4096,
         }
     }
 }
@@ -506,6 +511,7 @@ impl Config {
             "plugins_dir",
             "delivery_concurrency",
             "delivery_window_max",
+            "pipeline_batch_max",
         ]
     }
 
@@ -609,6 +615,7 @@ impl Config {
                 self.pipeline_fetch_per_activity,
             ),
             ("pipeline_fetch_per_batch", self.pipeline_fetch_per_batch),
+            ("pipeline_batch_max", self.pipeline_batch_max),
         ] {
             if n == 0 {
                 return Err(ConfigError {
@@ -862,6 +869,7 @@ impl Config {
         use std::time::Duration;
         sluice_pipeline::PipelineConfig {
             batch_size: self.pipeline_batch_size,
+            batch_max: self.pipeline_batch_max.max(self.pipeline_batch_size),
             max_attempts: self.pipeline_max_attempts,
             retry_base: Duration::from_secs_f64(self.pipeline_retry_base_seconds),
             retry_max: Duration::from_secs_f64(self.pipeline_retry_max_seconds),
