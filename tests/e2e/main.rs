@@ -18,6 +18,7 @@ mod interop_serve;
 mod local_journal;
 mod observability;
 mod pipeline;
+mod plugin_facts;
 mod policies;
 mod protected_boost;
 mod pruning;

@@ -24,6 +24,7 @@ pub mod admin;
 pub mod delivery;
 pub mod inbox;
 pub mod ingest;
+pub mod instance_ages;
 pub mod instances;
 pub mod leases;
 pub mod origins;

@@ -248,10 +248,10 @@ pub(crate) async fn run(
 
     // The admin's chain, as it is now; rows it already ends cause no fetch.
     let chain = env.settings.policies.current();
-    let now = chrono::Utc::now();
+    let facts = policy::batch_facts(&view, &env.settings.instance_ages);
     let ended: Vec<bool> = items
         .iter()
-        .map(|i| policy::ends_early(&chain, &env.urls, i, fetched, &view, now))
+        .map(|i| policy::ends_early(&chain, &env.urls, i, fetched, &view, &facts))
         .collect();
     let mut budget = Budget::new(env, items.len());
     let mut keyed = HashSet::new();
@@ -296,9 +296,11 @@ pub(crate) async fn run(
     }
     look_up_served(conn, &mut view, policy, fetched, items, &mut keyed).await?;
 
+    // The policy table as the last lookup left it.
+    let facts = policy::batch_facts(&view, &env.settings.instance_ages);
     let mut steps = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let judged = policy::judge(&chain, &env.urls, item, fetched, &view, now);
+        let judged = policy::judge(&chain, &env.urls, item, fetched, &view, &facts);
         let applied = judged
             .as_ref()
             .and_then(|j| j.rewritten.as_ref())

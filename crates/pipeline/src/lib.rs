@@ -69,6 +69,12 @@ impl PipelineConfig {
     /// handle's waker wakes idle processors (the receiver's, after it journals).
     pub fn start(self, deps: Deps, shutdown: Shutdown) -> Handle {
         let wake = Waker::waiting();
+        let ages = tokio::spawn(policy::keep_instance_ages(
+            deps.db.clone(),
+            self.policies.clone(),
+            self.instance_ages.clone(),
+            shutdown.clone(),
+        ));
         let tasks = (0..self.workers.max(1))
             .map(|n| {
                 let mut s = self.clone();
@@ -83,6 +89,7 @@ impl PipelineConfig {
                 );
                 tokio::spawn(run(p, s, wake.clone(), shutdown.clone()))
             })
+            .chain([ages])
             .collect();
         Handle::new("pipeline", shutdown, tasks).with_waker(wake)
     }

@@ -5,6 +5,10 @@
 //! rides in the batch's write as `policy_decision` rows: no round-trip of its own.
 //!
 //! Only remote activities are judged: what local actors publish is the application's.
+//!
+//! What the chain may ask of instances is answered from memory: their policies from the
+//! table the batch's lookup holds, when they were first seen from a snapshot this module
+//! keeps loaded ([`keep_instance_ages`]).
 
 use crate::batch::ParsedRow;
 use crate::ctx::Fetched;
@@ -15,11 +19,94 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sluice_apub::LocalUrls;
 use sluice_apub::vocab::Activity;
+use sluice_db::Db;
 use sluice_db::ingest::decisions::NewDecision;
+use sluice_db::instance_ages::{FirstSeen, InstanceAges};
 use sluice_policy::subject::MAX_DEPTH;
-use sluice_policy::{Chain, End, Facts, Subject};
+use sluice_policy::{Chain, End, Facts, InstanceFacts, Subject};
+use sluice_stage::Shutdown;
+use sluice_trust::host::InstanceHost;
+use sluice_trust::instances::{Decision, Policies};
 use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
 use url::Url;
+
+/// How often [`keep_instance_ages`] looks whether the snapshot is due.
+const AGES_TICK: Duration = Duration::from_secs(30);
+/// How old the first-seen snapshot may grow (an instance first seen since then is "not
+/// known", which rules for new instances read as new: it is).
+const AGES_EVERY: Duration = Duration::from_secs(300);
+
+/// Keeps `ages` loaded while the chain has policies (at start, then every [`AGES_EVERY`]),
+/// until `shutdown`. A failed load keeps the snapshot held and is tried again at the next
+/// tick.
+pub(crate) async fn keep_instance_ages(
+    db: Db,
+    chain: sluice_policy::Live,
+    ages: Arc<InstanceAges>,
+    shutdown: Shutdown,
+) {
+    let mut failed = false;
+    loop {
+        let due = failed || ages.loaded().is_none_or(|t| t.elapsed() >= AGES_EVERY);
+        if due && !chain.current().is_empty() {
+            match ages.refresh(&db).await {
+                Ok(n) => {
+                    failed = false;
+                    tracing::debug!(instances = n, "instance first-seen times loaded");
+                }
+                Err(e) => {
+                    failed = true;
+                    tracing::warn!(error = %e, "instance first-seen times not loaded; the previous ones stay");
+                }
+            }
+        }
+        tokio::select! {
+            _ = shutdown.triggered() => return,
+            _ = tokio::time::sleep(AGES_TICK) => {}
+        }
+    }
+}
+
+/// What the chain knows of instances during one batch.
+struct BatchInstances {
+    policies: Arc<Policies>,
+    first_seen: Arc<FirstSeen>,
+}
+
+impl InstanceFacts for BatchInstances {
+    fn policy(&self, host: &str) -> &'static str {
+        let Ok(h) = InstanceHost::parse(host) else {
+            return "none";
+        };
+        if self.policies.decide(&h) == Decision::Blocked {
+            "block"
+        } else if self.policies.explicitly_allowed(h.as_str()) {
+            "allow"
+        } else {
+            "none"
+        }
+    }
+
+    fn first_seen(&self, host: &str) -> Option<DateTime<Utc>> {
+        let h = InstanceHost::parse(host).ok()?;
+        self.first_seen.get(h.as_str()).copied()
+    }
+}
+
+/// The facts every activity of a batch shares: the time, and what is known of instances
+/// (the batch's policy table, the first-seen snapshot).
+pub(crate) fn batch_facts(view: &View, ages: &InstanceAges) -> Facts {
+    Facts {
+        now: Utc::now(),
+        author_published: None,
+        instances: Arc::new(BatchInstances {
+            policies: view.policies.clone(),
+            first_seen: ages.snapshot(),
+        }),
+    }
+}
 
 /// The chain's outcome for one row, and the row as it is to be applied when rewritten.
 pub(crate) struct Judged {
@@ -48,9 +135,9 @@ pub(crate) fn judge(
     item: &ParsedRow,
     fetched: &Fetched,
     view: &View,
-    now: DateTime<Utc>,
+    batch: &Facts,
 ) -> Option<Judged> {
-    judge_by(Chain::evaluate, chain, urls, item, fetched, view, now)
+    judge_by(Chain::evaluate, chain, urls, item, fetched, view, batch)
 }
 
 /// What one pass of the chain (`ask`: [`Chain::evaluate`] or [`Chain::screen`]) says of
@@ -62,7 +149,7 @@ fn judge_by(
     item: &ParsedRow,
     fetched: &Fetched,
     view: &View,
-    now: DateTime<Utc>,
+    batch: &Facts,
 ) -> Option<Judged> {
     if chain.is_empty() {
         return None;
@@ -84,8 +171,8 @@ fn judge_by(
         .author()
         .and_then(|a| created(a, view, fetched));
     let facts = Facts {
-        now,
         author_published,
+        ..batch.clone()
     };
     let outcome = ask(chain, &value, &facts, &item.row.approved);
     let rewritten = match (&outcome.end, &outcome.rewritten) {
@@ -140,9 +227,9 @@ pub(crate) fn ends_early(
     item: &ParsedRow,
     fetched: &Fetched,
     view: &View,
-    now: DateTime<Utc>,
+    batch: &Facts,
 ) -> bool {
-    judge_by(Chain::screen, chain, urls, item, fetched, view, now)
+    judge_by(Chain::screen, chain, urls, item, fetched, view, batch)
         .is_some_and(|j| j.outcome.end != End::Accept)
 }
 

@@ -45,6 +45,9 @@ pub struct PipelineConfig {
     /// The admin's policy chain (docs/policies.md), read once per batch: a reload takes
     /// effect at the next batch.
     pub policies: sluice_policy::Live,
+    /// When each instance was first seen, for the chain's plugins; [`PipelineConfig::start`]
+    /// keeps it loaded while the chain has policies.
+    pub instance_ages: std::sync::Arc<sluice_db::instance_ages::InstanceAges>,
 }
 
 impl Default for PipelineConfig {
@@ -70,6 +73,7 @@ impl Default for PipelineConfig {
             ),
             workers: 1,
             policies: sluice_policy::Live::default(),
+            instance_ages: Default::default(),
         }
     }
 }

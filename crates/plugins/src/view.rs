@@ -34,9 +34,7 @@ impl Activity {
             return Err(ActivityError("not a JSON object".into()));
         }
         let json = rhai::serde::to_dynamic(activity).map_err(|e| ActivityError(e.to_string()))?;
-        let announced = activity
-            .get("object")
-            .filter(|inner| kind_of(activity) == "Announce" && inner.get("actor").is_some());
+        let announced = announced(activity);
         let (acting, via) = match announced {
             Some(inner) => (inner, text(activity.get("actor")).into()),
             None => (activity, Dynamic::UNIT),
@@ -76,6 +74,20 @@ impl Activity {
         let json = scope.get("activity").ok_or("no activity")?;
         rhai::serde::from_dynamic(json).map_err(|e| e.to_string())
     }
+}
+
+/// The activity an Announce of an activity carries (how a community relays its content).
+fn announced(activity: &Value) -> Option<&Value> {
+    activity
+        .get("object")
+        .filter(|inner| kind_of(activity) == "Announce" && inner.get("actor").is_some())
+}
+
+/// The `kind` a script sees for `activity` (the announced activity's type for an Announce
+/// of an activity), read without preparing the activity: what a plugin's declared types
+/// are compared with.
+pub fn kind_seen(activity: &Value) -> &str {
+    kind_of(announced(activity).unwrap_or(activity))
 }
 
 /// A copy of the member at `path` down nested maps, or `()`.
@@ -178,6 +190,13 @@ mod tests {
         assert_eq!(name(&a, "actor"), "https://u.example/u/bob");
         assert_eq!(name(&a, "host"), "u.example");
         assert_eq!(name(&a, "via"), "https://c.example/c/main");
+        assert_eq!(
+            kind_seen(
+                &json!({"type": "Announce", "actor": "https://c.example/c/main",
+            "object": {"type": "Undo", "actor": "https://u.example/u/bob"}})
+            ),
+            "Undo"
+        );
         // An Announce of a bare object is the Announce itself.
         let b = Activity::new(
             &json!({"type": "Announce", "actor": "https://c.example/c/x",
@@ -186,6 +205,11 @@ mod tests {
         .unwrap();
         assert_eq!(name(&b, "kind"), "Announce");
         assert_eq!(name(&b, "host"), "c.example");
+        assert_eq!(
+            kind_seen(&json!({"type": "Announce",
+            "object": "https://u.example/post/1"})),
+            "Announce"
+        );
         assert!(Activity::new(&json!([1, 2])).is_err());
     }
 

@@ -660,3 +660,199 @@ mod examples {
         );
     }
 }
+
+/// Plugins as links of the policy chain (`sluice_plugins::Plugins`): the types an entry
+/// lists, the instance facts a script asks, and the chain's cost with every built-in and
+/// the three examples.
+mod links {
+    use super::*;
+    use chrono::{DateTime, TimeDelta, Utc};
+    use sluice_apub::LocalUrls;
+    use sluice_policy::{Chain, End, Facts, InstanceFacts};
+    use std::collections::HashMap;
+
+    fn chain_in(dir: &Path, toml: &str) -> Result<Chain, String> {
+        let urls = LocalUrls::new("enterprise.lemmy.ml", true).expect("domain");
+        let plugins = sluice_plugins::Plugins::new(dir.to_path_buf());
+        Chain::parse(toml, &urls, Some(&plugins)).map_err(|e| e.to_string())
+    }
+
+    fn chain_of(source: &str, entry: &str) -> (tempfile::TempDir, Chain) {
+        let (dir, _) = scripts(&[("p", source)]);
+        let toml = format!("[[policy]]\nkind = \"plugin\"\nname = \"p\"\n{entry}");
+        let chain = chain_in(dir.path(), &toml).expect("chain builds");
+        (dir, chain)
+    }
+
+    fn rejected_because(o: &sluice_policy::Outcome) -> Option<&str> {
+        match &o.end {
+            End::Reject { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn an_entry_asks_its_plugin_only_about_the_types_it_lists() {
+        let (_dir, c) = chain_of(r#"reject(kind)"#, r#"types = ["Create", "Undo"]"#);
+        let run = |a: &Value| c.evaluate(a, &Facts::now(), &[]);
+        assert_eq!(
+            run(&lemmy("activities/voting/like_note.json")).end,
+            End::Accept,
+            "a vote is not asked about"
+        );
+        let create = run(&lemmy("activities/create_or_update/create_page.json"));
+        assert_eq!(rejected_because(&create), Some("policy p: Create"));
+        // Relayed by a community: the type is the announced activity's, as `kind` says.
+        let relayed = run(&lemmy("activities/community/announce_create_page.json"));
+        assert_eq!(rejected_because(&relayed), Some("policy p: Create"));
+        let undo = run(&lemmy("activities/voting/undo_like_note.json"));
+        assert_eq!(rejected_because(&undo), Some("policy p: Undo"));
+        // Without the list, every activity is asked about.
+        let (_dir, every) = chain_of(r#"reject(kind)"#, "");
+        let vote = every.evaluate(
+            &lemmy("activities/voting/like_note.json"),
+            &Facts::now(),
+            &[],
+        );
+        assert_eq!(rejected_because(&vote), Some("policy p: Like"));
+        // An empty list would silence the plugin: refused.
+        let (dir, _) = scripts(&[("p", "accept()")]);
+        let err = chain_in(
+            dir.path(),
+            "[[policy]]\nkind = \"plugin\"\nname = \"p\"\ntypes = []",
+        )
+        .unwrap_err();
+        assert!(err.contains("types"), "{err}");
+    }
+
+    struct Known {
+        policies: HashMap<&'static str, &'static str>,
+        first_seen: HashMap<&'static str, DateTime<Utc>>,
+    }
+
+    impl InstanceFacts for Known {
+        fn policy(&self, host: &str) -> &'static str {
+            self.policies.get(host).copied().unwrap_or("none")
+        }
+
+        fn first_seen(&self, host: &str) -> Option<DateTime<Utc>> {
+            self.first_seen.get(host).copied()
+        }
+    }
+
+    #[test]
+    fn scripts_ask_the_callers_instance_facts_the_authors_port_included() {
+        let source = r#"reject(`${instance_policy(host)} ${instance_age_days(host)} ${instance_age_days("never.example")}`)"#;
+        let (_dir, c) = chain_of(source, "");
+        let now = Utc::now();
+        let facts = Facts {
+            instances: Arc::new(Known {
+                policies: HashMap::from([("ds9.lemmy.ml", "allow"), ("127.0.0.9:8536", "block")]),
+                first_seen: HashMap::from([
+                    (
+                        "ds9.lemmy.ml",
+                        now - TimeDelta::days(10) - TimeDelta::hours(1),
+                    ),
+                    ("127.0.0.9:8536", now - TimeDelta::days(2)),
+                ]),
+            }),
+            now,
+            ..Facts::now()
+        };
+        let page = lemmy("activities/create_or_update/create_page.json");
+        let o = c.evaluate(&page, &facts, &[]);
+        assert_eq!(rejected_because(&o), Some("policy p: allow 10 "));
+        // A script's `host` has no port; the author's instance is asked with its own.
+        let mut on_port = page.clone();
+        on_port["actor"] = json!("http://127.0.0.9:8536/u/someone");
+        let o = c.evaluate(&on_port, &facts, &[]);
+        assert_eq!(rejected_because(&o), Some("policy p: block 2 "));
+        // Nothing known: `none` and never seen.
+        let o = c.evaluate(&page, &Facts::now(), &[]);
+        assert_eq!(rejected_because(&o), Some("policy p: none  "));
+    }
+
+    /// The first-post example holds the first post of a new instance only.
+    #[test]
+    fn the_first_post_example_holds_only_a_new_instances_first_post() {
+        let dir = repo().join("plugins/examples");
+        let c = chain_in(
+            &dir,
+            "[[policy]]\nkind = \"plugin\"\nname = \"first_post_from_new_instance_to_review\"\ntypes = [\"Create\"]",
+        )
+        .expect("chain builds");
+        let now = Utc::now();
+        let facts = Facts {
+            instances: Arc::new(Known {
+                policies: HashMap::new(),
+                first_seen: HashMap::from([
+                    ("ds9.lemmy.ml", now - TimeDelta::days(1)),
+                    ("enterprise.lemmy.ml", now - TimeDelta::days(400)),
+                ]),
+            }),
+            now,
+            ..Facts::now()
+        };
+        let held = |a: &Value| matches!(c.evaluate(a, &facts, &[]).end, End::Hold { .. });
+        // enterprise.lemmy.ml relays ds9's post: ds9 is a day old.
+        let mut old = lemmy("activities/create_or_update/create_page.json");
+        old["actor"] = json!("https://enterprise.lemmy.ml/u/picard");
+        assert!(!held(&old), "an old instance's first post passes");
+        assert!(held(&lemmy("activities/create_or_update/create_page.json")));
+        assert!(!held(&lemmy(
+            "activities/create_or_update/create_comment.json"
+        )));
+    }
+
+    /// The chain of the release benchmark (crates/bench/policy-cost: every built-in and the
+    /// three examples) on the benchmark's mix of Lemmy activities, screened and then judged
+    /// as the pipeline does. Not a test of speed: it prints microseconds per activity with
+    /// the built-ins only, with the plugins asked about every activity, and with the
+    /// plugins' declared types.
+    #[test]
+    #[ignore]
+    fn chain_cost_per_activity() {
+        let bench = repo().join("crates/bench/policy-cost");
+        let file = std::fs::read_to_string(bench.join("chain.toml")).unwrap();
+        let builtins = file.split("\n[[policy]]\nname = \"links\"").next().unwrap();
+        let untyped: String = file
+            .lines()
+            .filter(|l| !l.starts_with("types ="))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        // About the benchmark's mix (crates/bench/src/workload.rs): 68 % votes, 18 %
+        // comments, 6 % posts, the rest edits, vote undos and follows.
+        let mut mix: Vec<Value> = Vec::new();
+        let mut add = |rel: &str, n: usize| {
+            let a = lemmy(rel);
+            mix.extend(std::iter::repeat_n(a, n));
+        };
+        add("activities/voting/like_note.json", 68);
+        add("activities/create_or_update/create_comment.json", 18);
+        add("activities/community/announce_create_page.json", 6);
+        add("activities/create_or_update/update_page.json", 4);
+        add("activities/voting/undo_like_note.json", 2);
+        add("activities/following/follow.json", 2);
+        let rounds: usize = std::env::var("CHAIN_COST_ROUNDS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(30);
+        for (what, toml) in [
+            ("built-ins only", builtins.to_string()),
+            ("built-ins + 3 plugins, every type", untyped),
+            ("built-ins + 3 plugins, declared types", file.clone()),
+        ] {
+            let c = chain_in(&bench.join("plugins"), &toml).expect("chain builds");
+            let started = std::time::Instant::now();
+            for _ in 0..rounds {
+                for a in &mix {
+                    let facts = Facts::now();
+                    std::hint::black_box(c.screen(a, &facts, &[]));
+                    std::hint::black_box(c.evaluate(a, &facts, &[]));
+                }
+            }
+            let per = started.elapsed() / (rounds * mix.len()) as u32;
+            println!("{what}: {per:?} per activity");
+        }
+    }
+}

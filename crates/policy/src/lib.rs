@@ -23,20 +23,23 @@ mod verdict;
 pub use chain::{Chain, End, Link, Outcome, Traced};
 pub use config::{ChainError, Extension};
 pub use live::{Live, Reloaded};
-pub use subject::Subject;
+pub use subject::{Memo, Subject};
 pub use verdict::{Action, Decision, Verdict};
 
 use chrono::{DateTime, Utc};
 use sluice_trust::host::InstanceHost;
+use std::sync::Arc;
 
 /// What the caller knows about an activity beyond its JSON.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct Facts {
     /// The time decisions are made at.
     pub now: DateTime<Utc>,
     /// When the author's account was created, when known (the pipeline's stored or
     /// fetched profile).
     pub author_published: Option<DateTime<Utc>>,
+    /// What is known of instances, from memory.
+    pub instances: Arc<dyn InstanceFacts>,
 }
 
 impl Facts {
@@ -45,7 +48,43 @@ impl Facts {
         Facts {
             now: Utc::now(),
             author_published: None,
+            instances: Arc::new(NothingKnown),
         }
+    }
+}
+
+impl std::fmt::Debug for Facts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Facts")
+            .field("now", &self.now)
+            .field("author_published", &self.author_published)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the caller knows of instances, answered from memory (policies ask it while they
+/// decide: no database round-trip, no fetch).
+pub trait InstanceFacts: Send + Sync {
+    /// The instance policy the admin (or the Fediseer sync) set for `host` (host[:port], as
+    /// instance policies are written): `none`, `allow` or `block`, as the pipeline decides
+    /// it (a block of a parent domain is a block).
+    fn policy(&self, host: &str) -> &'static str;
+
+    /// When sluice first saw the instance `host` (host[:port]), when it has.
+    fn first_seen(&self, host: &str) -> Option<DateTime<Utc>>;
+}
+
+/// Nothing is known of any instance: every policy `none`, never seen.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NothingKnown;
+
+impl InstanceFacts for NothingKnown {
+    fn policy(&self, _host: &str) -> &'static str {
+        "none"
+    }
+
+    fn first_seen(&self, _host: &str) -> Option<DateTime<Utc>> {
+        None
     }
 }
 

@@ -9,6 +9,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use sluice_trust::host::InstanceHost;
+use std::any::Any;
+use std::cell::RefCell;
+use std::rc::Rc;
 use url::Url;
 
 /// Activities nested in one another that are followed (Announce(Create(Page)) is 2).
@@ -24,6 +27,23 @@ pub struct Subject<'a> {
     chain: Vec<&'a Map<String, Value>>,
     /// The innermost embedded object that is not an activity (a post, a comment).
     object: Option<&'a Map<String, Value>>,
+    memo: Memo,
+}
+
+/// Values several policies derive from one subject (the plugins' view of the activity),
+/// made by the first policy that asks and shared by the next ones. A rewrite makes a new
+/// subject: nothing derived from the activity before it is seen after it.
+#[derive(Default)]
+pub struct Memo {
+    made: RefCell<Vec<Rc<dyn Any>>>,
+}
+
+impl std::fmt::Debug for Memo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memo")
+            .field("values", &self.made.borrow().len())
+            .finish()
+    }
 }
 
 fn is_activity(m: &Map<String, Value>) -> bool {
@@ -46,7 +66,30 @@ impl<'a> Subject<'a> {
             chain.push(m);
             cur = m.get("object").and_then(Value::as_object);
         }
-        Subject { raw, chain, object }
+        Subject {
+            raw,
+            chain,
+            object,
+            memo: Memo::default(),
+        }
+    }
+
+    /// The value of type `T` derived from this subject: `make`'s, made once (by the first
+    /// policy that asks) and shared by every policy asking after it.
+    pub fn memo<T: Any>(&self, make: impl FnOnce(&Subject<'a>) -> T) -> Rc<T> {
+        let made = self
+            .memo
+            .made
+            .borrow()
+            .iter()
+            .find(|v| v.is::<T>())
+            .and_then(|v| v.clone().downcast::<T>().ok());
+        if let Some(v) = made {
+            return v;
+        }
+        let v = Rc::new(make(self));
+        self.memo.made.borrow_mut().push(v.clone());
+        v
     }
 
     /// The activity as given.

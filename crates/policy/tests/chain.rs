@@ -228,12 +228,12 @@ fn hellthread_counts_distinct_people_addressed_or_mentioned() {
 fn new_accounts_are_held_and_unknown_ages_let_through() {
     let c = chain("[[policy]]\nkind = \"new_account\"\nmin_age_days = 3");
     let young = Facts {
-        now: Utc::now(),
         author_published: Some(Utc::now() - TimeDelta::hours(5)),
+        ..Facts::now()
     };
     let old = Facts {
         author_published: Some(Utc::now() - TimeDelta::days(30)),
-        ..young
+        ..young.clone()
     };
     let o = c.evaluate(&comment(), &young, &[]);
     assert!(

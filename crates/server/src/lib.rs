@@ -9,7 +9,6 @@ pub mod database;
 pub mod doctor;
 pub mod http;
 pub mod local_journal;
-pub mod plugins;
 pub mod policies;
 pub mod prune;
 pub mod serve;

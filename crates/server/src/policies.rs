@@ -26,7 +26,7 @@ pub fn load(cfg: &Config) -> anyhow::Result<Live> {
 
 /// What builds the chain's `plugin` links.
 pub fn extension(cfg: &Config) -> std::sync::Arc<dyn sluice_policy::Extension> {
-    std::sync::Arc::new(crate::plugins::Plugins::new(cfg.plugins_dir()))
+    std::sync::Arc::new(sluice_plugins::Plugins::new(cfg.plugins_dir()))
 }
 
 /// Reloads `live` on change and on SIGHUP until `shutdown` (nothing to do without a file).

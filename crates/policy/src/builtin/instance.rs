@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use sluice_apub::Rc;
 use sluice_trust::host::InstanceHost;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Media attachments (a Lemmy link post's `Link` attachment is its link, not media).
 const MEDIA: &[&str] = &["Image", "Document", "Video", "Audio"];
@@ -32,25 +32,41 @@ struct Config {
     force_sensitive: Vec<String>,
 }
 
-/// Domains per rule.
-#[derive(Debug)]
-pub struct Instances {
-    reject: HashSet<String>,
-    reject_actors: HashSet<String>,
-    quarantine: HashSet<String>,
-    strip_media: HashSet<String>,
-    no_reports: HashSet<String>,
-    force_sensitive: HashSet<String>,
+/// The lists a domain can be on, as bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum List {
+    Reject = 1,
+    Quarantine = 2,
+    StripMedia = 4,
+    NoReports = 8,
+    ForceSensitive = 16,
 }
 
-/// Whether `host`, its name without the port (an entry without a port covers every port)
-/// or one of its parent domains is in `set`.
-fn listed<'s>(set: &'s HashSet<String>, host: &InstanceHost) -> Option<&'s str> {
-    [host.as_str(), host.name()]
-        .into_iter()
-        .chain(host.parents())
-        .find_map(|h| set.get(h).map(String::as_str))
+/// Domains per rule: one map of every listed domain to the lists it is on, so that the
+/// hosts of an activity are looked up once per decision, not once per list.
+#[derive(Debug)]
+pub struct Instances {
+    reject_actors: HashSet<String>,
+    lists: HashMap<String, u8>,
+    /// Domains per list, for `describe`.
+    sizes: [usize; 5],
 }
+
+/// Adds to `found` what `host`, its name without the port (an entry without a port covers
+/// every port) and its parent domains are listed as, nearest first.
+fn listed<'s>(lists: &'s HashMap<String, u8>, host: &InstanceHost, found: &mut Found<'s>) {
+    let name = Some(host.name()).filter(|n| *n != host.as_str());
+    let names = std::iter::once(host.as_str())
+        .chain(name)
+        .chain(host.parents());
+    for (d, bits) in names.filter_map(|h| lists.get_key_value(h)) {
+        found.0.push((d.as_str(), *bits));
+    }
+}
+
+/// The instance hosts of a subject's actors, read once per subject: every instance policy
+/// asks about the same hosts.
+struct Hosts(Vec<InstanceHost>);
 
 impl Instances {
     pub(crate) fn build(options: Options) -> Result<Instances, String> {
@@ -61,21 +77,41 @@ impl Instances {
                 super::MAX_LIST
             ));
         }
+        let mut lists: HashMap<String, u8> = HashMap::new();
+        let mut sizes = [0; 5];
+        for (i, (what, list, bit)) in [
+            ("reject", &c.reject, List::Reject),
+            ("quarantine", &c.quarantine, List::Quarantine),
+            ("strip_media", &c.strip_media, List::StripMedia),
+            ("no_reports", &c.no_reports, List::NoReports),
+            ("force_sensitive", &c.force_sensitive, List::ForceSensitive),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let domains = hosts(what, list)?;
+            sizes[i] = domains.len();
+            for d in domains {
+                *lists.entry(d).or_default() |= bit as u8;
+            }
+        }
         Ok(Instances {
-            reject: hosts("reject", &c.reject)?,
             reject_actors: c.reject_actors.into_iter().collect(),
-            quarantine: hosts("quarantine", &c.quarantine)?,
-            strip_media: hosts("strip_media", &c.strip_media)?,
-            no_reports: hosts("no_reports", &c.no_reports)?,
-            force_sensitive: hosts("force_sensitive", &c.force_sensitive)?,
+            lists,
+            sizes,
         })
     }
+}
 
-    fn first(&self, set: &HashSet<String>, s: &Subject<'_>) -> Option<String> {
-        if set.is_empty() {
-            return None;
-        }
-        s.hosts().find_map(|h| listed(set, &h).map(str::to_string))
+/// The listed domains an activity's hosts fall under, in the order of its actors.
+struct Found<'s>(Vec<(&'s str, u8)>);
+
+impl Found<'_> {
+    fn first(&self, list: List) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(_, bits)| bits & list as u8 != 0)
+            .map(|(d, _)| d.to_string())
     }
 }
 
@@ -88,18 +124,27 @@ impl Policy for Instances {
         if self.reject_actors.contains(actor) {
             return Some(format!("the actor {actor} is rejected"));
         }
-        listed(&self.reject, host).map(|d| format!("the instance {d} is rejected"))
+        let mut found = Found(Vec::new());
+        listed(&self.lists, host, &mut found);
+        found
+            .first(List::Reject)
+            .map(|d| format!("the instance {d} is rejected"))
     }
 
     fn decide(&self, s: &Subject<'_>, _: &Facts) -> Verdict {
         if let Some(a) = s.actors().find(|a| self.reject_actors.contains(*a)) {
             return Verdict::reject(Rc::PolicyRejected, format!("the actor {a} is rejected"));
         }
-        if let Some(d) = self.first(&self.reject, s) {
+        let hosts = s.memo(|s| Hosts(s.hosts().collect()));
+        let mut found = Found(Vec::new());
+        for h in &hosts.0 {
+            listed(&self.lists, h, &mut found);
+        }
+        if let Some(d) = found.first(List::Reject) {
             return Verdict::reject(Rc::PolicyRejected, format!("the instance {d} is rejected"));
         }
         if s.kind() == "Flag"
-            && let Some(d) = self.first(&self.no_reports, s)
+            && let Some(d) = found.first(List::NoReports)
         {
             return Verdict::reject(
                 Rc::PolicyRejected,
@@ -108,7 +153,7 @@ impl Policy for Instances {
         }
         let mut reasons: Vec<String> = Vec::new();
         let mut current: Option<Value> = None;
-        if let Some(d) = self.first(&self.strip_media, s) {
+        if let Some(d) = found.first(List::StripMedia) {
             let has_media = s
                 .object()
                 .is_some_and(|o| o.contains_key("image") || attachments(o).any(is_media));
@@ -124,7 +169,7 @@ impl Policy for Instances {
                 reasons.push(format!("media of {d} stripped"));
             }
         }
-        if let Some(d) = self.first(&self.force_sensitive, s) {
+        if let Some(d) = found.first(List::ForceSensitive) {
             let sensitive = s
                 .object()
                 .and_then(|o| o.get("sensitive"))
@@ -145,7 +190,7 @@ impl Policy for Instances {
                 reason: reasons.join("; "),
             };
         }
-        if let Some(d) = self.first(&self.quarantine, s) {
+        if let Some(d) = found.first(List::Quarantine) {
             return Verdict::NoRelay {
                 reason: format!("the instance {d} is quarantined"),
             };
@@ -154,15 +199,10 @@ impl Policy for Instances {
     }
 
     fn describe(&self) -> String {
-        let n = |s: &HashSet<String>| s.len();
+        let [reject, quarantine, strip_media, no_reports, force_sensitive] = self.sizes;
         format!(
-            "reject {} instances and {} actors; quarantine {}; strip media of {}; no reports from {}; force sensitive {}",
-            n(&self.reject),
-            n(&self.reject_actors),
-            n(&self.quarantine),
-            n(&self.strip_media),
-            n(&self.no_reports),
-            n(&self.force_sensitive)
+            "reject {reject} instances and {} actors; quarantine {quarantine}; strip media of {strip_media}; no reports from {no_reports}; force sensitive {force_sensitive}",
+            self.reject_actors.len(),
         )
     }
 }
