@@ -15,13 +15,17 @@
 //! - [`observe`], [`scrape`], [`procstat`]: what is measured (journal, tables,
 //!   `pg_stat_statements`, sluice's `/metrics`, `/proc`);
 //! - [`scenario`]: one inbound scenario end to end; [`queue`]: the delivery scenario;
+//! - [`scaleout`]: one process, then three behind a [`balancer`] ([`fleet`]) under inbound
+//!   and delivery load ([`publisher`]), one killed mid-run ([`scaleout_report`]);
 //! - [`report`]: markdown or JSON, deterministic checks apart from speed targets.
 //!
 //! `sluice-bench --help` lists the options; `docs/benchmarks.md` has the results.
 
 #![deny(missing_docs)]
 
+pub mod balancer;
 pub mod error;
+pub mod fleet;
 pub mod lemmy;
 pub mod machine;
 pub mod observe;
@@ -29,8 +33,11 @@ pub mod peers;
 pub mod presign;
 pub mod procstat;
 pub mod proxy;
+pub mod publisher;
 pub mod queue;
 pub mod report;
+pub mod scaleout;
+pub mod scaleout_report;
 pub mod scenario;
 pub mod scrape;
 pub mod send;

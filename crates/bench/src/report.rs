@@ -9,8 +9,11 @@
 //!   never fail the command.
 
 use crate::machine::Machine;
+use crate::observe::Tables;
 use crate::queue::QueueOutcome;
+use crate::scaleout::ScaleoutRun;
 use crate::scenario::Outcome;
+use crate::workload::Expected;
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -36,19 +39,34 @@ pub struct Report {
     pub scenarios: Vec<Outcome>,
     /// Delivery scenarios.
     pub queue: Vec<QueueOutcome>,
+    /// Scale-out runs (`--scaleout`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scaleout: Vec<ScaleoutRun>,
     /// Deterministic checks.
     pub checks: Vec<Verdict>,
     /// Speed targets.
     pub targets: Vec<Verdict>,
 }
 
-fn verdict(scenario: &str, what: &str, ok: bool, detail: String) -> Verdict {
+pub(crate) fn verdict(scenario: &str, what: &str, ok: bool, detail: String) -> Verdict {
     Verdict {
         scenario: scenario.to_string(),
         what: what.to_string(),
         ok,
         detail,
     }
+}
+
+/// The tables hold exactly what the applied activities imply.
+pub(crate) fn tables_match(t: &Tables, e: &Expected) -> bool {
+    t.posts == e.posts
+        && t.posts_deleted == e.posts_deleted
+        && t.comments == e.comments
+        && t.comments_deleted == e.comments_deleted
+        && t.votes == e.votes
+        && t.vote_score == e.vote_score
+        && t.content_score == e.vote_score
+        && t.follows == e.follows
 }
 
 /// The deterministic checks of one inbound scenario.
@@ -74,14 +92,7 @@ pub fn checks(o: &Outcome) -> Vec<Verdict> {
         verdict(
             n,
             "tables hold what was applied",
-            o.tables.posts == o.expected.posts
-                && o.tables.posts_deleted == o.expected.posts_deleted
-                && o.tables.comments == o.expected.comments
-                && o.tables.comments_deleted == o.expected.comments_deleted
-                && o.tables.votes == o.expected.votes
-                && o.tables.vote_score == o.expected.vote_score
-                && o.tables.content_score == o.expected.vote_score
-                && o.tables.follows == o.expected.follows,
+            tables_match(&o.tables, &o.expected),
             format!("tables {:?} expected {:?}", o.tables, o.expected),
         ),
         // One insert (shared by the activities it carries) per acknowledgement; the first
@@ -364,6 +375,7 @@ pub fn markdown(r: &Report) -> String {
             );
         }
     }
+    crate::scaleout_report::markdown(&mut s, &r.scaleout);
     for (title, list) in [("Checks", &r.checks), ("Targets", &r.targets)] {
         if list.is_empty() {
             continue;
