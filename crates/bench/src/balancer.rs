@@ -12,13 +12,14 @@
 //!
 //! No delay and no parsing: the latency under study is the database's (see `proxy`).
 
+use crate::proxy::accept_loop;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 /// How long a backend that refused a connection is left out.
@@ -99,22 +100,8 @@ impl Balancer {
         let addr = listener.local_addr()?;
         let pool = Arc::new(Pool::default());
         let shared = pool.clone();
-        let task = tokio::spawn(async move {
-            let mut conns = JoinSet::new();
-            loop {
-                tokio::select! {
-                    r = listener.accept() => match r {
-                        Ok((client, _)) => {
-                            conns.spawn(serve(client, shared.clone()));
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "balancer: accept failed");
-                            tokio::time::sleep(Duration::from_millis(10)).await;
-                        }
-                    },
-                    Some(_) = conns.join_next(), if !conns.is_empty() => {}
-                }
-            }
+        let task = accept_loop(listener, "balancer", move |client| {
+            serve(client, shared.clone())
         });
         Ok(Balancer { addr, pool, task })
     }

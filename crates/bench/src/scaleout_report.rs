@@ -1,7 +1,7 @@
 //! The scale-out scenario's verdicts and its markdown section (see `report` for the two
 //! kinds of verdict: checks fail the command, targets are reported).
 
-use crate::report::{Verdict, tables_match, verdict};
+use crate::report::{Ends, Verdict, end_checks, verdict};
 use crate::scaleout::ScaleoutRun;
 use std::fmt::Write;
 
@@ -12,29 +12,17 @@ pub fn checks(r: &ScaleoutRun) -> Vec<Verdict> {
     let missing: usize = r.peers.iter().map(|p| p.missing).sum();
     let most_dup = r.peers.iter().map(|p| p.duplicates).max().unwrap_or(0);
     let unverified: usize = r.peers.iter().map(|p| p.unverified).sum();
-    let mut v = vec![
-        verdict(n, "nothing lost", r.lost == 0, format!("{} lost", r.lost)),
-        verdict(
-            n,
-            "nothing refused",
-            r.refused.is_empty(),
-            format!("{:?}", r.refused),
-        ),
-        verdict(
-            n,
-            "every acknowledged activity applied",
-            r.processed == r.acked && r.acked == r.sent,
-            format!(
-                "sent {}, acked {}, applied {}",
-                r.sent, r.acked, r.processed
-            ),
-        ),
-        verdict(
-            n,
-            "tables hold what was applied",
-            tables_match(&r.tables, &r.expected),
-            format!("tables {:?} expected {:?}", r.tables, r.expected),
-        ),
+    let mut v = end_checks(
+        n,
+        &Ends {
+            sent_acked_applied: [r.sent, r.acked, r.processed],
+            lost: r.lost,
+            refused: &r.refused,
+            tables: &r.tables,
+            expected: &r.expected,
+        },
+    );
+    v.extend([
         verdict(
             n,
             "every published activity delivered to every peer",
@@ -60,7 +48,7 @@ pub fn checks(r: &ScaleoutRun) -> Vec<Verdict> {
             unverified == 0,
             format!("{unverified} unverified"),
         ),
-    ];
+    ]);
     if let Some(f) = &r.failover {
         v.push(verdict(
             n,
