@@ -5,24 +5,51 @@ use crate::report::{Ends, Verdict, end_checks, verdict};
 use crate::scaleout::ScaleoutRun;
 use std::fmt::Write;
 
-/// The deterministic checks of one run: nothing lost inbound or outbound, duplicates within
-/// the crash bound.
+/// The deterministic checks of one run: nothing lost inbound or outbound, every count the
+/// sum of its votes, duplicates within the crash bound.
+///
+/// With one process the inbound scenarios' checks hold as they are (one pipeline applies
+/// the journal in order). With several, batches of different processes run at once and an
+/// activity may be applied before one journaled ahead of it (ARCHITECTURE.md, "Undo before
+/// the thing it undoes": the reverse race across processes is not closed): an Undo may find
+/// nothing to undo, a vote a deleted post. So there "nothing refused", "every acknowledged
+/// activity applied" and "tables exact" are reported, not checked; what must hold whatever
+/// the order is checked: nothing lost (every activity applied or refused with an rc), and
+/// scores equal to the sum of the votes.
 pub fn checks(r: &ScaleoutRun) -> Vec<Verdict> {
     let n = &r.name;
     let missing: usize = r.peers.iter().map(|p| p.missing).sum();
     let most_dup = r.peers.iter().map(|p| p.duplicates).max().unwrap_or(0);
     let unverified: usize = r.peers.iter().map(|p| p.unverified).sum();
-    let mut v = end_checks(
-        n,
-        &Ends {
-            sent_acked_applied: [r.sent, r.acked, r.processed],
-            lost: r.lost,
-            refused: &r.refused,
-            tables: &r.tables,
-            expected: &r.expected,
-        },
-    );
+    let mut v = if r.processes == 1 {
+        end_checks(
+            n,
+            &Ends {
+                sent_acked_applied: [r.sent, r.acked, r.processed],
+                lost: r.lost,
+                refused: &r.refused,
+                tables: &r.tables,
+                expected: &r.expected,
+            },
+        )
+    } else {
+        vec![verdict(
+            n,
+            "nothing lost",
+            r.lost == 0,
+            format!("{} lost", r.lost),
+        )]
+    };
     v.extend([
+        verdict(
+            n,
+            "every post's and comment's score is the sum of its votes",
+            r.tables.content_score == r.tables.vote_score,
+            format!(
+                "scores {}, votes {}",
+                r.tables.content_score, r.tables.vote_score
+            ),
+        ),
         verdict(
             n,
             "every published activity delivered to every peer",
@@ -148,6 +175,13 @@ pub fn markdown(s: &mut String, runs: &[ScaleoutRun]) {
             r.peers.iter().map(|p| p.missing).sum::<usize>(),
             r.peers.iter().map(|p| p.duplicates).collect::<Vec<_>>(),
             r.delivery_window,
+        );
+    }
+    for r in runs.iter().filter(|r| r.processes > 1) {
+        let _ = writeln!(
+            s,
+            "\n{}: applied out of journal order across processes (reported, not checked): sent {}, acknowledged {}, applied {}; refused by rc {:?}; tables {:?} against {:?} implied by the applied activities in sending order.",
+            r.name, r.sent, r.acked, r.processed, r.refused, r.tables, r.expected
         );
     }
     for r in runs {
