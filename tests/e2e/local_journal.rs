@@ -240,13 +240,18 @@ async fn a_full_disk_answers_503_never_202_and_recovers() {
     let mut acked = BTreeSet::from([id(0)]);
     let mut refused = 0;
     for n in 1..=300 {
-        let (status, v, _) = send(&s.base, &signer, &padded(n)).await;
+        let (status, v, retry_after) = send(&s.base, &signer, &padded(n)).await;
         match status {
             202 => {
                 acked.insert(id(n));
             }
             503 => {
                 assert_eq!(v["rc"], "LocalJournalUnavailable", "{v}");
+                assert_eq!(
+                    retry_after.as_deref(),
+                    Some("10"),
+                    "503 without Retry-After"
+                );
                 refused += 1;
                 if refused == 5 {
                     break;

@@ -23,6 +23,8 @@ fn queue_env() -> Vec<(&'static str, &'static str)> {
         ("SLUICE_DELIVERY_LEASE_SECS", "2"),
         ("SLUICE_DELIVERY_POLL_MS", "50"),
         ("SLUICE_DELIVERY_FLUSH_MS", "200"),
+        // The adaptive window (the default), bounded at 8: the crash bound checked below.
+        ("SLUICE_DELIVERY_WINDOW_MAX", "8"),
     ]
 }
 
@@ -247,6 +249,8 @@ async fn two_processes_share_the_instances_and_the_survivor_takes_over() {
 async fn retry_after_is_honoured_and_a_400_is_dropped_with_its_rc() {
     // Window 1, so the peer's scripted answers meet the activities in a known order.
     let mut env = queue_env();
+    env.retain(|(k, _)| *k != "SLUICE_DELIVERY_WINDOW_MAX");
+    env.push(("SLUICE_DELIVERY_CONCURRENCY", "fixed"));
     env.push(("SLUICE_DELIVERY_WINDOW", "1"));
     let (s, t) = sluice_on_test_db(&env).await;
     let alice = create_user(&s, "alice");

@@ -28,6 +28,7 @@ async fn two_processes_share_one_journal_without_doing_a_row_twice() {
     // Small batches, so that the work is cut into many claims.
     let mut env: Vec<(&str, &str)> = ENV.to_vec();
     env.push(("SLUICE_PIPELINE_BATCH_SIZE", "8"));
+    env.push(("SLUICE_PIPELINE_BATCH_MAX", "8"));
     let (s1, t) = sluice_on_test_db(&env).await;
     let s2 = second_process(&s1, &t, &env).await;
     let rows = Rows::new(t.db.clone());

@@ -14,9 +14,10 @@
 //! - [`send`]: serial or windowed senders;
 //! - [`observe`], [`scrape`], [`procstat`]: what is measured (journal, tables,
 //!   `pg_stat_statements`, sluice's `/metrics`, `/proc`);
-//! - [`scenario`]: one inbound scenario end to end; [`queue`]: the delivery scenario;
 //! - [`scaleout`]: one process, then three behind a [`balancer`] ([`fleet`]) under inbound
 //!   and delivery load ([`publisher`]), one killed mid-run ([`scaleout_report`]);
+//! - [`scenario`]: one inbound scenario end to end; [`queue`]: the delivery scenarios,
+//!   against the peers of [`delivery_peers`];
 //! - [`report`]: markdown or JSON, deterministic checks apart from speed targets.
 //!
 //! `sluice-bench --help` lists the options; `docs/benchmarks.md` has the results.
@@ -24,6 +25,7 @@
 #![deny(missing_docs)]
 
 pub mod balancer;
+pub mod delivery_peers;
 pub mod error;
 pub mod fleet;
 pub mod lemmy;

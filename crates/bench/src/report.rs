@@ -184,12 +184,15 @@ pub fn checks(o: &Outcome) -> Vec<Verdict> {
 /// The deterministic checks of one delivery scenario.
 pub fn queue_checks(q: &QueueOutcome) -> Vec<Verdict> {
     let n = &q.name;
-    vec![
+    let mut v = vec![
         verdict(
             n,
             "every published activity delivered once",
-            q.delivered == q.published,
-            format!("{} of {}", q.delivered, q.published),
+            q.delivered == q.published && q.duplicates == 0,
+            format!(
+                "{} of {}, {} accepted twice",
+                q.delivered, q.published, q.duplicates
+            ),
         ),
         verdict(
             n,
@@ -203,31 +206,95 @@ pub fn queue_checks(q: &QueueOutcome) -> Vec<Verdict> {
             q.all_verified,
             String::new(),
         ),
-    ]
+    ];
+    // Lower bounds the queue guarantees, read off the peer's own arrivals.
+    if let Some(ra) = q.retry_after_s {
+        let t = q.after_throttle;
+        v.push(verdict(
+            n,
+            "Retry-After honoured: each activity answered 429 came again only after it",
+            t.is_some_and(|t| t.shortest_retry_gap_s >= ra),
+            t.map_or("no 429 retried".into(), |t| {
+                format!(
+                    "shortest gap {:.2} s, Retry-After {ra:.0} s",
+                    t.shortest_retry_gap_s
+                )
+            }),
+        ));
+        v.push(verdict(
+            n,
+            "after a 429 the first retry is alone on the wire (window 1)",
+            t.is_some_and(|t| t.beside_first_retry == 0),
+            t.map_or(String::new(), |t| {
+                format!("{} beside it", t.beside_first_retry)
+            }),
+        ));
+    }
+    v
 }
 
 /// The speed targets for a delivery scenario.
 pub fn queue_targets(q: &QueueOutcome) -> Vec<Verdict> {
+    use crate::delivery_peers::PeerShape;
     if q.peer_delay_ms != 200 {
         return Vec::new();
     }
-    let (what, ok) = match q.window {
-        1 => (
+    let idle = q.peer_delay_ms as f64;
+    let mut v = Vec::new();
+    match (q.window.as_str(), q.shape) {
+        ("fixed 1", _) => v.push(verdict(
+            &q.name,
             "~5/s with window 1 (Lemmy 0.19.3)",
             q.delivered_per_s <= 6.0,
-        ),
-        8 => (
-            "≥ 30/s with the default window 8",
+            format!("{:.1}/s", q.delivered_per_s),
+        )),
+        ("fixed 8", _) => v.push(verdict(
+            &q.name,
+            "≥ 30/s with a fixed window of 8",
             q.delivered_per_s >= 30.0,
-        ),
-        _ => return Vec::new(),
-    };
-    vec![verdict(
-        &q.name,
-        what,
-        ok,
-        format!("{:.1}/s", q.delivered_per_s),
-    )]
+            format!("{:.1}/s", q.delivered_per_s),
+        )),
+        (w, PeerShape::Capacity(64)) if w.starts_with("adaptive") => v.push(verdict(
+            &q.name,
+            "≥ 150/s to a peer that takes 64 at once (adaptive window)",
+            q.delivered_per_s >= 150.0,
+            format!(
+                "{:.1}/s, window up to {:.0}",
+                q.delivered_per_s, q.window_max_seen
+            ),
+        )),
+        (w, PeerShape::Capacity(_)) if w.starts_with("adaptive") => {
+            let s = q.settled.unwrap_or_default();
+            v.push(verdict(
+                &q.name,
+                "the window settles at 4–8 for a peer with 4 workers",
+                q.settled.is_some() && (4.0..=8.0).contains(&s.window_mean),
+                format!(
+                    "mean {:.1} ({:.0}–{:.0}) over the second half",
+                    s.window_mean, s.window_min, s.window_max
+                ),
+            ));
+            v.push(verdict(
+                &q.name,
+                "its answer time within 1.5× its idle time",
+                q.settled.is_some() && s.answer_ms <= 1.5 * idle,
+                format!("{:.0} ms vs {idle:.0} ms idle", s.answer_ms),
+            ));
+        }
+        (_, PeerShape::Throttling { .. }) => v.push(verdict(
+            &q.name,
+            "the window drops to 1 after a 429",
+            q.window_min_after_429 == Some(1.0),
+            format!(
+                "window up to {:.0}, {} after the 429",
+                q.window_max_seen,
+                q.window_min_after_429
+                    .map_or("not sampled".into(), |w| format!("down to {w:.0}"))
+            ),
+        )),
+        _ => {}
+    }
+    v
 }
 
 /// The speed targets that apply to one inbound scenario.
@@ -383,18 +450,54 @@ pub fn markdown(r: &Report) -> String {
         }
     }
     if !r.queue.is_empty() {
-        s.push_str("\n| delivery scenario | peer answers in | window | delivered | delivered/s | order per object | total order |\n");
-        s.push_str("| --- | --- | --- | --- | --- | --- | --- |\n");
+        s.push_str("\n| delivery scenario | peer | window | delivered | delivered/s | window seen (max; settled mean, range) | answer time settled | after 429 | order per object | total order |\n");
+        s.push_str("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
         for q in &r.queue {
+            let peer = match q.shape {
+                crate::delivery_peers::PeerShape::Capacity(n) => {
+                    format!("{} ms, {n} at once", q.peer_delay_ms)
+                }
+                crate::delivery_peers::PeerShape::Throttling {
+                    after,
+                    refusals,
+                    retry_after_s,
+                } => {
+                    format!(
+                        "{} ms, 429 × {refusals} (Retry-After {retry_after_s} s) after {after}",
+                        q.peer_delay_ms
+                    )
+                }
+            };
+            let settled = q.settled.map_or("-".into(), |t| {
+                format!(
+                    "{:.0}; {:.1} ({:.0}–{:.0})",
+                    q.window_max_seen, t.window_mean, t.window_min, t.window_max
+                )
+            });
+            let answer = q
+                .settled
+                .map_or("-".into(), |t| format!("{:.0} ms", t.answer_ms));
+            let after = q.after_throttle.map_or("-".into(), |t| {
+                format!(
+                    "window {}, retried ≥ {:.2} s later, {} beside the first retry",
+                    q.window_min_after_429
+                        .map_or("?".into(), |w| format!("{w:.0}")),
+                    t.shortest_retry_gap_s,
+                    t.beside_first_retry
+                )
+            });
             let _ = writeln!(
                 s,
-                "| {} | {} ms | {} | {} of {} | {:.1} | {} | {} |",
+                "| {} | {} | {} | {} of {} | {:.1} | {} | {} | {} | {} | {} |",
                 q.name,
-                q.peer_delay_ms,
+                peer,
                 q.window,
                 q.delivered,
                 q.published,
                 q.delivered_per_s,
+                settled,
+                answer,
+                after,
                 if q.order_kept { "kept" } else { "BROKEN" },
                 if q.total_order_kept {
                     "kept"

@@ -9,8 +9,10 @@
 //! so callers can pipeline it inside their own transaction (`Conn::run_tx`) and the append is
 //! atomic with whatever caused it (e.g. marking the journal row done).
 //!
-//! Instance matching uses the inbox URL's authority (host[:port], lower case), as
-//! `sluice_apub::urls::authority` builds `instance.domain`.
+//! Instance matching uses the inbox URL's host in its one normal form
+//! (`sluice_trust::host::InstanceHost`, as `instance.domain` is stored), computed here in
+//! Rust and passed in: `https://Peer.example.:443/inbox` and `https://peer.example/inbox` are
+//! one instance, under one policy. An inbox without a normal form is not sent to.
 //!
 //! Protected boosts: a relay to a community's followers whose embedded activity's actor is
 //! on an origin in allow-list mode (`origin_federation`, read off the hot path by
@@ -19,6 +21,7 @@
 
 use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use sluice_trust::host::InstanceHost;
 
 /// Who receives an outbound activity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,8 +63,8 @@ pub struct Appended {
 
 const APPEND_TO_FOLLOWERS: &str = "\
 WITH input AS (
-    SELECT * FROM UNNEST($1::text[], $2::text[], $3::jsonb[], $4::text[], $5::text[]) WITH ORDINALITY
-        AS t(activity_id, actor_ap_id, raw, object_ap_id, community_ap_id, ord)
+    SELECT * FROM UNNEST($1::text[], $2::text[], $3::jsonb[], $4::text[], $5::text[], $6::text[])
+        WITH ORDINALITY AS t(activity_id, actor_ap_id, raw, object_ap_id, community_ap_id, origin, ord)
 ), ins AS (
     INSERT INTO outbound_activity (activity_id, actor_ap_id, raw, object_ap_id)
     SELECT activity_id, actor_ap_id, raw, object_ap_id FROM input ORDER BY ord
@@ -76,9 +79,7 @@ WITH input AS (
     JOIN community_follow f ON f.community_id = c.id AND f.state = 'accepted'
     JOIN person p ON p.id = f.person_id AND NOT p.local
     JOIN instance i ON i.id = p.instance_id AND i.policy <> 'block'
-    LEFT JOIN origin_federation o ON o.allowlist AND o.origin = lower(substring(
-        COALESCE(input.raw->'object'->'actor'->>'id', input.raw->'object'->>'actor')
-        from '^[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#@]+)'))
+    LEFT JOIN origin_federation o ON o.allowlist AND o.origin = input.origin
     WHERE o.origin IS NULL OR i.domain = o.origin
        OR EXISTS (SELECT 1 FROM origin_allowed a WHERE a.origin = o.origin AND a.domain = i.domain)
     GROUP BY ins.id, p.instance_id
@@ -97,11 +98,10 @@ WITH input AS (
     ON CONFLICT (activity_id) DO NOTHING
     RETURNING id, activity_id
 ), tg AS (
-    SELECT g.ord, g.inbox, lower(substring(g.inbox from '^[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#@]+)')) AS domain
-    FROM UNNEST($5::bigint[], $6::text[]) AS g(ord, inbox)
+    SELECT * FROM UNNEST($5::bigint[], $6::text[], $7::text[]) AS g(ord, inbox, domain)
 ), newi AS (
     INSERT INTO instance (domain)
-    SELECT DISTINCT domain FROM tg WHERE domain IS NOT NULL
+    SELECT DISTINCT domain FROM tg
     ON CONFLICT (domain) DO NOTHING
     RETURNING id, domain
 ), inst AS (
@@ -142,6 +142,22 @@ fn columns<'a>(items: impl Iterator<Item = &'a NewOutbound>) -> Columns {
         c.objects.push(i.object_ap_id.clone());
     }
     c
+}
+
+/// The normal form of a URL's host (`instance.domain`), or `None` when it has none.
+fn host_of(url: &str) -> Option<String> {
+    let url = url::Url::parse(url).ok()?;
+    InstanceHost::from_url(&url)
+        .ok()
+        .map(|h| h.as_str().to_owned())
+}
+
+/// The host of the actor of the activity a relay embeds: the origin whose allow-list may
+/// narrow where the relay goes (`None` when it names no actor, or the relay embeds none).
+fn relayed_origin(raw: &serde_json::Value) -> Option<String> {
+    let actor = raw.get("object")?.get("actor")?;
+    let id = actor.get("id").unwrap_or(actor).as_str()?;
+    host_of(id)
 }
 
 /// Appends `items` in order, one statement per audience kind (at most two round-trips'
@@ -197,12 +213,15 @@ async fn send(
                 Audience::Inboxes(_) => String::new(),
             })
             .collect();
+        let origins: Vec<Option<String>> =
+            followers.iter().map(|i| relayed_origin(&i.raw)).collect();
         crate::sql(APPEND_TO_FOLLOWERS)
             .bind::<Array<Text>, _>(cols.ids)
             .bind::<Array<Text>, _>(cols.actors)
             .bind::<Array<Jsonb>, _>(cols.raws)
             .bind::<Array<Nullable<Text>>, _>(cols.objects)
             .bind::<Array<Text>, _>(communities)
+            .bind::<Array<Nullable<Text>>, _>(origins)
             .load::<Appended>(&mut &*c)
             .await
     };
@@ -211,12 +230,17 @@ async fn send(
             return Ok(vec![]);
         }
         let cols = columns(direct.iter().copied());
-        let (mut ords, mut inboxes) = (Vec::new(), Vec::new());
+        let (mut ords, mut inboxes, mut domains) = (Vec::new(), Vec::new(), Vec::new());
         for (n, item) in direct.iter().enumerate() {
             if let Audience::Inboxes(list) = &item.audience {
                 for inbox in list {
+                    let Some(domain) = host_of(inbox) else {
+                        tracing::warn!(%inbox, "inbox without an instance host: not sent to");
+                        continue;
+                    };
                     ords.push(n as i64 + 1);
                     inboxes.push(inbox.clone());
+                    domains.push(domain);
                 }
             }
         }
@@ -227,6 +251,7 @@ async fn send(
             .bind::<Array<Nullable<Text>>, _>(cols.objects)
             .bind::<Array<BigInt>, _>(ords)
             .bind::<Array<Text>, _>(inboxes)
+            .bind::<Array<Text>, _>(domains)
             .load::<Appended>(&mut &*c)
             .await
     };

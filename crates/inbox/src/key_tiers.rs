@@ -174,10 +174,17 @@ impl From<KeyError> for Refusal {
                 url,
                 source,
                 remembered,
-            } => Refusal::new(
-                Rc::KeyFetchFailed,
-                transient_detail(&url, &source, &remembered),
-            ),
+            } => {
+                let r = Refusal::new(
+                    Rc::KeyFetchFailed,
+                    transient_detail(&url, &source, &remembered),
+                );
+                // While the failure is remembered, a retry gets the same answer.
+                match remembered {
+                    Some(left) => r.retry_after(left),
+                    None => r,
+                }
+            }
             e @ KeyError::Busy(wait) => {
                 Refusal::new(Rc::KeyFetchFailed, e.to_string()).retry_after(wait)
             }
@@ -665,6 +672,7 @@ mod tests {
             r.message,
             "https://a.example/u/x: timed out (remembered; retry in 2 s)"
         );
+        assert_eq!(r.retry_after, Some(Duration::from_millis(2500)));
         let missing = KeyError::Unfetchable {
             url,
             source: NetError::Status(404),

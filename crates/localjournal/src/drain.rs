@@ -8,14 +8,14 @@
 //!
 //! A batch the database refuses for anything but passing trouble is retried row by row;
 //! a row refused on its own is moved to `rejected/SEQ.json` beside the store (logged at
-//! error level), so it can neither block the rows behind it nor be lost.
+//! error level), so it can neither block the rows behind it nor be lost; what is there
+//! counts against the journal's bound ([`crate::rejected`]).
 
 use crate::LocalJournal;
 use crate::store::Stored;
 use sluice_db::{Db, DbError, Retry};
 use sluice_metrics::global;
 use sluice_stage::{Handle, Shutdown, Waker};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,6 +68,7 @@ async fn run(deps: DrainDeps, cfg: DrainConfig, shutdown: Shutdown) {
         let wait = match round(&journal, &db, cfg.batch_max.max(1), journaled.as_ref()).await {
             Ok(0) => {
                 backoff = first_backoff;
+                journal.rejected.recount_now_and_then();
                 // Appends wake with a kept wake-up, so none is missed between the read
                 // and this wait; the timeout is only a safety net.
                 Duration::from_secs(1)
@@ -132,7 +133,7 @@ async fn round(
                     Ok(inserted) => done(journal, vec![one], inserted, journaled).await?,
                     Err(e) if e.retry() != Retry::Never => return Err(Stop::Later),
                     Err(e) => {
-                        set_aside(journal.dir(), &one, &e)?;
+                        set_aside(journal, &one, &e)?;
                         done(journal, vec![one], 0, journaled).await?;
                     }
                 }
@@ -175,14 +176,17 @@ async fn insert(db: &Db, batch: &[Stored]) -> Result<usize, DbError> {
 
 /// Keeps a record the database will never take where a human can find it; while that
 /// fails, the record stays in the journal.
-fn set_aside(dir: &Path, s: &Stored, cause: &DbError) -> Result<(), Stop> {
-    let path = dir.join("rejected").join(format!("{}.json", s.seq));
-    let written = std::fs::create_dir_all(dir.join("rejected"))
-        .and_then(|()| std::fs::write(&path, s.record.encode()))
-        .and_then(|()| std::fs::File::open(&path)?.sync_all());
-    match written {
-        Ok(()) => {
-            tracing::error!(id = %s.record.activity_id, path = %path.display(), error = %cause, "local journal: the database refused a record; set aside");
+fn set_aside(journal: &LocalJournal, s: &Stored, cause: &DbError) -> Result<(), Stop> {
+    match journal.rejected.keep(s) {
+        Ok(path) => {
+            tracing::error!(
+                id = %s.record.activity_id,
+                path = %path.display(),
+                error = %cause,
+                rejected_bytes = journal.rejected.bytes(),
+                max_bytes = journal.cfg.max_bytes,
+                "local journal: the database refused a record; set aside (it counts against local_journal_max_bytes until the file is removed)"
+            );
             Ok(())
         }
         Err(e) => {

@@ -46,8 +46,10 @@ pub enum LocalJournalError {
     /// The pending records reached the configured bound (the database is away or slow).
     #[error("the local journal holds {bytes} of at most {max} bytes; retry later")]
     Full {
-        /// Pending bytes.
+        /// Pending bytes, with the set-aside ones.
         bytes: u64,
+        /// Of those, the records the database refused, set aside in `rejected/`.
+        rejected: u64,
         /// The bound.
         max: u64,
         /// What to tell the sender.
@@ -61,8 +63,14 @@ pub enum LocalJournalError {
     Closed,
 }
 
+/// What a 503 `LocalJournalUnavailable` asks the sender to wait. The store is reopened at the
+/// next append, so a disk that has room again takes appends at once; a failed disk needs an
+/// admin, and senders back off on their own after repeated 503s.
+pub const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(10);
+
 /// 429 `LocalJournalFull` with `Retry-After` when the bound is reached; 503
-/// `LocalJournalUnavailable` when nothing can be written. The cause stays in our log.
+/// `LocalJournalUnavailable` with `Retry-After` when nothing can be written. The cause stays
+/// in our log.
 impl From<LocalJournalError> for Refusal {
     fn from(e: LocalJournalError) -> Self {
         match e {
@@ -75,6 +83,7 @@ impl From<LocalJournalError> for Refusal {
                     Rc::LocalJournalUnavailable,
                     "the activity could not be stored; retry later",
                 )
+                .retry_after(UNAVAILABLE_RETRY_AFTER)
             }
         }
     }

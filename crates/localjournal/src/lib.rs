@@ -12,10 +12,10 @@
 //!   records, inserts them in one statement (`ON CONFLICT (activity_id) DO NOTHING`, their
 //!   own `received_at`), and only then removes them locally. A crash in between drains them
 //!   again, which the conflict clause makes harmless; a restart resumes with what is left.
-//! - **Bounded.** Pending record bytes beyond `max_bytes` refuse with 429
-//!   `LocalJournalFull` and `Retry-After`; a store that cannot write (disk full, read-only,
-//!   I/O error) refuses with 503 `LocalJournalUnavailable`: never a 202 for what is not on
-//!   disk.
+//! - **Bounded.** Pending record bytes, with those set aside in `rejected/` ([`rejected`]),
+//!   beyond `max_bytes` refuse with 429 `LocalJournalFull` and `Retry-After`; a store that
+//!   cannot write (disk full, read-only, I/O error) refuses with 503
+//!   `LocalJournalUnavailable` and `Retry-After`: never a 202 for what is not on disk.
 //! - **One owner.** A process holds an advisory lock on `LOCK` in the directory for as long
 //!   as the journal is open; a second process fails at start with [`OpenError::Locked`].
 //!
@@ -46,6 +46,7 @@ pub mod drain;
 mod error;
 pub mod recent;
 pub mod record;
+pub mod rejected;
 pub mod store;
 #[cfg(test)]
 mod store_figures;
@@ -97,6 +98,7 @@ pub struct Appended {
 pub struct LocalJournal {
     store: store::Store,
     recent: recent::RecentIds,
+    rejected: rejected::Rejected,
     cfg: LocalConfig,
     /// Woken after every commit that appended something (the drainer waits on it).
     appended: Waker,
@@ -109,6 +111,7 @@ impl LocalJournal {
         let appended = Waker::kept();
         let (store, pending_ids) = store::Store::open(&cfg.dir, appended.clone())?;
         let recent = recent::RecentIds::new(cfg.recent_ids);
+        let rejected = rejected::Rejected::open(&cfg.dir);
         for id in pending_ids {
             recent.insert(id);
         }
@@ -122,6 +125,7 @@ impl LocalJournal {
         Ok(LocalJournal {
             store,
             recent,
+            rejected,
             cfg,
             appended,
         })
@@ -135,10 +139,14 @@ impl LocalJournal {
         }
         let record = Record::new(row, chrono::Utc::now());
         let encoded = record.encode();
-        let (bytes, max) = (self.store.bytes(), self.cfg.max_bytes);
+        let (bytes, max) = (
+            self.store.bytes() + self.rejected.bytes(),
+            self.cfg.max_bytes,
+        );
         if bytes + encoded.len() as u64 > max {
             return Err(LocalJournalError::Full {
                 bytes,
+                rejected: self.rejected.bytes(),
                 max,
                 retry_after: self.cfg.retry_after,
             });
@@ -153,9 +161,14 @@ impl LocalJournal {
         self.store.depth()
     }
 
-    /// Their encoded bytes (what `max_bytes` bounds).
+    /// Their encoded bytes (what `max_bytes` bounds, with [`LocalJournal::rejected_bytes`]).
     pub fn bytes(&self) -> u64 {
         self.store.bytes()
+    }
+
+    /// Bytes of the records set aside in `rejected/` (counted against `max_bytes` too).
+    pub fn rejected_bytes(&self) -> u64 {
+        self.rejected.bytes()
     }
 
     /// The directory.

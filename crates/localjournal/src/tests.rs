@@ -17,6 +17,22 @@ fn row(n: u32) -> NewReceived {
     }
 }
 
+/// Runs the drainer until the journal is empty.
+async fn drain_all(cfg: drain::DrainConfig, j: &Arc<LocalJournal>, db: &sluice_db::Db) {
+    let stage = cfg.start(
+        drain::DrainDeps {
+            journal: j.clone(),
+            db: db.clone(),
+            journaled: None,
+        },
+        sluice_stage::Shutdown::new(),
+    );
+    while j.depth() > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    stage.stop().await;
+}
+
 #[tokio::test]
 async fn appended_records_survive_a_reopen_in_order_and_the_lock_refuses_a_second_opener() {
     let tmp = tempfile::tempdir().unwrap();
@@ -94,18 +110,7 @@ async fn the_drain_moves_everything_once_with_its_received_time() {
         batch_max: 7,
         ..Default::default()
     };
-    let stage = cfg.start(
-        drain::DrainDeps {
-            journal: j.clone(),
-            db: t.db.clone(),
-            journaled: None,
-        },
-        sluice_stage::Shutdown::new(),
-    );
-    while j.depth() > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    stage.stop().await;
+    drain_all(cfg, &j, &t.db).await;
 
     #[derive(diesel::QueryableByName)]
     struct Row {
@@ -145,4 +150,61 @@ async fn the_drain_moves_everything_once_with_its_received_time() {
         zero.received_at.timestamp_micros(),
         first_received.timestamp_micros()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_the_database_refuses_is_set_aside_and_counts_against_the_bound() {
+    let t = sluice_testkit::test_db().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = LocalConfig::new(tmp.path());
+    let j = Arc::new(LocalJournal::open(cfg.clone()).unwrap());
+    let mut refused = row(1);
+    // PostgreSQL's text cannot hold a NUL: this record alone is refused, for good.
+    refused.raw = "{\"id\": \"x\0\"}".into();
+    for r in [row(0), refused, row(2)] {
+        j.append(r).await.unwrap();
+    }
+    drain_all(drain::DrainConfig::default(), &j, &t.db).await;
+    let kept: Vec<_> = std::fs::read_dir(tmp.path().join(crate::rejected::DIR))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let record = crate::Record::decode(&std::fs::read(&kept[0]).unwrap()).unwrap();
+    assert_eq!(record.activity_id, row(1).activity_id);
+    let size = std::fs::metadata(&kept[0]).unwrap().len();
+    assert_eq!(j.rejected_bytes(), size);
+    drop(j);
+
+    // A later run counts the directory against its bound: no room for one more record.
+    let mut small = cfg.clone();
+    // Room for one record beside the set-aside one, were it not there.
+    small.max_bytes = size + 150;
+    let j = loop {
+        match LocalJournal::open(small.clone()) {
+            Ok(j) => break j,
+            Err(OpenError::Locked(_)) => tokio::task::yield_now().await,
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(j.rejected_bytes(), size);
+    match j.append(row(3)).await {
+        Err(LocalJournalError::Full { rejected, .. }) => assert_eq!(rejected, size),
+        other => panic!("{other:?}"),
+    }
+    // Removing the file (after reading it) gives the room back at the next count.
+    std::fs::remove_file(&kept[0]).unwrap();
+    j.rejected.recount();
+    assert_eq!(j.rejected_bytes(), 0);
+    assert!(!j.append(row(3)).await.unwrap().duplicate);
+}
+
+#[test]
+fn a_journal_that_cannot_write_answers_503_with_retry_after() {
+    let r = sluice_refusal::Refusal::from(LocalJournalError::Closed);
+    assert_eq!(r.rc, sluice_apub::Rc::LocalJournalUnavailable);
+    assert_eq!(r.status().as_u16(), 503);
+    assert_eq!(r.retry_after, Some(crate::error::UNAVAILABLE_RETRY_AFTER));
+    let resp = r.response();
+    assert_eq!(resp.headers().get("retry-after").unwrap(), "10");
 }

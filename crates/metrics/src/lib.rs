@@ -123,6 +123,8 @@ pub struct Metrics {
     pub queue_lag_seconds: prometheus::GaugeVec,
     /// Deliveries on the wire right now, by peer host.
     pub delivery_in_flight: IntGaugeVec,
+    /// The current delivery window (concurrency limit), by peer host.
+    pub delivery_window: IntGaugeVec,
     /// Journal rows deleted by pruning (done and ignored rows past their retention).
     pub journal_pruned_rows_total: IntCounter,
 
@@ -163,6 +165,8 @@ pub struct Metrics {
     pub local_journal_drain_batches_total: IntCounter,
     /// One group commit: the write and its fsync.
     pub local_journal_fsync_seconds: Histogram,
+    /// Bytes of the records the database refused, set aside in `rejected/`.
+    pub local_journal_rejected_bytes: IntGauge,
 
     /// Every collector registered above, for [`Metrics::catalog`].
     collectors: Vec<Box<dyn Collector>>,
@@ -399,6 +403,11 @@ impl Metrics {
                 "Deliveries on the wire right now, by peer host.",
                 &["host"],
             ),
+            delivery_window: r.gauge_vec(
+                "sluice_delivery_window",
+                "The current delivery window (concurrency limit), by peer host.",
+                &["host"],
+            ),
             fediseer_sync_total: r.counter_vec(
                 "sluice_fediseer_sync_total",
                 "Fediseer syncs by result (ok, failed, skipped).",
@@ -473,6 +482,10 @@ impl Metrics {
                 &[
                     0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5,
                 ],
+            ),
+            local_journal_rejected_bytes: r.gauge(
+                "sluice_local_journal_rejected_bytes",
+                "Bytes of the records the database refused, set aside in the local journal's rejected/ directory.",
             ),
             hosts: HostLabels::new(HOST_LABEL_CAP),
             registry: registry.clone(),

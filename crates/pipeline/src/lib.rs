@@ -39,6 +39,7 @@ mod relay;
 mod resolve;
 mod rules;
 pub mod settings;
+mod sizing;
 mod view;
 
 pub use fetch::{Disabled, Fetch, FetchFailure, NetFetcher};

@@ -20,6 +20,7 @@ use crate::forwarded::Unverified;
 use crate::metrics;
 use crate::outcome::Outcome;
 use crate::settings::PipelineConfig;
+use crate::sizing;
 use futures::FutureExt;
 use sluice_apub::{LocalUrls, Rc};
 use sluice_db::ingest::journal::{self, ClaimedActivity, Mark, Verdict};
@@ -27,7 +28,7 @@ use sluice_db::ingest::{self, Changes};
 use sluice_db::{Conn, Db, DbError, Retry};
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What one batch did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -58,6 +59,10 @@ pub struct Processor {
     batches: u64,
     unverified: Unverified,
     policy: sluice_db::policy_cache::PolicyCache,
+    /// Rows the next claim asks for (`sizing`).
+    limit: usize,
+    /// One round-trip on the connection, measured when it was taken.
+    rtt: Duration,
 }
 
 /// Retried rows (fetch timeouts, budgets, unresolved references, trouble) run in chunks of
@@ -87,6 +92,8 @@ impl Processor {
     /// A processor on `db`; it takes its connection on first use.
     pub fn new(db: Db, settings: PipelineConfig, fetcher: Arc<dyn Fetch>, urls: LocalUrls) -> Self {
         Processor {
+            limit: settings.batch_size,
+            rtt: Duration::ZERO,
             db,
             conn: None,
             env: Arc::new(Env { settings, urls }),
@@ -97,11 +104,17 @@ impl Processor {
         }
     }
 
-    /// Takes the connection (if not yet held) and prepares every pipeline statement on it.
+    /// Takes the connection (if not yet held), prepares every pipeline statement on it and
+    /// times one round-trip on it (the batch's size follows it: `sizing`).
     pub async fn warm_up(&mut self) -> Result<(), DbError> {
         if self.conn.is_none() {
             let mut conn = self.db.get().await?;
             ingest::warm_up(&mut conn).await?;
+            // The first ping prepares its statement; the second is one round-trip.
+            sluice_db::probe::ping(&mut conn).await?;
+            let start = Instant::now();
+            sluice_db::probe::ping(&mut conn).await?;
+            self.rtt = start.elapsed();
             self.conn = Some(conn);
         }
         Ok(())
@@ -118,17 +131,30 @@ impl Processor {
     /// Claims and processes one batch. An empty journal claims nothing.
     pub async fn run_once(&mut self) -> Result<BatchReport, DbError> {
         self.warm_up().await?;
+        let (asked, start) = (self.limit, Instant::now());
         // Boxed: a batch is a large state machine, kept off the caller's stack.
         let (result, spent) = sluice_metrics::spend::measure(Box::pin(self.batch())).await;
         match result {
             Ok((mut report, rows)) => {
                 report.roundtrips = spent.roundtrips.round() as u64;
                 metrics::batch(&report, &rows, &spent);
+                self.limit = sizing::next_limit(
+                    &self.env.settings,
+                    &sizing::Observed {
+                        asked,
+                        claimed: report.claimed,
+                        roundtrips: report.roundtrips,
+                        rtt: self.rtt,
+                        took: start.elapsed(),
+                        fetched: !spent.net.is_zero(),
+                    },
+                );
                 Ok(report)
             }
             Err(e) => {
                 // A connection that failed mid-batch is not trusted again.
                 self.conn = None;
+                self.limit = self.env.settings.batch_size;
                 Err(e)
             }
         }
@@ -137,7 +163,7 @@ impl Processor {
     async fn batch(&mut self) -> Result<(BatchReport, Vec<(ClaimedActivity, Outcome)>), DbError> {
         let settings = &self.env.settings;
         let (limit, owner, lease) = (
-            settings.batch_size as i64,
+            self.limit as i64,
             settings.node_id.clone(),
             settings.lease.as_secs_f64(),
         );

@@ -7,6 +7,9 @@ use std::time::Duration;
 pub struct PipelineConfig {
     /// Journal rows claimed per batch.
     pub batch_size: usize,
+    /// Most rows a batch grows to while the journal has a backlog and the database's
+    /// round-trips dominate the batch's time (`sizing`).
+    pub batch_max: usize,
     /// Claims of one row before it is given up (`failed`).
     pub max_attempts: u32,
     /// First retry delay after a transient failure; doubles per attempt.
@@ -48,6 +51,7 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
             batch_size: 512,
+            batch_max: 4096,
             max_attempts: 5,
             retry_base: Duration::from_secs(10),
             retry_max: Duration::from_secs(3600),

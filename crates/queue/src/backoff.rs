@@ -10,7 +10,10 @@
 //! The schedule is Lemmy's (0.19.4+): after the n-th consecutive failure step the instance
 //! waits `0` (n = 1: one immediate retry), then `min(1 day, 1.25^(n-1) s)`: 1.25 s, 1.6 s,
 //! 2 s, ... 7.5 s at n = 10, 69 s at n = 20, 11 min at n = 30, 1.7 h at n = 40, 16 h at
-//! n = 50, and 1 day from n = 52 on. A `Retry-After` longer than that wins (capped at a day).
+//! n = 50, and 1 day from n = 52 on. A `Retry-After` longer than that wins, up to an hour:
+//! a peer's one answer cannot park its deliveries for days (nor, with 0, make us retry at
+//! once more often than the schedule says); a peer that keeps asking keeps failing, and the
+//! schedule grows on its own.
 
 use sluice_apub::Rc;
 use sluice_net::{Delivered, NetError};
@@ -18,6 +21,8 @@ use std::time::Duration;
 
 /// Longest wait between two attempts.
 pub const MAX_DELAY: Duration = Duration::from_secs(24 * 3600);
+/// Longest `Retry-After` honoured from one answer.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 /// The wait after the `fail_count`-th consecutive failure step.
 pub fn retry_delay(fail_count: u32) -> Duration {
@@ -28,11 +33,16 @@ pub fn retry_delay(fail_count: u32) -> Duration {
     Duration::from_secs_f64(secs.min(MAX_DELAY.as_secs_f64()))
 }
 
-/// The wait after a failure step, honouring the peer's `Retry-After`.
+/// The wait after a failure step, honouring the peer's `Retry-After` (up to an hour).
 pub fn wait_after(fail_count: u32, retry_after: Option<Duration>) -> Duration {
     retry_delay(fail_count)
-        .max(retry_after.unwrap_or_default())
+        .max(honoured(retry_after))
         .min(MAX_DELAY)
+}
+
+/// The part of a peer's `Retry-After` we honour.
+pub fn honoured(retry_after: Option<Duration>) -> Duration {
+    retry_after.unwrap_or_default().min(MAX_RETRY_AFTER)
 }
 
 /// What one delivery attempt to one inbox came to.
@@ -120,7 +130,18 @@ mod tests {
         );
         assert_eq!(
             wait_after(3, Some(Duration::from_secs(1_000_000))),
-            MAX_DELAY
+            MAX_RETRY_AFTER,
+            "a hostile Retry-After parks the instance for an hour, not days"
+        );
+        assert_eq!(
+            wait_after(60, Some(Duration::from_secs(1_000_000))),
+            MAX_DELAY,
+            "the schedule's own day still applies"
+        );
+        assert_eq!(
+            wait_after(3, Some(Duration::ZERO)),
+            retry_delay(3),
+            "Retry-After: 0 does not shorten the schedule"
         );
     }
 

@@ -2,6 +2,7 @@
 //! instance, timed and counted per peer host.
 
 use crate::backoff::{Outcome, classify};
+use crate::concurrency::Signal;
 use crate::signers::Signers;
 use crate::window::Delivery;
 use sluice_apub::Rc;
@@ -16,6 +17,8 @@ pub struct Attempt {
     pub id: i64,
     /// One outcome per inbox tried.
     pub results: Vec<(String, Outcome)>,
+    /// What each request sent said about the peer's load.
+    pub signals: Vec<Signal>,
 }
 
 /// Posts `item` to each of its inboxes, signed as its actor.
@@ -45,6 +48,7 @@ pub async fn attempt(
             return Attempt {
                 id: item.id,
                 results,
+                signals: Vec::new(),
             };
         }
         Err(e) => {
@@ -61,6 +65,7 @@ pub async fn attempt(
                     .iter()
                     .map(|i| (i.clone(), o.clone()))
                     .collect(),
+                signals: Vec::new(),
             };
         }
     };
@@ -68,30 +73,36 @@ pub async fn attempt(
     let posts = item.inboxes.iter().map(|inbox| {
         let (client, signer, body, host) = (&client, &signer, item.body.clone(), &host);
         async move {
-            let outcome = match url::Url::parse(inbox) {
-                Err(e) => Outcome::Drop {
-                    reason: "refused",
-                    rc: Rc::InboxRefused,
-                    status: None,
-                    error: format!("inbox {inbox:?} is not a URL: {e}"),
-                },
+            let (outcome, signal) = match url::Url::parse(inbox) {
+                Err(e) => (
+                    Outcome::Drop {
+                        reason: "refused",
+                        rc: Rc::InboxRefused,
+                        status: None,
+                        error: format!("inbox {inbox:?} is not a URL: {e}"),
+                    },
+                    Signal::Neutral,
+                ),
                 Ok(url) => {
                     let _on_the_wire = InFlight::new(host);
                     let r = client.post_activity(&url, body, signer).await;
                     let o = classify(&r);
+                    let signal = Signal::of(&r);
                     count(host, &o, r.ok().map(|d| d.elapsed.as_secs_f64()));
-                    o
+                    (o, signal)
                 }
             };
             if !matches!(outcome, Outcome::Delivered) {
                 tracing::debug!(outbound = id, activity = %activity_id, inbox, ?outcome, "delivery failed");
             }
-            (inbox.clone(), outcome)
+            ((inbox.clone(), outcome), signal)
         }
     });
+    let (results, signals) = futures::future::join_all(posts).await.into_iter().unzip();
     Attempt {
         id: item.id,
-        results: futures::future::join_all(posts).await,
+        results,
+        signals,
     }
 }
 

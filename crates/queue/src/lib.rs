@@ -12,10 +12,12 @@
 //!    passes an id that commits later.
 //! 3. **One worker per instance** (`worker`), in exactly one process (the `lease`r holds
 //!    the instance's lease), delivering in outbound-id order through a bounded **window**
-//!    (`window`): up to `window` activities sent and not yet persisted as done, activities
-//!    about the same object never on the wire together, the cursor advancing only over a
-//!    contiguous run of finished ones. Each request is signed as its activity's local actor
-//!    (`signers`).
+//!    (`window`): up to the instance's current limit of activities sent and not yet
+//!    persisted as done, activities about the same object never on the wire together, the
+//!    cursor advancing only over a contiguous run of finished ones. The limit is fixed, or
+//!    learned from the instance's answer times, 429s and failures (`concurrency`: AIMD
+//!    against its own baseline), never above the configured maximum. Each request is
+//!    signed as its activity's local actor (`signers`).
 //! 4. **Failures** ([`backoff`]): transient ones back the instance off (Lemmy's schedule,
 //!    `Retry-After` honoured, one step per failing window); a 4xx drops that activity for
 //!    that instance with an rc; an instance failing for `dead_after` is dead until it sends
@@ -27,6 +29,7 @@
 #![deny(missing_docs)]
 
 pub mod backoff;
+mod concurrency;
 mod config;
 mod deliver;
 mod flush;
@@ -42,7 +45,7 @@ pub mod status;
 mod window;
 mod worker;
 
-pub use config::QueueConfig;
+pub use config::{QueueConfig, WindowConfig};
 pub use http::Api;
 pub use queue::{Deps, Queue};
 pub use signers::Signers;

@@ -62,7 +62,7 @@ impl QueueConfig {
         });
         tracing::info!(
             node = %shared.node.id,
-            window = shared.cfg.window,
+            window = ?shared.cfg.window,
             "send queue started"
         );
         // The flusher outlives the other tasks: it writes the cursors the draining workers

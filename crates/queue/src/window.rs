@@ -8,9 +8,16 @@
 //!   activities about one object never overtake each other on the wire.
 //! - The cursor is the end of the contiguous run of finished activities (delivered, dropped
 //!   with an rc, or skipped by policy). It never passes an unfinished one.
-//! - At most `size` activities are *sent and not yet covered by the persisted cursor* (in
-//!   flight, waiting for a retry, or finished but not yet written). A crash therefore
-//!   re-sends at most `size` activities per instance.
+//! - The window has a **maximum** (its crash bound, fixed at creation) and a current
+//!   **limit** (1 ..= maximum; the worker sets it from the instance's concurrency before
+//!   launching, see `crate::concurrency`). A new activity is launched only while fewer than
+//!   `limit` are *sent and not yet covered by the persisted cursor* (in flight, waiting for a
+//!   retry, or finished but not yet written), and a retry only while fewer than `limit` are
+//!   in flight. When the limit shrinks, what is already launched stays; nothing new goes
+//!   until the window is under the new limit.
+//! - Hence at most `maximum` activities are sent and not yet covered by the persisted cursor
+//!   (only a new launch adds to that count, and only below a limit ≤ maximum). A crash
+//!   therefore re-sends at most `maximum` activities per instance, however the limit moved.
 
 use bytes::Bytes;
 use std::collections::VecDeque;
@@ -67,7 +74,8 @@ pub enum Launch {
 /// The window.
 #[derive(Debug)]
 pub struct Window {
-    size: usize,
+    max: usize,
+    limit: usize,
     cursor: i64,
     persisted: i64,
     launched: VecDeque<Entry>,
@@ -76,16 +84,24 @@ pub struct Window {
 }
 
 impl Window {
-    /// A window of `size` starting after the persisted cursor `cursor`.
-    pub fn new(size: usize, cursor: i64) -> Self {
+    /// A window of at most `max` (its limit starts there) after the persisted cursor
+    /// `cursor`.
+    pub fn new(max: usize, cursor: i64) -> Self {
+        let max = max.max(1);
         Window {
-            size: size.max(1),
+            max,
+            limit: max,
             cursor,
             persisted: cursor,
             launched: VecDeque::new(),
             unpersisted: VecDeque::new(),
             queue: VecDeque::new(),
         }
+    }
+
+    /// Sets the current limit (clamped to 1 ..= the maximum); launches already made stay.
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit.clamp(1, self.max);
     }
 
     /// Adds fetched activities (in id order, after everything already held).
@@ -108,6 +124,13 @@ impl Window {
         self.launched.iter().filter(|e| e.counts()).count() + self.unpersisted.len()
     }
 
+    fn in_flight(&self) -> usize {
+        self.launched
+            .iter()
+            .filter(|e| e.state == State::InFlight)
+            .count()
+    }
+
     /// Some activity failed and waits for its retry.
     pub fn waiting(&self) -> bool {
         self.launched.iter().any(|e| e.state == State::Waiting)
@@ -116,7 +139,7 @@ impl Window {
     /// The window is full only because finished work is not yet persisted: a cursor write
     /// would let more go.
     pub fn needs_flush(&self) -> bool {
-        self.occupancy() >= self.size && !self.unpersisted.is_empty()
+        self.occupancy() >= self.limit && !self.unpersisted.is_empty()
     }
 
     fn retrying(&self) -> bool {
@@ -137,6 +160,9 @@ impl Window {
     /// with the launch). The worker asks only when it is not backing off.
     pub fn next(&mut self, epoch: u64) -> Option<Launch> {
         if self.waiting() {
+            if self.in_flight() >= self.limit {
+                return None;
+            }
             let pos = self
                 .launched
                 .iter()
@@ -165,9 +191,10 @@ impl Window {
             self.advance();
             return Some(Launch::Skipped(item.id));
         }
-        if self.occupancy() >= self.size || self.object_in_flight(&front.object) {
+        if self.occupancy() >= self.limit || self.object_in_flight(&front.object) {
             return None;
         }
+        debug_assert!(self.occupancy() < self.max, "the crash bound holds");
         let item = self.queue.pop_front()?;
         self.launched.push_back(Entry {
             item: item.clone(),
@@ -342,5 +369,84 @@ mod tests {
         }
         assert_eq!(skipped, vec![3, 4, 5]);
         assert_eq!(w.cursor(), 5, "every recalled activity is finished");
+    }
+
+    #[test]
+    fn a_shrinking_limit_keeps_what_is_launched_and_launches_nothing_until_under_it() {
+        let mut w = Window::new(8, 0);
+        w.extend((1..=12).map(|i| item(i, &format!("o{i}"))));
+        let ids: Vec<i64> = (0..8).map(|_| sent(w.next(0))).collect();
+        assert_eq!(ids, (1..=8).collect::<Vec<_>>());
+        w.set_limit(2);
+        assert!(w.next(0).is_none(), "8 launched, limit 2");
+        for id in 1..=6 {
+            w.complete(id, vec![]);
+        }
+        w.persisted(6);
+        assert_eq!(w.occupancy(), 2, "7 and 8 still in flight");
+        assert!(w.next(0).is_none(), "not under the new limit yet");
+        w.complete(7, vec![]);
+        w.persisted(7);
+        assert_eq!(sent(w.next(0)), 9);
+        assert!(w.next(0).is_none());
+        w.set_limit(100);
+        assert_eq!(w.limit, 8, "never above the maximum");
+    }
+
+    #[test]
+    fn retries_respect_the_limit() {
+        let mut w = Window::new(4, 0);
+        w.extend((1..=4).map(|i| item(i, &format!("o{i}"))));
+        for _ in 0..4 {
+            sent(w.next(0));
+        }
+        for id in 1..=4 {
+            w.complete(id, vec!["https://peer.example/inbox".into()]);
+        }
+        // The peer said 429: one request at a time.
+        w.set_limit(1);
+        assert_eq!(sent(w.next(1)), 1);
+        assert!(w.next(1).is_none(), "one retry on the wire at a limit of 1");
+        w.complete(1, vec![]);
+        assert_eq!(sent(w.next(1)), 2);
+    }
+
+    #[test]
+    fn the_crash_bound_holds_however_the_limit_moves() {
+        // A seeded walk through launches, answers, failures, writes and limit changes.
+        let mut seed = 0x2545_f491_u64;
+        let mut roll = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut w = Window::new(6, 0);
+        w.extend((1..=3000).map(|i| item(i, &format!("o{}", i % 5))));
+        let mut on_wire: Vec<i64> = Vec::new();
+        for _ in 0..20_000 {
+            match roll(6) {
+                0 => w.set_limit(1 + roll(10) as usize),
+                1 | 2 => {
+                    if let Some(Launch::Send(i)) = w.next(0) {
+                        on_wire.push(i.id);
+                    }
+                }
+                3 | 4 if !on_wire.is_empty() => {
+                    let id = on_wire.swap_remove(roll(on_wire.len() as u64) as usize);
+                    let failed = roll(8) == 0;
+                    let left = if failed {
+                        vec!["https://peer.example/inbox".into()]
+                    } else {
+                        vec![]
+                    };
+                    w.complete(id, left);
+                }
+                _ => w.persisted(w.cursor()),
+            }
+            assert!(w.occupancy() <= 6, "occupancy {}", w.occupancy());
+            assert!(w.in_flight() <= 6);
+        }
+        assert!(w.cursor() > 100, "the walk made progress: {}", w.cursor());
     }
 }

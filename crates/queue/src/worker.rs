@@ -1,5 +1,6 @@
-//! One remote instance's worker: fetch in outbound-id order, deliver through the window,
-//! back off on failure, hand the state to the flusher.
+//! One remote instance's worker: fetch in outbound-id order, deliver through the window
+//! (its limit read from the instance's concurrency before each launch, which every answer
+//! feeds: `crate::concurrency`), back off on failure, hand the state to the flusher.
 //!
 //! Failure steps: a transient failure of an attempt launched in the current failure epoch
 //! counts one step (fail_count + 1, a new backoff) and starts a new epoch; failures of
@@ -8,16 +9,17 @@
 //! peer answers) ends the failing streak. A streak older than `dead_after` marks the
 //! instance dead: the worker writes that and exits, and its lease is released.
 
-use crate::backoff::{Outcome, wait_after};
+use crate::backoff::{Outcome, honoured, wait_after};
+use crate::concurrency::Concurrency;
 use crate::deliver::{Attempt, attempt};
 use crate::policy;
 use crate::shared::{QueueState, Slot, Stop, Written};
 use crate::window::{Delivery, Launch, Window};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use sluice_apub::Rc;
 use sluice_db::delivery::{self, FailureRow, StateRow};
 use sluice_db::leases::ClaimedLease;
@@ -56,9 +58,12 @@ struct Worker {
     domain: String,
     label: String,
     window: Window,
+    concurrency: Concurrency,
+    gauge: WindowGauge,
     fetched_to: i64,
     more: bool,
-    in_flight: FuturesUnordered<BoxFuture<'static, Attempt>>,
+    /// Attempts on the wire, with their concurrency tickets.
+    in_flight: FuturesUnordered<BoxFuture<'static, (u64, Attempt)>>,
     health: Health,
     failures: Vec<FailureRow>,
     dirty: bool,
@@ -74,11 +79,15 @@ struct Worker {
 pub async fn run(shared: Arc<QueueState>, start: Start) {
     let c = start.claimed;
     let (id, generation) = (c.instance_id, start.generation);
+    let concurrency = shared.cfg.window.concurrency();
+    let label = QueueState::label(&c.domain);
     let mut w = Worker {
         id,
-        label: QueueState::label(&c.domain),
+        gauge: WindowGauge::new(&label, concurrency.limit()),
+        label,
         domain: c.domain,
-        window: Window::new(shared.cfg.window, c.last_delivered_id),
+        window: Window::new(concurrency.max(), c.last_delivered_id),
+        concurrency,
         fetched_to: c.last_delivered_id,
         more: false,
         in_flight: FuturesUnordered::new(),
@@ -151,7 +160,9 @@ impl Worker {
     async fn wait(&mut self) -> bool {
         let backoff = self.backoff_remaining();
         tokio::select! {
-            Some(a) = self.in_flight.next(), if !self.in_flight.is_empty() => self.on_attempt(a),
+            Some((ticket, a)) = self.in_flight.next(), if !self.in_flight.is_empty() => {
+                self.on_attempt(ticket, a)
+            }
             _ = tokio::time::sleep(backoff.unwrap_or_default()), if backoff.is_some() => {}
             r = self.hint.changed() => return r.is_ok(),
             r = self.stop.changed() => return r.is_ok(),
@@ -178,7 +189,11 @@ impl Worker {
 
     /// Reads more of the log when the window runs low and there is more to read.
     async fn refill(&mut self) -> Result<(), sluice_db::DbError> {
-        let batch = self.shared.cfg.fetch_batch.max(2 * self.shared.cfg.window);
+        let batch = self
+            .shared
+            .cfg
+            .fetch_batch
+            .max(2 * self.shared.cfg.window.max());
         let hinted = *self.hint.borrow_and_update() > self.fetched_to;
         if self.window.queued() >= batch / 2 || !(self.more || hinted) {
             return Ok(());
@@ -268,6 +283,7 @@ impl Worker {
                 self.dirty = true;
             }
         }
+        self.window.set_limit(self.concurrency.limit());
         while let Some(step) = self.window.next(self.health.epoch) {
             match step {
                 Launch::Skipped(id) => {
@@ -279,21 +295,23 @@ impl Worker {
                     self.dirty = true;
                 }
                 Launch::Send(item) => {
+                    let ticket = self.concurrency.launched(self.window.occupancy());
                     let (client, signers) =
                         (self.shared.client.clone(), self.shared.signers.clone());
-                    self.in_flight.push(Box::pin(attempt(
-                        client,
-                        signers,
-                        item,
-                        self.label.clone(),
-                    )));
+                    let sent = attempt(client, signers, item, self.label.clone());
+                    self.in_flight
+                        .push(Box::pin(sent.map(move |a| (ticket, a))));
                 }
             }
         }
     }
 
-    fn on_attempt(&mut self, a: Attempt) {
+    fn on_attempt(&mut self, ticket: u64, a: Attempt) {
         let now = Utc::now();
+        for signal in &a.signals {
+            self.concurrency.observe(ticket, *signal);
+        }
+        self.gauge.set(self.concurrency.limit());
         let mut remaining = Vec::new();
         let mut transient: Option<(Option<Duration>, String)> = None;
         let mut delivered = false;
@@ -343,8 +361,8 @@ impl Worker {
                 h.dead = true;
                 tracing::warn!(instance = %self.domain, since = %since, "instance marked dead: no successful delivery for too long");
             }
-        } else if let Some(ra) = retry_after {
-            let later = now + ra;
+        } else if retry_after.is_some() {
+            let later = now + honoured(retry_after);
             h.next_retry_at = Some(h.next_retry_at.map_or(later, |t| t.max(later)));
         }
     }
@@ -377,5 +395,35 @@ impl Worker {
             tracing::warn!(instance = %self.domain, cursor, "stopping without the final cursor written");
         }
         tracing::debug!(instance = %self.domain, cursor, "delivery worker stopped");
+    }
+}
+
+/// This worker's share of `sluice_delivery_window` (its host label's gauge may be shared with
+/// other hosts, `other`): added while it runs, taken back when it ends.
+struct WindowGauge {
+    gauge: sluice_metrics::prometheus::IntGauge,
+    value: i64,
+}
+
+impl WindowGauge {
+    fn new(label: &str, limit: usize) -> Self {
+        let gauge = sluice_metrics::global()
+            .delivery_window
+            .with_label_values(&[label]);
+        let mut g = WindowGauge { gauge, value: 0 };
+        g.set(limit);
+        g
+    }
+
+    fn set(&mut self, limit: usize) {
+        let limit = limit.min(i64::MAX as usize) as i64;
+        self.gauge.add(limit - self.value);
+        self.value = limit;
+    }
+}
+
+impl Drop for WindowGauge {
+    fn drop(&mut self) {
+        self.gauge.sub(self.value);
     }
 }

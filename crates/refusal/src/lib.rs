@@ -16,6 +16,11 @@ use std::time::Duration;
 /// seconds.
 pub const DATABASE_RETRY_AFTER: Duration = Duration::from_secs(10);
 
+/// What a 429 or 503 asks the sender to wait when its code gives no better figure: a sender
+/// told nothing retries at once (Mastodon and Lemmy keep their own schedule, but other
+/// senders and proxies read the header), which piles onto the trouble it was told about.
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(10);
+
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
@@ -70,10 +75,18 @@ impl Refusal {
         }
     }
 
+    /// `Retry-After`, if any: the refusal's own, else [`DEFAULT_RETRY_AFTER`] for every
+    /// 429 and 503 (each asks the sender to come back, so each says when).
+    pub fn retry_after_sent(&self) -> Option<Duration> {
+        let status = self.status().as_u16();
+        self.retry_after
+            .or_else(|| matches!(status, 429 | 503).then_some(DEFAULT_RETRY_AFTER))
+    }
+
     /// The HTTP answer.
     pub fn response(&self) -> HttpResponse {
         let mut b = HttpResponse::build(self.status());
-        if let Some(after) = self.retry_after {
+        if let Some(after) = self.retry_after_sent() {
             b.insert_header(("Retry-After", after.as_secs().max(1).to_string()));
         }
         b.json(serde_json::json!({ "rc": self.rc.code(), "error": self.message }))
@@ -163,5 +176,28 @@ mod tests {
             Refusal::from(DbError::Config("bad".into())).rc,
             Rc::Internal
         );
+    }
+
+    #[test]
+    fn every_429_and_503_says_when_to_come_back() {
+        for rc in Rc::ALL {
+            let r = Refusal::new(*rc, "x");
+            let status = r.status().as_u16();
+            let header = r.response().headers().get("retry-after").cloned();
+            if matches!(status, 429 | 503) {
+                let secs: u64 = header
+                    .unwrap_or_else(|| panic!("{rc} ({status}) without Retry-After"))
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert!(secs >= 1, "{rc}");
+            } else {
+                assert!(header.is_none(), "{rc} ({status}) with Retry-After");
+            }
+        }
+        // A code's own figure wins over the default.
+        let r = Refusal::new(Rc::LocalJournalUnavailable, "x").retry_after(Duration::from_secs(3));
+        assert_eq!(r.response().headers().get("retry-after").unwrap(), "3");
     }
 }

@@ -38,7 +38,8 @@ pub struct Config {
     /// Bearer token of the local APIs (`/api/v1/publish`, `/api/v1/federation`); unset
     /// disables them.
     pub publish_token: Option<String>,
-    /// Deliveries to one instance sent and not yet persisted as done (1: strictly serial).
+    /// `delivery_concurrency = "fixed"`: deliveries to one instance sent and not yet
+    /// persisted as done (1: strictly serial).
     #[serde(deserialize_with = "flexible")]
     pub delivery_window: usize,
     /// An instance failing this long without a success is dead (skipped until it sends us
@@ -220,6 +221,29 @@ pub struct Config {
     pub policy_file: Option<PathBuf>,
     /// Where `plugin` policies' scripts are (unset: `<data_dir>/plugins`).
     pub plugins_dir: Option<PathBuf>,
+
+    // --- the delivery window (ARCHITECTURE.md, "The send queue") ---
+    /// `adaptive`: each instance's window is learned from its answers, up to
+    /// `delivery_window_max`; `fixed`: always `delivery_window`.
+    pub delivery_concurrency: DeliveryConcurrency,
+    /// `delivery_concurrency = "adaptive"`: the largest window (a crash re-sends at most this
+    /// many activities per instance).
+    #[serde(deserialize_with = "flexible")]
+    pub delivery_window_max: usize,
+    /// Most journal rows a pipeline batch grows to while there is a backlog and the
+    /// database's round-trips take most of the batch's time (a distant database).
+    #[serde(deserialize_with = "flexible")]
+    pub pipeline_batch_max: usize,
+}
+
+/// How each instance's delivery window is sized.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryConcurrency {
+    /// Learned per instance (AIMD on its answer times, 429s and failures).
+    Adaptive,
+    /// Always `delivery_window`.
+    Fixed,
 }
 
 /// Where the inbox makes an activity durable before its 202.
@@ -335,6 +359,9 @@ impl Default for Config {
             local_journal_max_bytes: 1 << 30,
             policy_file: None,
             plugins_dir: None,
+            delivery_concurrency: DeliveryConcurrency::Adaptive,
+            delivery_window_max: 64,
+            pipeline_batch_max: 4096,
         }
     }
 }
@@ -394,16 +421,22 @@ impl Config {
             sources.push((key, var));
         }
 
-        let cfg: Config = Config::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
-            let msg = e.to_string();
-            let culprit = sources
-                .iter()
-                .find(|(k, _)| msg.contains(&format!("`{k}`")) || msg.contains(k.as_str()));
-            ConfigError {
-                source_name: culprit.map(|(_, s)| s.clone()).unwrap_or(file_name.clone()),
-                message: msg.trim().to_string(),
-            }
-        })?;
+        let mut cfg: Config =
+            Config::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
+                let msg = e.to_string();
+                let culprit = sources
+                    .iter()
+                    .find(|(k, _)| msg.contains(&format!("`{k}`")) || msg.contains(k.as_str()));
+                ConfigError {
+                    source_name: culprit.map(|(_, s)| s.clone()).unwrap_or(file_name.clone()),
+                    message: msg.trim().to_string(),
+                }
+            })?;
+        let set = |key: &str| sources.iter().any(|(k, _)| k == key);
+        // A configuration from before the adaptive window that sets a fixed one keeps it.
+        if set("delivery_window") && !set("delivery_concurrency") {
+            cfg.delivery_concurrency = DeliveryConcurrency::Fixed;
+        }
         cfg.validate(&sources)?;
         Ok(cfg)
     }
@@ -476,6 +509,9 @@ impl Config {
             "local_journal_max_bytes",
             "policy_file",
             "plugins_dir",
+            "delivery_concurrency",
+            "delivery_window_max",
+            "pipeline_batch_max",
         ]
     }
 
@@ -491,6 +527,20 @@ impl Config {
             source_name: src("domain"),
             message: e.to_string(),
         })?;
+        // A size that would not apply under the mode asked for is an error, not ignored.
+        let (unused, mode) = match self.delivery_concurrency {
+            DeliveryConcurrency::Adaptive => ("delivery_window", "fixed"),
+            DeliveryConcurrency::Fixed => ("delivery_window_max", "adaptive"),
+        };
+        if src(unused) != "default" {
+            return Err(ConfigError {
+                source_name: src(unused),
+                message: format!(
+                    "{unused} applies only with delivery_concurrency = \"{mode}\" \
+                     (delivery_window: the fixed window; delivery_window_max: the adaptive one's bound)"
+                ),
+            });
+        }
         if !(0.1..=3600.0).contains(&self.inbox_refusal_flush_s) {
             return Err(ConfigError {
                 source_name: src("inbox_refusal_flush_s"),
@@ -543,6 +593,7 @@ impl Config {
             ),
             ("inbox_actor_lookup_burst", self.inbox_actor_lookup_burst),
             ("local_journal_max_bytes", self.local_journal_max_bytes),
+            ("delivery_window_max", self.delivery_window_max as u64),
         ] {
             if value == 0 {
                 return Err(ConfigError {
@@ -564,6 +615,7 @@ impl Config {
                 self.pipeline_fetch_per_activity,
             ),
             ("pipeline_fetch_per_batch", self.pipeline_fetch_per_batch),
+            ("pipeline_batch_max", self.pipeline_batch_max),
         ] {
             if n == 0 {
                 return Err(ConfigError {
@@ -817,6 +869,7 @@ impl Config {
         use std::time::Duration;
         sluice_pipeline::PipelineConfig {
             batch_size: self.pipeline_batch_size,
+            batch_max: self.pipeline_batch_max.max(self.pipeline_batch_size),
             max_attempts: self.pipeline_max_attempts,
             retry_base: Duration::from_secs_f64(self.pipeline_retry_base_seconds),
             retry_max: Duration::from_secs_f64(self.pipeline_retry_max_seconds),
@@ -845,7 +898,14 @@ impl Config {
     pub fn queue(&self) -> sluice_queue::QueueConfig {
         use std::time::Duration;
         sluice_queue::QueueConfig {
-            window: self.delivery_window,
+            window: match self.delivery_concurrency {
+                DeliveryConcurrency::Fixed => {
+                    sluice_queue::WindowConfig::Fixed(self.delivery_window)
+                }
+                DeliveryConcurrency::Adaptive => sluice_queue::WindowConfig::Adaptive {
+                    max: self.delivery_window_max,
+                },
+            },
             dead_after: Duration::from_secs(self.delivery_dead_after_secs),
             lease_ttl: Duration::from_secs(self.delivery_lease_secs),
             poll_interval: Duration::from_millis(self.delivery_poll_ms),
@@ -1017,6 +1077,45 @@ mod tests {
         assert_eq!(with("16", "16"), 8, "pool_size - 8");
         assert_eq!(with("4", "16"), 1, "at least one");
         assert_eq!(with("64", "4"), 4, "a smaller setting stands");
+    }
+
+    #[test]
+    fn the_delivery_window_is_adaptive_unless_fixed_and_each_size_needs_its_mode() {
+        let load = |vars: &[(&str, &str)]| Config::load(None, env(vars));
+        assert_eq!(
+            load(&[]).unwrap().queue().window,
+            sluice_queue::WindowConfig::Adaptive { max: 64 }
+        );
+        let fixed = load(&[
+            ("SLUICE_DELIVERY_CONCURRENCY", "fixed"),
+            ("SLUICE_DELIVERY_WINDOW", "1"),
+        ])
+        .unwrap();
+        assert_eq!(fixed.queue().window, sluice_queue::WindowConfig::Fixed(1));
+        assert_eq!(
+            load(&[("SLUICE_DELIVERY_WINDOW", "4")])
+                .unwrap()
+                .queue()
+                .window,
+            sluice_queue::WindowConfig::Fixed(4),
+            "a fixed window set without a mode keeps its meaning"
+        );
+        let e = load(&[
+            ("SLUICE_DELIVERY_CONCURRENCY", "adaptive"),
+            ("SLUICE_DELIVERY_WINDOW", "4"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.source_name, "SLUICE_DELIVERY_WINDOW", "{e}");
+        let e = load(&[
+            ("SLUICE_DELIVERY_CONCURRENCY", "fixed"),
+            ("SLUICE_DELIVERY_WINDOW_MAX", "4"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.source_name, "SLUICE_DELIVERY_WINDOW_MAX", "{e}");
+        let e = load(&[("SLUICE_DELIVERY_WINDOW_MAX", "0")]).unwrap_err();
+        assert_eq!(e.source_name, "SLUICE_DELIVERY_WINDOW_MAX", "{e}");
+        let e = load(&[("SLUICE_DELIVERY_CONCURRENCY", "auto")]).unwrap_err();
+        assert_eq!(e.source_name, "SLUICE_DELIVERY_CONCURRENCY", "{e}");
     }
 
     #[test]

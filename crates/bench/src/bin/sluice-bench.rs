@@ -8,6 +8,7 @@
 //! ```
 
 use clap::Parser;
+use sluice_bench::delivery_peers::PeerShape;
 use sluice_bench::machine::{self, Machine};
 use sluice_bench::queue::{self, QueueScenario};
 use sluice_bench::report::{self, Report};
@@ -197,26 +198,63 @@ fn scenarios(a: &Args) -> Result<Vec<Scenario>, BenchError> {
     Ok(out)
 }
 
-/// A peer answering in 200 ms, window 1 (Lemmy 0.19.3's serial queue) vs sluice's default.
-/// Activities are about 50 objects in turn: those about one object are never in flight
-/// together, so with as few objects as the window the window could not fill.
+/// Peers answering in 200 ms: window 1 (Lemmy 0.19.3's serial queue) and a fixed 8 against
+/// a peer that takes 64 at once; then sluice's default, the adaptive window, against that
+/// peer, a peer with 4 workers (its answer time doubles at 8 concurrent requests) and a
+/// peer that answers 429 for a while. Activities are about 200 objects in turn: those about
+/// one object are never in flight together, so with fewer objects than the window the
+/// window could not fill.
 fn queue_scenarios(quick: bool) -> Vec<QueueScenario> {
-    let (serial, windowed) = if quick { (10, 40) } else { (50, 300) };
+    let n = |full: usize, small: usize| if quick { small } else { full };
+    let sc = |name: &str, window, activities, shape| QueueScenario {
+        name: name.into(),
+        peer_delay: Duration::from_millis(200),
+        window,
+        activities,
+        objects: 200,
+        shape,
+    };
+    let throttled = sc(
+        "delivery-200ms-adaptive-429",
+        None,
+        n(400, 40),
+        PeerShape::Throttling {
+            after: n(150, 20),
+            refusals: n(8, 3),
+            retry_after_s: n(2, 1) as u64,
+        },
+    );
+    let window1 = sc(
+        "delivery-200ms-window1",
+        Some(1),
+        n(50, 10),
+        PeerShape::Capacity(64),
+    );
+    // CI's quick run keeps the two that carry the most checks (each scenario starts a sluice).
+    if quick {
+        return vec![window1, throttled];
+    }
     vec![
-        QueueScenario {
-            name: "delivery-200ms-window1".into(),
-            peer_delay: Duration::from_millis(200),
-            window: Some(1),
-            activities: serial,
-            objects: 50,
-        },
-        QueueScenario {
-            name: "delivery-200ms-default-window".into(),
-            peer_delay: Duration::from_millis(200),
-            window: None,
-            activities: windowed,
-            objects: 50,
-        },
+        window1,
+        sc(
+            "delivery-200ms-fixed8",
+            Some(8),
+            300,
+            PeerShape::Capacity(64),
+        ),
+        sc(
+            "delivery-200ms-adaptive-takes64",
+            None,
+            3000,
+            PeerShape::Capacity(64),
+        ),
+        sc(
+            "delivery-200ms-adaptive-4workers",
+            None,
+            500,
+            PeerShape::Capacity(4),
+        ),
+        throttled,
     ]
 }
 
@@ -360,9 +398,10 @@ async fn run(a: Args) -> Result<Report, BenchError> {
             eprintln!("delivery scenario {}", sc.name);
             let q = queue::run(&bench.stack, &bench.server, &bench.client, &sc).await?;
             eprintln!(
-                "  {:.1} delivered/s, order {}",
+                "  {:.1} delivered/s, order {}, window up to {:.0}",
                 q.delivered_per_s,
-                if q.order_kept { "kept" } else { "BROKEN" }
+                if q.order_kept { "kept" } else { "BROKEN" },
+                q.window_max_seen
             );
             report.checks.extend(report::queue_checks(&q));
             if !a.quick {

@@ -136,3 +136,87 @@ async fn followers_are_grouped_per_instance_and_inboxes_per_host() {
         ]
     );
 }
+
+/// A host written another way (case, trailing dot, default port) is the same instance, under
+/// the same policy; a relay of an allow-list origin's content is narrowed whichever way its
+/// actor's id spells the origin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hosts_are_matched_in_their_normal_form() {
+    let t = test_db().await;
+    for sql in [
+        "INSERT INTO instance (id, domain, policy) VALUES (1, 'local.example', 'none'), \
+         (2, 'a.example', 'none'), (3, 'b.example', 'none'), (4, 'blocked.example', 'block'), \
+         (5, 'origin.example', 'none')",
+        "INSERT INTO community (id, ap_id, instance_id, local, name, title, inbox) VALUES \
+         (1, 'https://local.example/c/main', 1, true, 'main', 'Main', 'https://local.example/c/main/inbox')",
+        "INSERT INTO person (id, ap_id, instance_id, local, name, inbox, shared_inbox) VALUES \
+         (1, 'https://a.example/u/1', 2, false, 'a1', 'https://a.example/u/1/inbox', NULL), \
+         (2, 'https://b.example/u/2', 3, false, 'b2', 'https://b.example/u/2/inbox', NULL)",
+        "INSERT INTO community_follow (community_id, person_id, state) VALUES \
+         (1, 1, 'accepted'), (1, 2, 'accepted')",
+        "INSERT INTO origin_federation (origin, allowlist) VALUES ('origin.example', true)",
+        "INSERT INTO origin_allowed (origin, domain) VALUES ('origin.example', 'a.example')",
+        "SELECT setval('instance_id_seq', 100), setval('person_id_seq', 100), \
+         setval('community_id_seq', 100)",
+    ] {
+        exec(&t.db, sql).await;
+    }
+
+    let relay = |n: u32, actor: serde_json::Value| NewOutbound {
+        activity_id: format!("https://local.example/activities/announce/{n}"),
+        actor_ap_id: "https://local.example/c/main".into(),
+        raw: json!({"type": "Announce", "object": {"type": "Create", "actor": actor}}),
+        object_ap_id: None,
+        audience: Audience::FollowersOf("https://local.example/c/main".into()),
+    };
+    let items = vec![
+        relay(1, json!("https://Origin.Example.:443/u/x")),
+        relay(2, json!({"id": "https://origin.example/u/x"})),
+        relay(3, json!("https://elsewhere.example/u/y")),
+        NewOutbound {
+            activity_id: "https://local.example/activities/accept/4".into(),
+            actor_ap_id: "https://local.example/c/main".into(),
+            raw: json!({"type": "Accept"}),
+            object_ap_id: None,
+            audience: Audience::Inboxes(vec![
+                "https://BLOCKED.example.:443/u/4/inbox".into(),
+                "https://A.Example:443/u/1/inbox".into(),
+                "not a url".into(),
+            ]),
+        },
+    ];
+    let appended =
+        t.db.get()
+            .await
+            .unwrap()
+            .run_tx("append", move |c| {
+                async move { append(c, &items).await }.boxed()
+            })
+            .await
+            .unwrap();
+    let targets: Vec<usize> = appended.iter().map(|a| a.targets as usize).collect();
+    assert_eq!(
+        targets,
+        vec![1, 1, 2, 1],
+        "the origin's relays go to a.example only, whatever the spelling; another actor's to \
+         both followers; the Accept to a.example, never to the blocked instance: {appended:?}"
+    );
+
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let instances: Vec<Count> =
+        t.db.run("instances", |c| {
+            sluice_db::sql("SELECT count(*) AS n FROM instance")
+                .load(c)
+                .boxed()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        instances[0].n, 5,
+        "no second row for a second spelling of a host"
+    );
+}

@@ -451,3 +451,73 @@ async fn a_block_recalls_what_a_window_has_not_yet_delivered() {
     assert!(peer.received().iter().all(|h| h.status == 429));
     q.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_adaptive_window_after_a_429_waits_then_sends_one_at_a_time() {
+    let t = sluice_testkit::test_db().await;
+    let alice = local_actor(&t.db, "alice").await;
+    let peer = trusting_peer(&t.db).await;
+    let answer = Duration::from_millis(50);
+    peer.inbox_delay(Some(answer));
+    // Fine long enough for the window to grow, then "slow down" three times.
+    peer.inbox_reply_next(30, Reply::Lemmy);
+    peer.inbox_reply_next(
+        3,
+        Reply::TooManyRequests {
+            retry_after: "1".to_string(),
+        },
+    );
+    let cfg = sluice_queue::QueueConfig {
+        window: sluice_queue::WindowConfig::Adaptive { max: 16 },
+        ..fast(1)
+    };
+    let q = queue(&t.db, cfg);
+    let items = (1..=60)
+        .map(|n| {
+            (
+                alice.clone(),
+                activity(&alice, n, &format!("http://x/o{}", n % 10)),
+            )
+        })
+        .collect();
+    let out = enqueue(&t.db, items, &[peer.shared_inbox()]).await;
+    let got = peer.wait_accepted(60, LIMIT).await.unwrap();
+    let unique: HashSet<&String> = got.iter().collect();
+    assert_eq!((unique.len(), got.len()), (60, 60), "each exactly once");
+    let hits = peer.received();
+    assert_in_order_per_object(&hits);
+    assert!(
+        hits[..30].windows(2).any(|w| w[1].at < w[0].at + answer),
+        "the window had grown past 1 before the 429s"
+    );
+    // Every activity answered 429 came again only after its Retry-After (a lower bound the
+    // queue guarantees, measured from the earliest the answer can have left the peer).
+    let refused: Vec<&Received> = hits.iter().filter(|h| h.status == 429).collect();
+    assert!(!refused.is_empty());
+    for r in &refused {
+        let again = hits
+            .iter()
+            .find(|h| h.seq > r.seq && h.activity_id == r.activity_id)
+            .expect("retried");
+        let waited = again.at.saturating_duration_since(r.at + answer);
+        assert!(waited >= Duration::from_secs(1), "retried after {waited:?}");
+    }
+    // The window fell to 1: the first retry is alone on the wire until it is answered.
+    let first = hits
+        .iter()
+        .filter(|h| {
+            refused
+                .iter()
+                .any(|r| r.activity_id == h.activity_id && h.seq > r.seq)
+        })
+        .min_by_key(|h| h.seq)
+        .unwrap();
+    let beside = hits
+        .iter()
+        .filter(|h| h.seq != first.seq && h.at >= first.at && h.at < first.at + answer)
+        .count();
+    assert_eq!(beside, 0, "nothing beside the first retry");
+    let last = *out.last().unwrap();
+    wait_state(&t.db, peer.domain(), LIMIT, |s| s.last_delivered_id == last).await;
+    q.shutdown().await;
+}

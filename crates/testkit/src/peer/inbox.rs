@@ -54,10 +54,17 @@ pub(crate) async fn receive(
     peer: web::Data<Peer>,
 ) -> HttpResponse {
     // Arrival order and the scripted reply are fixed together, before anything can await.
-    let (seq, at, mut reply, delay) = {
+    let (seq, at, mut reply, delay, capacity) = {
         let mut st = peer.lock();
         let seq = peer.seq.fetch_add(1, Ordering::SeqCst);
-        (seq, Instant::now(), st.inbox.next(), st.inbox.delay)
+        let capacity = st.inbox.capacity.clone();
+        (
+            seq,
+            Instant::now(),
+            st.inbox.next(),
+            st.inbox.delay,
+            capacity,
+        )
     };
     let body = read_body(payload).await;
     let (text, json) = match &body {
@@ -140,6 +147,11 @@ pub(crate) async fn receive(
         peer.received_count.send_replace(st.received.len());
     }
     if let Some(delay) = delay {
+        // A server with that many workers: the delay is one request's work.
+        let _worker = match capacity {
+            Some(slots) => slots.acquire_owned().await.ok(),
+            None => None,
+        };
         tokio::time::sleep(delay).await;
     }
     if reply == Reply::Hang {

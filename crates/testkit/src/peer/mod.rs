@@ -516,6 +516,15 @@ impl TestPeer {
         self.peer().lock().inbox.delay = delay;
     }
 
+    /// At most `n` inbox answers are worked on at once, each taking the
+    /// [`TestPeer::inbox_delay`]; later requests wait for a free worker first, so beyond `n`
+    /// concurrent requests the answer time grows with the queue (at `2n` it doubles).
+    /// `None`: no limit.
+    pub fn inbox_capacity(&self, n: Option<usize>) {
+        self.peer().lock().inbox.capacity =
+            n.map(|n| std::sync::Arc::new(tokio::sync::Semaphore::new(n.max(1))));
+    }
+
     /// Every inbox request so far (since [`TestPeer::clear_received`]), in arrival order.
     pub fn received(&self) -> Vec<Received> {
         let mut all = self.peer().lock().received.clone();

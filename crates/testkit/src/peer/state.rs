@@ -45,6 +45,8 @@ pub(crate) struct InboxScript {
     pub(crate) by_activity: HashMap<String, Reply>,
     pub(crate) fallback: Reply,
     pub(crate) delay: Option<Duration>,
+    /// Answers served at once (the others wait for a slot before their delay).
+    pub(crate) capacity: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 impl InboxScript {
@@ -137,6 +139,7 @@ impl State {
                 by_activity: HashMap::new(),
                 fallback: Reply::Lemmy,
                 delay: None,
+                capacity: None,
             },
             received: Vec::new(),
             signers: HashMap::new(),

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use sluice_db::outbound::{Audience, NewOutbound, append};
 use sluice_db::{Db, diesel};
 use sluice_net::{Client, NetConfig};
-use sluice_queue::{Queue, QueueConfig};
+use sluice_queue::{Queue, QueueConfig, WindowConfig};
 pub use sluice_testkit::peer::{Received, Reply, TestPeer};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -106,7 +106,7 @@ pub async fn enqueue(db: &Db, items: Vec<(String, Value)>, inboxes: &[String]) -
 /// Queue settings fast enough for tests.
 pub fn fast(window: usize) -> QueueConfig {
     QueueConfig {
-        window,
+        window: WindowConfig::Fixed(window),
         lease_ttl: Duration::from_secs(3),
         poll_interval: Duration::from_millis(50),
         flush_interval: Duration::from_millis(100),
