@@ -71,9 +71,12 @@ pub fn checks(r: &ScaleoutRun) -> Vec<Verdict> {
         ),
         verdict(
             n,
-            "every delivery verified at the peer",
+            "no delivery accepted unverified",
             unverified == 0,
-            format!("{unverified} unverified"),
+            format!(
+                "{unverified} accepted unverified; {} refused unverified and sent again (the peer's key fetch reached the killed process)",
+                r.peers.iter().map(|p| p.refused_unverified).sum::<usize>()
+            ),
         ),
     ]);
     if let Some(f) = &r.failover {
@@ -112,16 +115,19 @@ pub fn targets(runs: &[ScaleoutRun]) -> Vec<Verdict> {
     }
     for r in runs {
         if let Some(f) = &r.failover {
+            // A killed process cannot release its leases: they run out at most a lease after
+            // its last heartbeat, and a survivor claims them at its next heartbeat (every
+            // lease / 3), so takeover at the lease's expiry is the design, not a delay.
             let worst = f.resumed_s.iter().flatten().copied().fold(0.0, f64::max);
+            let bound = f.delivery_lease_s * 4.0 / 3.0;
             v.push(verdict(
                 &r.name,
-                "the killed process's instances resume within the delivery lease",
-                f.resumed_s
-                    .iter()
-                    .all(|s| s.is_some_and(|s| s <= f.delivery_lease_s)),
+                "the killed process's instances resume within the delivery lease (+ one heartbeat)",
+                f.resumed_s.iter().all(|s| s.is_some_and(|s| s <= bound)),
                 format!(
-                    "slowest {worst:.1} s after the kill, lease {:.0} s",
-                    f.delivery_lease_s
+                    "slowest {worst:.1} s after the kill; lease {:.0} s, heartbeat {:.0} s",
+                    f.delivery_lease_s,
+                    f.delivery_lease_s / 3.0
                 ),
             ));
         }
