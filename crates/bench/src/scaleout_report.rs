@@ -74,7 +74,7 @@ pub fn checks(r: &ScaleoutRun) -> Vec<Verdict> {
             "no delivery accepted unverified",
             unverified == 0,
             format!(
-                "{unverified} accepted unverified; {} refused unverified and sent again (the peer's key fetch reached the killed process)",
+                "{unverified} accepted unverified; {} refused unverified (the peer could not verify, e.g. its key fetch reached the killed process) and sent again",
                 r.peers.iter().map(|p| p.refused_unverified).sum::<usize>()
             ),
         ),
