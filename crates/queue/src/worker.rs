@@ -130,7 +130,13 @@ impl Worker {
             match stop {
                 Stop::Abandon => return,
                 Stop::Drain if self.in_flight.is_empty() => return self.finish().await,
-                _ if self.health.dead => return self.finish().await,
+                _ if self.health.dead => {
+                    // Their outcomes would come after the final cursor: dropped now rather
+                    // than after `finish`, so that none sits on a pool connection handed to
+                    // it meanwhile (see `driving`) while the flusher needs one.
+                    self.in_flight.clear();
+                    return self.finish().await;
+                }
                 _ => {}
             }
             if stop == Stop::Run {
