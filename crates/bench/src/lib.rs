@@ -14,6 +14,8 @@
 //! - [`send`]: serial or windowed senders;
 //! - [`observe`], [`scrape`], [`procstat`]: what is measured (journal, tables,
 //!   `pg_stat_statements`, sluice's `/metrics`, `/proc`);
+//! - [`scaleout`]: one process, then three behind a [`balancer`] ([`fleet`]) under inbound
+//!   and delivery load ([`publisher`]), one killed mid-run ([`scaleout_report`]);
 //! - [`scenario`]: one inbound scenario end to end; [`queue`]: the delivery scenarios,
 //!   against the peers of [`delivery_peers`];
 //! - [`report`]: markdown or JSON, deterministic checks apart from speed targets.
@@ -22,8 +24,10 @@
 
 #![deny(missing_docs)]
 
+pub mod balancer;
 pub mod delivery_peers;
 pub mod error;
+pub mod fleet;
 pub mod lemmy;
 pub mod machine;
 pub mod observe;
@@ -31,8 +35,11 @@ pub mod peers;
 pub mod presign;
 pub mod procstat;
 pub mod proxy;
+pub mod publisher;
 pub mod queue;
 pub mod report;
+pub mod scaleout;
+pub mod scaleout_report;
 pub mod scenario;
 pub mod scrape;
 pub mod send;

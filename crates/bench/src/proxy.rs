@@ -81,25 +81,9 @@ impl LatencyProxy {
         let addr = listener.local_addr()?;
         let accepted = Arc::new(AtomicU64::new(0));
         let counter = accepted.clone();
-        let task = tokio::spawn(async move {
-            // Owned by the accept loop: aborting the loop drops the set, which aborts
-            // every connection task with it.
-            let mut conns = JoinSet::new();
-            loop {
-                tokio::select! {
-                    r = listener.accept() => match r {
-                        Ok((client, _)) => {
-                            counter.fetch_add(1, Ordering::Relaxed);
-                            conns.spawn(serve(client, target.clone(), one_way));
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "latency proxy: accept failed");
-                            tokio::time::sleep(Duration::from_millis(10)).await;
-                        }
-                    },
-                    Some(_) = conns.join_next(), if !conns.is_empty() => {}
-                }
-            }
+        let task = accept_loop(listener, "latency proxy", move |client| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            serve(client, target.clone(), one_way)
         });
         Ok(LatencyProxy {
             addr,
@@ -117,6 +101,36 @@ impl LatencyProxy {
     pub fn connections(&self) -> u64 {
         self.accepted.load(Ordering::Relaxed)
     }
+}
+
+/// Accepts connections on `listener` and runs `serve` for each until the returned task is
+/// aborted; the connection tasks are owned by the loop, so aborting it aborts them all.
+pub(crate) fn accept_loop<F, Fut>(
+    listener: TcpListener,
+    what: &'static str,
+    mut serve: F,
+) -> JoinHandle<()>
+where
+    F: FnMut(TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut conns = JoinSet::new();
+        loop {
+            tokio::select! {
+                r = listener.accept() => match r {
+                    Ok((client, _)) => {
+                        conns.spawn(serve(client));
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "{what}: accept failed");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                },
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            }
+        }
+    })
 }
 
 impl Drop for LatencyProxy {

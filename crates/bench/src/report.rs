@@ -9,9 +9,13 @@
 //!   never fail the command.
 
 use crate::machine::Machine;
+use crate::observe::Tables;
 use crate::queue::QueueOutcome;
+use crate::scaleout::ScaleoutRun;
 use crate::scenario::Outcome;
+use crate::workload::Expected;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// One verdict.
@@ -36,13 +40,16 @@ pub struct Report {
     pub scenarios: Vec<Outcome>,
     /// Delivery scenarios.
     pub queue: Vec<QueueOutcome>,
+    /// Scale-out runs (`--scaleout`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scaleout: Vec<ScaleoutRun>,
     /// Deterministic checks.
     pub checks: Vec<Verdict>,
     /// Speed targets.
     pub targets: Vec<Verdict>,
 }
 
-fn verdict(scenario: &str, what: &str, ok: bool, detail: String) -> Verdict {
+pub(crate) fn verdict(scenario: &str, what: &str, ok: bool, detail: String) -> Verdict {
     Verdict {
         scenario: scenario.to_string(),
         what: what.to_string(),
@@ -51,39 +58,72 @@ fn verdict(scenario: &str, what: &str, ok: bool, detail: String) -> Verdict {
     }
 }
 
-/// The deterministic checks of one inbound scenario.
-pub fn checks(o: &Outcome) -> Vec<Verdict> {
-    let n = &o.name;
-    let mut v = vec![
-        verdict(n, "nothing lost", o.lost == 0, format!("{} lost", o.lost)),
+/// The tables hold exactly what the applied activities imply.
+fn tables_match(t: &Tables, e: &Expected) -> bool {
+    t.posts == e.posts
+        && t.posts_deleted == e.posts_deleted
+        && t.comments == e.comments
+        && t.comments_deleted == e.comments_deleted
+        && t.votes == e.votes
+        && t.vote_score == e.vote_score
+        && t.content_score == e.vote_score
+        && t.follows == e.follows
+}
+
+/// How the activities a scenario sent ended: counts from the senders and the journal.
+pub(crate) struct Ends<'a> {
+    /// Sent in the timed phase, acknowledged, applied.
+    pub sent_acked_applied: [usize; 3],
+    /// Sent (warm-up included), neither applied nor refused with an rc.
+    pub lost: usize,
+    /// Refused with an rc, by rc.
+    pub refused: &'a BTreeMap<String, usize>,
+    /// The tables as read.
+    pub tables: &'a Tables,
+    /// The tables the applied activities imply.
+    pub expected: &'a Expected,
+}
+
+/// Nothing lost or refused, every acknowledged activity applied, the tables exact.
+pub(crate) fn end_checks(n: &str, e: &Ends<'_>) -> Vec<Verdict> {
+    let [sent, acked, applied] = e.sent_acked_applied;
+    vec![
+        verdict(n, "nothing lost", e.lost == 0, format!("{} lost", e.lost)),
         verdict(
             n,
             "nothing refused",
-            o.refused.is_empty(),
-            format!("{:?}", o.refused),
+            e.refused.is_empty(),
+            format!("{:?}", e.refused),
         ),
         verdict(
             n,
             "every acknowledged activity applied",
-            o.processed == o.acked && o.acked == o.sent,
-            format!(
-                "sent {}, acked {}, applied {}",
-                o.sent, o.acked, o.processed
-            ),
+            applied == acked && acked == sent,
+            format!("sent {sent}, acked {acked}, applied {applied}"),
         ),
         verdict(
             n,
             "tables hold what was applied",
-            o.tables.posts == o.expected.posts
-                && o.tables.posts_deleted == o.expected.posts_deleted
-                && o.tables.comments == o.expected.comments
-                && o.tables.comments_deleted == o.expected.comments_deleted
-                && o.tables.votes == o.expected.votes
-                && o.tables.vote_score == o.expected.vote_score
-                && o.tables.content_score == o.expected.vote_score
-                && o.tables.follows == o.expected.follows,
-            format!("tables {:?} expected {:?}", o.tables, o.expected),
+            tables_match(e.tables, e.expected),
+            format!("tables {:?} expected {:?}", e.tables, e.expected),
         ),
+    ]
+}
+
+/// The deterministic checks of one inbound scenario.
+pub fn checks(o: &Outcome) -> Vec<Verdict> {
+    let n = &o.name;
+    let mut v = end_checks(
+        n,
+        &Ends {
+            sent_acked_applied: [o.sent, o.acked, o.processed],
+            lost: o.lost,
+            refused: &o.refused,
+            tables: &o.tables,
+            expected: &o.expected,
+        },
+    );
+    v.extend([
         // One insert (shared by the activities it carries) per acknowledgement; the first
         // use of the insert statement on each pool connection adds its preparation.
         verdict(
@@ -101,7 +141,7 @@ pub fn checks(o: &Outcome) -> Vec<Verdict> {
             o.fetches == 0.0,
             format!("{} fetches", o.fetches),
         ),
-    ];
+    ]);
     // A batch of known activities costs claim 1 + lookup 1 + write 2 flights. The wire
     // counter counts a new flight whenever an answer arrived before the client finished
     // queueing its statements (ARCHITECTURE.md, "Whole flights"): on a loaded two-core
@@ -467,6 +507,7 @@ pub fn markdown(r: &Report) -> String {
             );
         }
     }
+    crate::scaleout_report::markdown(&mut s, &r.scaleout);
     for (title, list) in [("Checks", &r.checks), ("Targets", &r.targets)] {
         if list.is_empty() {
             continue;

@@ -15,7 +15,7 @@
 //!    every activity sent, and the tables, compared with what the acknowledged activities
 //!    imply ([`Expected`]).
 
-use crate::observe::{self, Statements, Tables};
+use crate::observe::{self, JournalRow, Statements, Tables};
 use crate::peers::Instance;
 use crate::presign::{self, Inboxes};
 use crate::procstat;
@@ -25,7 +25,7 @@ use crate::stack::{Deployed, Server, StackOptions};
 use crate::workload::{Expected, Generator, Mix};
 use crate::{BenchError, Result};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -180,7 +180,7 @@ pub struct Bench {
     pub client: reqwest::Client,
 }
 
-fn unix(t: SystemTime) -> f64 {
+pub(crate) fn unix(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
 }
@@ -195,7 +195,7 @@ pub fn quantile(v: &mut [f64], q: f64) -> f64 {
     v[rank - 1]
 }
 
-fn seed(name: &str, i: usize) -> u64 {
+pub(crate) fn seed(name: &str, i: usize) -> u64 {
     name.bytes()
         .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
@@ -204,7 +204,7 @@ fn seed(name: &str, i: usize) -> u64 {
 }
 
 /// Sends one list per instance concurrently, all in `mode`, until `stop`.
-async fn send_all(
+pub(crate) async fn send_all(
     client: &reqwest::Client,
     pools: Vec<Vec<send::Prepared>>,
     mode: Mode,
@@ -234,7 +234,7 @@ async fn send_all(
 /// Waits until nothing is pending in the journal, nor in sluice's local journal
 /// (`journal = "local"`: acknowledged, not yet in the database), at most `timeout`; returns
 /// the wait.
-async fn drain(
+pub(crate) async fn drain(
     client: &reqwest::Client,
     base: &str,
     db: &sluice_db::Db,
@@ -289,31 +289,12 @@ impl Bench {
             .iter()
             .map(|i| i.peer.base().to_string())
             .collect();
-        let mut generators: Vec<Generator> = instances
-            .iter()
-            .enumerate()
-            .map(|(i, inst)| {
-                Generator::new(
-                    inst.peer.base(),
-                    &inst.community,
-                    inst.persons.clone(),
-                    d.local_community.clone(),
-                    Mix::LEMMY,
-                    sc.mode.window(),
-                    seed(&sc.name, i),
-                )
-            })
-            .collect();
+        let mut generators = generators(instances, d, sc.mode, &sc.name);
 
         // 2. Warm-up.
-        let mut warm = Vec::new();
-        for (inst, g) in instances.iter().zip(generators.iter_mut()) {
-            let mut plan: Vec<_> = (0..g.persons()).map(|p| g.warm_up_post(p)).collect();
-            plan.extend((0..g.persons()).filter_map(|p| g.warm_up_follow(p)));
-            warm.push(presign::sign(inst, &inboxes, plan).await?);
-        }
-        let warm_runs = send_all(&self.client, warm, Mode::Serial, None, None).await;
-        drain(&self.client, &d.base, &d.db, Duration::from_secs(120)).await?;
+        let warm_runs = self
+            .warm_up(instances, &mut generators, &inboxes, d)
+            .await?;
 
         // 3. Sign.
         let (pools, signing_s) =
@@ -474,33 +455,99 @@ impl Bench {
             .count() as f64
             / window;
 
-        // Lost and refused, over everything sent (warm-up included); the expected tables
-        // from what was applied, per instance in sending order.
-        for (warm, timed) in warm_runs.iter().zip(&runs) {
-            let all: Vec<&Sent> = warm.sent.iter().chain(&timed.sent).collect();
-            let mut effects = Vec::new();
-            for s in all {
-                let row = journal.get(&s.id);
-                match (
-                    row.map(|r| r.state.as_str()),
-                    row.and_then(|r| r.error_code.clone()),
-                ) {
-                    (Some("done"), _) => effects.push(s.effect),
-                    (Some("ignored" | "failed"), Some(rc)) => {
-                        *o.refused.entry(rc).or_default() += 1
-                    }
-                    _ if !s.acked() && s.rc.is_some() => {
-                        *o.refused
-                            .entry(s.rc.clone().unwrap_or_default())
-                            .or_default() += 1
-                    }
-                    _ => o.lost += 1,
-                }
-            }
-            o.expected.add(&Expected::replay(&effects));
-        }
+        let settled = settle(&warm_runs, &runs, &journal);
+        o.lost = settled.lost;
+        o.refused = settled.refused;
+        o.expected = settled.expected;
         Ok(o)
     }
+
+    /// Every user of every instance posts once (and follows, when the generator does), then
+    /// the journal drains: sluice now knows every signer's key and every actor.
+    pub(crate) async fn warm_up(
+        &self,
+        instances: &[Instance],
+        generators: &mut [Generator],
+        inboxes: &Inboxes,
+        d: &Deployed,
+    ) -> Result<Vec<send::SenderRun>> {
+        let mut warm = Vec::new();
+        for (inst, g) in instances.iter().zip(generators.iter_mut()) {
+            let mut plan: Vec<_> = (0..g.persons()).map(|p| g.warm_up_post(p)).collect();
+            plan.extend((0..g.persons()).filter_map(|p| g.warm_up_follow(p)));
+            warm.push(presign::sign(inst, inboxes, plan).await?);
+        }
+        let warm_runs = send_all(&self.client, warm, Mode::Serial, None, None).await;
+        drain(&self.client, &d.base, &d.db, Duration::from_secs(120)).await?;
+        Ok(warm_runs)
+    }
+}
+
+/// One generator per sending instance, seeded by the scenario's name.
+pub(crate) fn generators(
+    instances: &[Instance],
+    d: &Deployed,
+    mode: Mode,
+    name: &str,
+) -> Vec<Generator> {
+    instances
+        .iter()
+        .enumerate()
+        .map(|(i, inst)| {
+            Generator::new(
+                inst.peer.base(),
+                &inst.community,
+                inst.persons.clone(),
+                d.local_community.clone(),
+                Mix::LEMMY,
+                mode.window(),
+                seed(name, i),
+            )
+        })
+        .collect()
+}
+
+/// How everything sent (warm-up and timed phase) ended in the journal.
+#[derive(Debug, Default)]
+pub(crate) struct Settled {
+    /// Neither applied nor refused with an `rc`.
+    pub lost: usize,
+    /// Refused with an `rc`, by rc.
+    pub refused: BTreeMap<String, usize>,
+    /// The tables the applied activities imply.
+    pub expected: Expected,
+}
+
+/// Lost and refused, over everything sent; the expected tables from what was applied, per
+/// instance in sending order.
+pub(crate) fn settle(
+    warm_runs: &[send::SenderRun],
+    runs: &[send::SenderRun],
+    journal: &HashMap<String, JournalRow>,
+) -> Settled {
+    let mut o = Settled::default();
+    for (warm, timed) in warm_runs.iter().zip(runs) {
+        let all: Vec<&Sent> = warm.sent.iter().chain(&timed.sent).collect();
+        let mut effects = Vec::new();
+        for s in all {
+            let row = journal.get(&s.id);
+            match (
+                row.map(|r| r.state.as_str()),
+                row.and_then(|r| r.error_code.clone()),
+            ) {
+                (Some("done"), _) => effects.push(s.effect),
+                (Some("ignored" | "failed"), Some(rc)) => *o.refused.entry(rc).or_default() += 1,
+                _ if !s.acked() && s.rc.is_some() => {
+                    *o.refused
+                        .entry(s.rc.clone().unwrap_or_default())
+                        .or_default() += 1
+                }
+                _ => o.lost += 1,
+            }
+        }
+        o.expected.add(&Expected::replay(&effects));
+    }
+    o
 }
 
 /// Differences of sluice's counters over the measured span.
@@ -550,7 +597,7 @@ fn counters(o: &mut Outcome, before: &Snapshot, after: &Snapshot) {
 }
 
 /// Samples the journal backlog every 500 ms while `on`; returns the worst lag and depth.
-async fn sample(db: sluice_db::Db, on: Arc<AtomicBool>) -> (f64, i64) {
+pub(crate) async fn sample(db: sluice_db::Db, on: Arc<AtomicBool>) -> (f64, i64) {
     let (mut lag, mut depth) = (0.0_f64, 0_i64);
     while on.load(Ordering::Relaxed) {
         if let Ok(b) = observe::backlog(&db).await {

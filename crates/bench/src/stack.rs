@@ -10,6 +10,7 @@
 //! Pointed at an existing server instead (`--database-url`), it creates its databases there;
 //! pointed at a running sluice too (`--sluice`), it only sends and observes.
 
+use crate::balancer::Balancer;
 use crate::error::setup;
 use crate::proxy::{LatencyProxy, Target};
 use crate::{BenchError, Result};
@@ -209,12 +210,56 @@ pub struct Deployed {
     pub local_community: Option<String>,
     /// The bearer token of sluice's local APIs (the publish API), when we set it.
     pub publish_token: Option<String>,
-    sluice: Option<Sluice>,
-    _proxy: Option<LatencyProxy>,
+    /// The processes we started (one, or several behind `balancer`).
+    pub(crate) sluices: Vec<Sluice>,
+    pub(crate) _proxy: Option<LatencyProxy>,
+    /// In front of several processes (`crate::scaleout`).
+    pub(crate) balancer: Option<Balancer>,
 }
 
 /// The publish API's token for the sluice we start.
-const PUBLISH_TOKEN: &str = "sluice-bench-token";
+pub(crate) const PUBLISH_TOKEN: &str = "sluice-bench-token";
+
+/// The database URL sluice is given: `url`'s database, through `proxy`, over TCP.
+pub(crate) fn proxied_url(url: &str, proxy: &LatencyProxy) -> Result<String> {
+    let mut proxied = url::Url::parse(url).map_err(setup)?;
+    proxied.set_query(None);
+    proxied
+        .set_host(Some("127.0.0.1"))
+        .map_err(|e| setup(format!("proxy URL: {e}")))?;
+    proxied
+        .set_port(Some(proxy.addr().port()))
+        .map_err(|_| setup("proxy URL: port"))?;
+    Ok(proxied.to_string())
+}
+
+/// The settings of every sluice the benchmark starts, then the user's, then the scenario's.
+pub(crate) fn sluice_env(
+    opts: &StackOptions,
+    extra_env: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = vec![
+        // See docs/benchmarks.md: the receiving instance keeps what its communities'
+        // announces carry, as if its users followed them.
+        ("SLUICE_PIPELINE_KEEP_ALL_ANNOUNCED".into(), "true".into()),
+        ("SLUICE_PUBLISH_TOKEN".into(), PUBLISH_TOKEN.into()),
+    ];
+    env.extend(opts.sluice_env.iter().cloned());
+    env.extend(extra_env.iter().cloned());
+    env
+}
+
+/// `sluice community create bench` with `sluice`'s settings.
+pub(crate) fn create_community(sluice: &Sluice) -> Result<()> {
+    let out = sluice.admin(&["community", "create", "bench"]);
+    if !out.status.success() {
+        return Err(setup(format!(
+            "sluice community create: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    Ok(())
+}
 
 impl Deployed {
     /// Starts a fresh sluice on a fresh database `name` behind a proxy with `one_way`
@@ -234,45 +279,24 @@ impl Deployed {
                 db,
                 local_community: None,
                 publish_token: None,
-                sluice: None,
+                sluices: Vec::new(),
                 _proxy: None,
+                balancer: None,
             });
         }
         let url = server.fresh_database(name).await?;
         let proxy = server.proxy(one_way).await?;
-        let mut proxied = url::Url::parse(&url).map_err(setup)?;
-        proxied.set_query(None);
-        proxied
-            .set_host(Some("127.0.0.1"))
-            .map_err(|e| setup(format!("proxy URL: {e}")))?;
-        proxied
-            .set_port(Some(proxy.addr().port()))
-            .map_err(|_| setup("proxy URL: port"))?;
-        let mut env: Vec<(String, String)> = vec![
-            // See docs/benchmarks.md: the receiving instance keeps what its communities'
-            // announces carry, as if its users followed them.
-            ("SLUICE_PIPELINE_KEEP_ALL_ANNOUNCED".into(), "true".into()),
-            ("SLUICE_PUBLISH_TOKEN".into(), PUBLISH_TOKEN.into()),
-        ];
-        env.extend(opts.sluice_env.iter().cloned());
-        env.extend(extra_env.iter().cloned());
         let sluice = Sluice::start(
             &opts.sluice_bin,
             SluiceOptions {
-                database_url: Some(proxied.to_string()),
-                env,
+                database_url: Some(proxied_url(&url, &proxy)?),
+                env: sluice_env(opts, extra_env),
                 log: Some("warn".into()),
                 ..SluiceOptions::default()
             },
         )
         .await;
-        let out = sluice.admin(&["community", "create", "bench"]);
-        if !out.status.success() {
-            return Err(setup(format!(
-                "sluice community create: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )));
-        }
+        create_community(&sluice)?;
         let base = sluice.base.clone();
         wait_for_inbox(&base, "/c/bench/inbox").await?;
         let db = Db::connect(&url, PoolOptions::default()).await?;
@@ -282,30 +306,32 @@ impl Deployed {
             pid: Some(sluice.pid() as i32),
             db,
             publish_token: Some(PUBLISH_TOKEN.into()),
-            sluice: Some(sluice),
+            sluices: vec![sluice],
             _proxy: Some(proxy),
+            balancer: None,
         })
     }
 
-    /// Stops the sluice we started (SIGTERM, waits), so the next scenario has the machine.
+    /// Stops the sluices we started (SIGTERM, waits), so the next scenario has the machine.
     pub fn stop(&mut self) {
-        if let Some(mut s) = self.sluice.take() {
+        for mut s in self.sluices.drain(..) {
             s.stop();
         }
     }
 
-    /// sluice's log so far (for errors).
+    /// sluice's log so far (for errors), every process's in turn.
     pub fn log(&self) -> String {
-        self.sluice
-            .as_ref()
+        self.sluices
+            .iter()
             .map(Sluice::log_text)
-            .unwrap_or_default()
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
 /// Waits until sluice knows the inbox (local actor names are refreshed off the request
 /// path, up to `inbox_refresh_ms` after the actor is created).
-async fn wait_for_inbox(base: &str, path: &str) -> Result<()> {
+pub(crate) async fn wait_for_inbox(base: &str, path: &str) -> Result<()> {
     let client = crate::send::client();
     for _ in 0..200 {
         let r = client

@@ -175,7 +175,6 @@ pub(crate) struct View {
     // What the batch produces beyond row states.
     pub keys: BTreeMap<String, KeyUpsert>,
     pub moderator_changes: BTreeMap<(String, String), bool>,
-    pub scores: BTreeMap<String, ScoreDelta>,
     pub sweeps: Vec<ContentSweep>,
     pub resolved_reports: Vec<String>,
     pub mod_actions: Vec<ModAction>,
@@ -351,7 +350,8 @@ impl View {
         }
     }
 
-    /// Sets a vote and accounts its effect on the object's counts.
+    /// Sets a vote (the write moves the object's counts by what the vote was before, as
+    /// stored then: see `sluice_db::ingest::write`).
     pub(crate) fn set_vote(
         &mut self,
         person: &str,
@@ -361,7 +361,6 @@ impl View {
         activity_id: Option<String>,
     ) {
         let key = (person.to_string(), object.to_string());
-        let old = self.votes.get(&key).map(|v| v.score).unwrap_or(0);
         self.votes.insert(
             key,
             VoteState {
@@ -371,16 +370,6 @@ impl View {
                 dirty: true,
             },
         );
-        let d = self.scores.entry(object.to_string()).or_insert(ScoreDelta {
-            object: object.to_string(),
-            on_post,
-            score: 0,
-            upvotes: 0,
-            downvotes: 0,
-        });
-        d.score += i64::from(score) - i64::from(old);
-        d.upvotes += i64::from(score == 1) - i64::from(old == 1);
-        d.downvotes += i64::from(score == -1) - i64::from(old == -1);
     }
 
     /// Everything to write.
@@ -515,12 +504,6 @@ impl View {
                 });
             }
         }
-        ch.scores = self
-            .scores
-            .values()
-            .filter(|d| d.score != 0 || d.upvotes != 0 || d.downvotes != 0)
-            .cloned()
-            .collect();
         for ((community, person), f) in sorted(&self.follows) {
             if f.dirty {
                 ch.follows.push(FollowChange {

@@ -130,16 +130,35 @@ impl Worker {
             match stop {
                 Stop::Abandon => return,
                 Stop::Drain if self.in_flight.is_empty() => return self.finish().await,
-                _ if self.health.dead => return self.finish().await,
+                _ if self.health.dead => {
+                    // Their outcomes would come after the final cursor: dropped now rather
+                    // than after `finish`, so that none sits on a pool connection handed to
+                    // it meanwhile (see `driving`) while the flusher needs one.
+                    self.in_flight.clear();
+                    return self.finish().await;
+                }
                 _ => {}
             }
             if stop == Stop::Run {
-                if let Err(e) = self.refill().await {
+                let mut in_flight = std::mem::take(&mut self.in_flight);
+                let mut ended = Vec::new();
+                let read = driving(&mut in_flight, &mut ended, self.refill()).await;
+                if let Err(e) = &read {
                     tracing::warn!(instance = %self.domain, error = %e, "cannot read the outbound log");
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                        _ = self.stop.changed() => {}
-                    }
+                    let stop = &mut self.stop;
+                    let pause = async {
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                            _ = stop.changed() => {}
+                        }
+                    };
+                    driving(&mut in_flight, &mut ended, pause).await;
+                }
+                self.in_flight = in_flight;
+                for (ticket, a) in ended {
+                    self.on_attempt(ticket, a);
+                }
+                if read.is_err() {
                     continue;
                 }
                 self.launch();
@@ -398,6 +417,28 @@ impl Worker {
     }
 }
 
+/// Runs `work` while the deliveries in flight keep moving; those that end meanwhile are
+/// put in `ended`. An attempt is a future of the worker's task, polled only while the task
+/// polls it: one parked behind the worker's own database read would sit on whatever was
+/// handed to it meanwhile, a pool connection included (the pool hands a freed connection
+/// to the longest waiter and wakes it). With every worker reading at once, the connections
+/// handed to parked attempts are neither used nor returned, and the pool is dead for
+/// everyone: the inbox answers 503 `DatabaseUnavailable` while PostgreSQL sits idle.
+async fn driving<F: Future, T>(
+    in_flight: &mut FuturesUnordered<F>,
+    ended: &mut Vec<F::Output>,
+    work: impl Future<Output = T>,
+) -> T {
+    let mut work = std::pin::pin!(work);
+    loop {
+        tokio::select! {
+            biased;
+            r = &mut work => return r,
+            Some(a) = in_flight.next(), if !in_flight.is_empty() => ended.push(a),
+        }
+    }
+}
+
 /// This worker's share of `sluice_delivery_window` (its host label's gauge may be shared with
 /// other hosts, `other`): added while it runs, taken back when it ends.
 struct WindowGauge {
@@ -425,5 +466,40 @@ impl WindowGauge {
 impl Drop for WindowGauge {
     fn drop(&mut self) {
         self.gauge.sub(self.value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use tokio::sync::Semaphore;
+
+    /// The pool's shape in one permit: an attempt queued for the connection first, then the
+    /// worker's own read. The freed connection goes to the attempt; unless the attempt is
+    /// polled while the read waits, neither ever gets it (the read's checkout timeout is
+    /// the deadlock showing, not a speed: with the attempt polled it is never reached).
+    #[tokio::test]
+    async fn a_connection_handed_to_an_attempt_reaches_it_while_the_worker_reads() {
+        let pool = Arc::new(Semaphore::new(1));
+        let held = pool.clone().acquire_owned().await.unwrap();
+        let mut in_flight = FuturesUnordered::new();
+        let p = pool.clone();
+        in_flight.push(Box::pin(async move {
+            drop(p.acquire().await.unwrap());
+            "delivered"
+        }));
+        // The attempt queues for the connection before the read does.
+        assert!(futures::poll!(in_flight.next()).is_pending());
+        let read = async {
+            tokio::time::timeout(Duration::from_secs(5), pool.acquire())
+                .await
+                .map(drop)
+        };
+        drop(held);
+        let mut ended = Vec::new();
+        let r = driving(&mut in_flight, &mut ended, read).await;
+        assert!(r.is_ok(), "the worker's read never got the connection");
+        assert_eq!(ended, vec!["delivered"]);
     }
 }

@@ -4,6 +4,7 @@
 //! cargo build --release -p sluice-server -p sluice-bench
 //! target/release/sluice-bench            # the full matrix (about 10 minutes)
 //! target/release/sluice-bench --quick    # a small version with every check (under a minute)
+//! target/release/sluice-bench --scaleout # one process, then three with a kill -9
 //! ```
 
 use clap::Parser;
@@ -11,6 +12,8 @@ use sluice_bench::delivery_peers::PeerShape;
 use sluice_bench::machine::{self, Machine};
 use sluice_bench::queue::{self, QueueScenario};
 use sluice_bench::report::{self, Report};
+use sluice_bench::scaleout::ScaleoutScenario;
+use sluice_bench::scaleout_report;
 use sluice_bench::scenario::{Bench, Scenario};
 use sluice_bench::send::Mode;
 use sluice_bench::stack::{Server, StackOptions};
@@ -79,6 +82,20 @@ struct Args {
     /// Also write the markdown report to this file.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Run only the scale-out scenario: one process, then three behind a load balancer
+    /// with one killed by SIGKILL mid-run (several minutes; see docs/benchmarks.md).
+    #[arg(long, conflicts_with_all = ["queue_only", "sluice"])]
+    scaleout: bool,
+    /// Scale-out: one-way delay between the processes and PostgreSQL, ms.
+    #[arg(long, default_value_t = 25)]
+    scaleout_delay_ms: u64,
+    /// Scale-out: how the instances send (`serial`, `windowed:N`): serial senders 25 ms
+    /// from the database cap themselves, not the processes.
+    #[arg(long, default_value = "windowed:8")]
+    scaleout_mode: String,
+    /// Scale-out: the measured window, seconds (the kill comes at its end).
+    #[arg(long, default_value_t = 30)]
+    scaleout_steady: u64,
 }
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {
@@ -241,6 +258,60 @@ fn queue_scenarios(quick: bool) -> Vec<QueueScenario> {
     ]
 }
 
+/// One process, then three with a kill at the end of the steady window. The delivery
+/// lease stays sluice's default (30 s) and the failover phase outlasts it; the pipeline
+/// lease is shortened to the same 30 s so that the killed process's claimed journal rows
+/// are not waited for two minutes. `--quick` shrinks everything, leases included.
+fn scaleout_scenarios(a: &Args) -> Result<Vec<ScaleoutScenario>, BenchError> {
+    let mode = Mode::parse(&a.scaleout_mode)
+        .ok_or_else(|| BenchError::Setup(format!("--scaleout-mode {:?}", a.scaleout_mode)))?;
+    let (senders, persons, mode, steady, lease, failover_s, rate_cap) = if a.quick {
+        (4, 3, Mode::Serial, 4, 2, 8, 600.0)
+    } else {
+        let senders = a.senders.iter().copied().max().unwrap_or(64);
+        let steady = a.scaleout_steady;
+        (senders, a.persons, mode, steady, 30, 45, a.rate_cap)
+    };
+    let run = |processes: usize, kill: bool| {
+        let failover = kill.then(|| Duration::from_secs(failover_s));
+        let total = Duration::from_secs(steady) + failover.unwrap_or_default();
+        let mut env = vec![(
+            "SLUICE_PIPELINE_LEASE_SECONDS".to_string(),
+            lease.to_string(),
+        )];
+        if a.quick {
+            env.push(("SLUICE_DELIVERY_LEASE_SECS".into(), lease.to_string()));
+        }
+        ScaleoutScenario {
+            inbound: Scenario {
+                name: format!(
+                    "{}scaleout-{processes}x-{}ms-{senders}x{}{}",
+                    if a.quick { "quick-" } else { "" },
+                    a.scaleout_delay_ms,
+                    mode.label(),
+                    if kill { "-kill9" } else { "" }
+                ),
+                one_way_ms: a.scaleout_delay_ms,
+                senders,
+                mode,
+                duration: total,
+                persons,
+                rate_cap,
+                env,
+                paced: None,
+                local_journal: false,
+            },
+            steady: Duration::from_secs(steady),
+            processes,
+            failover,
+            peers: if a.quick { 3 } else { 6 },
+            publish_rate: 10.0,
+            peer_delay: Duration::from_millis(100),
+        }
+    };
+    Ok(vec![run(1, false), run(3, true)])
+}
+
 async fn run(a: Args) -> Result<Report, BenchError> {
     let mut machine = Machine::probe();
     let stack = StackOptions {
@@ -253,16 +324,22 @@ async fn run(a: Args) -> Result<Report, BenchError> {
         sluice_pid: a.sluice_pid,
         sluice_env: a.sluice_env.clone(),
     };
-    let list = if a.queue_only {
+    let list = if a.queue_only || a.scaleout {
         Vec::new()
     } else {
         scenarios(&a)?
     };
+    let scaleout = if a.scaleout {
+        scaleout_scenarios(&a)?
+    } else {
+        Vec::new()
+    };
     let server = Server::start(a.database_url.as_deref()).await?;
     machine.postgres = Some(server.version.clone());
     machine.postgres_fsync = server.fsync;
-    let most = list.iter().map(|s| s.senders).max().unwrap_or(1);
-    let persons = list.iter().map(|s| s.persons).max().unwrap_or(1);
+    let inbound = list.iter().chain(scaleout.iter().map(|s| &s.inbound));
+    let most = inbound.clone().map(|s| s.senders).max().unwrap_or(1);
+    let persons = inbound.map(|s| s.persons).max().unwrap_or(1);
     eprintln!("starting {most} simulated instances with {persons} users each");
     let instances = peers::start(most, persons).await?;
     let bench = Bench {
@@ -275,6 +352,7 @@ async fn run(a: Args) -> Result<Report, BenchError> {
         machine,
         scenarios: Vec::new(),
         queue: Vec::new(),
+        scaleout: Vec::new(),
         checks: Vec::new(),
         targets: Vec::new(),
     };
@@ -296,7 +374,26 @@ async fn run(a: Args) -> Result<Report, BenchError> {
         }
         report.scenarios.push(o);
     }
-    if !a.no_queue && a.sluice.is_none() {
+    for sc in &scaleout {
+        eprintln!(
+            "scale-out run {}: {} signed activities per sender",
+            sc.inbound.name,
+            sc.inbound.pool_per_sender()
+        );
+        let r = bench.scaleout(sc).await?;
+        eprintln!(
+            "  {:.0} acked/s, {:.0} processed/s, {} lost, {} published",
+            r.acked_per_s, r.processed_per_s, r.lost, r.published
+        );
+        report.checks.extend(scaleout_report::checks(&r));
+        report.scaleout.push(r);
+    }
+    if !a.quick {
+        report
+            .targets
+            .extend(scaleout_report::targets(&report.scaleout));
+    }
+    if !a.no_queue && a.sluice.is_none() && !a.scaleout {
         for sc in queue_scenarios(a.quick) {
             eprintln!("delivery scenario {}", sc.name);
             let q = queue::run(&bench.stack, &bench.server, &bench.client, &sc).await?;

@@ -200,21 +200,6 @@ pub struct VoteChange {
     pub activity_id: Option<String>,
 }
 
-/// What a batch's votes changed in an object's counts.
-#[derive(Debug, Clone)]
-pub struct ScoreDelta {
-    /// The post or comment.
-    pub object: String,
-    /// It is a post.
-    pub on_post: bool,
-    /// Score change.
-    pub score: i64,
-    /// Upvotes change.
-    pub upvotes: i64,
-    /// Downvotes change.
-    pub downvotes: i64,
-}
-
 /// A follow after the batch.
 #[derive(Debug, Clone)]
 pub struct FollowChange {
@@ -336,8 +321,6 @@ pub struct Changes {
     pub message_flags: Vec<MessageFlags>,
     /// Votes.
     pub votes: Vec<VoteChange>,
-    /// Score changes.
-    pub scores: Vec<ScoreDelta>,
     /// Follows.
     pub follows: Vec<FollowChange>,
     /// Bans.

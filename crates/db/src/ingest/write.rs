@@ -187,6 +187,23 @@ UPDATE private_message m SET deleted = t.deleted
 FROM UNNEST($1::text[], $2::bool[]) AS t(ap_id, deleted)
 WHERE m.ap_id = t.ap_id";
 
+// Locks the posts and comments voted on before the votes are read: every batch voting on
+// an object waits here for any other batch voting on it to commit, so the next statement's
+// snapshot holds every vote on it. (Two processes, or two processors of one, may run
+// batches about the same object at once; each batch's view was looked up before the other
+// wrote.) `FOR NO KEY UPDATE`, as the score update itself: a vote's foreign key takes
+// `FOR KEY SHARE`, which does not wait for it.
+const VOTE_LOCKS: &str = "\
+WITH p AS (
+    SELECT id FROM post WHERE ap_id = ANY($1::text[]) ORDER BY ap_id FOR NO KEY UPDATE
+), c AS (
+    SELECT id FROM comment WHERE ap_id = ANY($2::text[]) ORDER BY ap_id FOR NO KEY UPDATE
+)
+SELECT (SELECT count(*) FROM p) + (SELECT count(*) FROM c) AS n";
+
+// The votes, and the objects' counts moved by what each vote was before, as stored now (under
+// the locks above), not as the batch's view saw it: a count is never moved twice for one
+// change or left behind by another batch's.
 const VOTES: &str = "\
 WITH r AS (
     SELECT pe.id AS person_id, po.id AS post_id, co.id AS comment_id, t.score, t.activity_id,
@@ -197,6 +214,15 @@ WITH r AS (
     LEFT JOIN post po ON t.on_post AND po.ap_id = t.object
     LEFT JOIN comment co ON NOT t.on_post AND co.ap_id = t.object
     WHERE po.id IS NOT NULL OR co.id IS NOT NULL
+), was AS (
+    SELECT r.post_id, r.comment_id, r.score AS now_score, coalesce(v.score, 0) AS old_score
+    FROM r LEFT JOIN vote v ON v.person_id = r.person_id
+        AND (v.post_id = r.post_id OR v.comment_id = r.comment_id)
+), d AS (
+    SELECT post_id, comment_id, sum(now_score - old_score) AS score,
+        sum((now_score = 1)::int - (old_score = 1)::int) AS up,
+        sum((now_score = -1)::int - (old_score = -1)::int) AS down
+    FROM was GROUP BY post_id, comment_id
 ), del AS (
     DELETE FROM vote v USING r WHERE r.score = 0 AND v.person_id = r.person_id
         AND (v.post_id = r.post_id OR v.comment_id = r.comment_id)
@@ -206,25 +232,20 @@ WITH r AS (
     WHERE score <> 0 AND post_id IS NOT NULL ORDER BY person, object
     ON CONFLICT (person_id, post_id) WHERE post_id IS NOT NULL
     DO UPDATE SET score = excluded.score, activity_id = excluded.activity_id, published = now()
-)
-INSERT INTO vote (person_id, comment_id, score, activity_id)
-SELECT person_id, comment_id, score, activity_id FROM r
-WHERE score <> 0 AND comment_id IS NOT NULL ORDER BY person, object
-ON CONFLICT (person_id, comment_id) WHERE comment_id IS NOT NULL
-DO UPDATE SET score = excluded.score, activity_id = excluded.activity_id, published = now()";
-
-const SCORES: &str = "\
-WITH t AS (
-    SELECT * FROM UNNEST($1::text[], $2::bool[], $3::bigint[], $4::bigint[], $5::bigint[])
-        AS t(object, on_post, score, up, down)
+), on_comments AS (
+    INSERT INTO vote (person_id, comment_id, score, activity_id)
+    SELECT person_id, comment_id, score, activity_id FROM r
+    WHERE score <> 0 AND comment_id IS NOT NULL ORDER BY person, object
+    ON CONFLICT (person_id, comment_id) WHERE comment_id IS NOT NULL
+    DO UPDATE SET score = excluded.score, activity_id = excluded.activity_id, published = now()
 ), p AS (
-    UPDATE post SET score = post.score + t.score, upvotes = post.upvotes + t.up,
-        downvotes = post.downvotes + t.down
-    FROM t WHERE t.on_post AND post.ap_id = t.object
+    UPDATE post SET score = post.score + d.score, upvotes = post.upvotes + d.up,
+        downvotes = post.downvotes + d.down
+    FROM d WHERE post.id = d.post_id
 )
-UPDATE comment SET score = comment.score + t.score, upvotes = comment.upvotes + t.up,
-    downvotes = comment.downvotes + t.down
-FROM t WHERE NOT t.on_post AND comment.ap_id = t.object";
+UPDATE comment SET score = comment.score + d.score, upvotes = comment.upvotes + d.up,
+    downvotes = comment.downvotes + d.down
+FROM d WHERE comment.id = d.comment_id";
 
 const FOLLOWS: &str = "\
 WITH r AS (
@@ -514,6 +535,25 @@ fn message_flags<'a>(c: &'a AsyncPgConnection, ch: &Changes) -> Stmt<'a> {
         .boxed()
 }
 
+fn vote_locks<'a>(c: &'a AsyncPgConnection, ch: &Changes) -> Stmt<'a> {
+    let objects = |on_post: bool| -> Texts {
+        let mut v: Texts = ch
+            .votes
+            .iter()
+            .filter(|x| x.on_post == on_post)
+            .map(|x| x.object.clone())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    crate::sql(VOTE_LOCKS)
+        .bind::<Array<Text>, Texts>(objects(true))
+        .bind::<Array<Text>, Texts>(objects(false))
+        .execute(&mut &*c)
+        .boxed()
+}
+
 fn votes<'a>(c: &'a AsyncPgConnection, ch: &Changes) -> Stmt<'a> {
     let r = &ch.votes;
     crate::sql(VOTES)
@@ -522,18 +562,6 @@ fn votes<'a>(c: &'a AsyncPgConnection, ch: &Changes) -> Stmt<'a> {
         .bind::<Array<Bool>, _>(col(r, |x| x.on_post))
         .bind::<Array<SmallInt>, _>(col(r, |x| x.score))
         .bind::<Array<Nullable<Text>>, OptTexts>(col(r, |x| x.activity_id.clone()))
-        .execute(&mut &*c)
-        .boxed()
-}
-
-fn scores<'a>(c: &'a AsyncPgConnection, ch: &Changes) -> Stmt<'a> {
-    let r = &ch.scores;
-    crate::sql(SCORES)
-        .bind::<Array<Text>, Texts>(col(r, |x| x.object.clone()))
-        .bind::<Array<Bool>, _>(col(r, |x| x.on_post))
-        .bind::<Array<BigInt>, _>(col(r, |x| x.score))
-        .bind::<Array<BigInt>, _>(col(r, |x| x.upvotes))
-        .bind::<Array<BigInt>, _>(col(r, |x| x.downvotes))
         .execute(&mut &*c)
         .boxed()
 }
@@ -670,8 +698,8 @@ fn statements<'a>(
     add(!ch.comment_flags.is_empty(), comment_flags);
     add(!ch.messages.is_empty(), messages);
     add(!ch.message_flags.is_empty(), message_flags);
+    add(!ch.votes.is_empty(), vote_locks);
     add(!ch.votes.is_empty(), votes);
-    add(!ch.scores.is_empty(), scores);
     add(!ch.follows.is_empty(), follows);
     add(!ch.bans.is_empty(), bans);
     add(!ch.sweeps.is_empty(), sweeps);
