@@ -781,6 +781,12 @@ async fn an_admin_approves_a_held_activity_in_a_browser() {
     .click()
     .await
     .unwrap();
+    // The click returns when the browser has sent the form, not when the server has acted.
+    wait_until("the approval taken", || {
+        let (db, id) = (t.db.clone(), held_id.clone());
+        async move { !journal_end(&db, &id).await.starts_with("held") }
+    })
+    .await;
     assert_eq!(journal_end(&t.db, &held_id).await, "done -");
     let page = held["object"]["id"].as_str().unwrap().to_string();
     wait_until("the approved post stored", || {

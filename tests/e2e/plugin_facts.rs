@@ -3,7 +3,7 @@
 //! instance policies. The first-post example holds only the first post of a new instance.
 
 use crate::policies::{admin, create_page, deliver, journal_end};
-use crate::support::{BIN, env_pairs, exec};
+use crate::support::{self, BIN, env_pairs, exec};
 use sluice_testkit::peer::TestPeer;
 use sluice_testkit::{Sluice, SluiceOptions, test_db};
 
@@ -26,17 +26,11 @@ const PROBE: &str = r#"if instance_policy(host) == "allow" { reject("allowed ins
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_post_is_held_only_from_a_new_instance() {
     let dir = tempfile::tempdir().unwrap();
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir(&plugins).unwrap();
-    std::fs::copy(
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../plugins/examples/first_post_from_new_instance_to_review.rhai"
-        ),
-        plugins.join("first_post_from_new_instance_to_review.rhai"),
-    )
-    .unwrap();
-    std::fs::write(plugins.join("policy-probe.rhai"), PROBE).unwrap();
+    let plugins = support::plugins_dir(
+        dir.path(),
+        &["first_post_from_new_instance_to_review"],
+        &[("policy-probe", PROBE)],
+    );
     let file = dir.path().join("policies.toml");
     std::fs::write(&file, CHAIN).unwrap();
 

@@ -5,7 +5,7 @@
 //! rewritten), held (listed, approved, applied); replayed after a policy change; the file
 //! reloaded while serving; `sluice policy test`.
 
-use crate::support::{metric_sum, metrics, sluice_on_test_db};
+use crate::support::{self, metric_sum, metrics, sluice_on_test_db};
 use futures::FutureExt;
 use serde_json::{Value, json};
 use sluice_apub::PUBLIC;
@@ -353,17 +353,11 @@ async fn wait_metric(base: &str, series: &str, at_least: f64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plugins_are_links_of_the_chain() {
     let dir = tempfile::tempdir().unwrap();
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir(&plugins).unwrap();
-    std::fs::copy(
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../plugins/examples/link_domain_blocklist.rhai"
-        ),
-        plugins.join("link_domain_blocklist.rhai"),
-    )
-    .unwrap();
-    std::fs::write(plugins.join("forever.rhai"), "loop { }").unwrap();
+    let plugins = support::plugins_dir(
+        dir.path(),
+        &["link_domain_blocklist"],
+        &[("forever", "loop { }")],
+    );
     let file = dir.path().join("policies.toml");
     std::fs::write(
         &file,

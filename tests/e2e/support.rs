@@ -131,3 +131,25 @@ pub fn env_pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
 }
+
+/// A plugins directory under `dir` holding copies of the shipped `examples` (names without
+/// `.rhai`) and the `scripts` given as `(name, source)`.
+pub fn plugins_dir(
+    dir: &std::path::Path,
+    examples: &[&str],
+    scripts: &[(&str, &str)],
+) -> std::path::PathBuf {
+    let plugins = dir.join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    for name in examples {
+        let shipped = format!(
+            "{}/../../plugins/examples/{name}.rhai",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::copy(shipped, plugins.join(format!("{name}.rhai"))).unwrap();
+    }
+    for (name, source) in scripts {
+        std::fs::write(plugins.join(format!("{name}.rhai")), source).unwrap();
+    }
+    plugins
+}

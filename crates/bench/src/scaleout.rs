@@ -48,6 +48,7 @@ use std::time::{Duration, Instant, SystemTime};
 const DEFAULT_DELIVERY_LEASE_S: f64 = 30.0;
 const DEFAULT_PIPELINE_LEASE_S: f64 = 120.0;
 const DEFAULT_DELIVERY_WINDOW: usize = 8;
+const DEFAULT_DELIVERY_WINDOW_MAX: usize = 64;
 /// Arrivals at a peer this soon after the kill may still be the killed process's own
 /// requests being read; the first delivery by a survivor is looked for after it.
 const KILL_GUARD: Duration = Duration::from_millis(200);
@@ -204,9 +205,20 @@ impl Bench {
         let pipeline_lease_s = setting(env(), "SLUICE_PIPELINE_LEASE_SECONDS")
             .and_then(|v| v.parse().ok())
             .unwrap_or(DEFAULT_PIPELINE_LEASE_S);
-        let window = setting(env(), "SLUICE_DELIVERY_WINDOW")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(DEFAULT_DELIVERY_WINDOW);
+        // The crash bound on re-sends: the fixed window when one is asked for (alone it
+        // means fixed, as sluice reads it), else the adaptive window's maximum.
+        let fixed = setting(env(), "SLUICE_DELIVERY_CONCURRENCY")
+            .map(|m| m == "fixed")
+            .unwrap_or_else(|| setting(env(), "SLUICE_DELIVERY_WINDOW").is_some());
+        let window = if fixed {
+            setting(env(), "SLUICE_DELIVERY_WINDOW")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(DEFAULT_DELIVERY_WINDOW)
+        } else {
+            setting(env(), "SLUICE_DELIVERY_WINDOW_MAX")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(DEFAULT_DELIVERY_WINDOW_MAX)
+        };
         let instances = self.instances.get(..inbound.senders).ok_or_else(|| {
             crate::error::setup(format!(
                 "{} needs {} instances",

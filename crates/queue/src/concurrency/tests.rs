@@ -45,6 +45,10 @@ fn mean<T: Copy + Into<f64>>(v: &[T]) -> f64 {
     v.iter().map(|x| (*x).into()).sum::<f64>() / v.len().max(1) as f64
 }
 
+fn mean_limit(limits: &[usize]) -> f64 {
+    limits.iter().map(|&l| l as f64).sum::<f64>() / limits.len().max(1) as f64
+}
+
 impl Sim {
     fn new(slots: usize) -> Sim {
         Sim {
@@ -134,13 +138,7 @@ fn a_peer_that_queues_beyond_4_settles_between_4_and_8() {
         });
         let (limits, times) = t.tail(3000);
         let (lo, hi) = (*limits.iter().min().unwrap(), *limits.iter().max().unwrap());
-        let avg = mean(
-            limits
-                .iter()
-                .map(|&l| l as u32)
-                .collect::<Vec<_>>()
-                .as_slice(),
-        );
+        let avg = mean_limit(limits);
         let slowdown = mean(times) / IDLE;
         eprintln!("noise {noise}: window {avg:.2} ({lo}..={hi}), answer time {slowdown:.2}× idle");
         assert!((4.0..=8.0).contains(&avg), "settled at {avg} ({lo}..={hi})");
@@ -192,13 +190,7 @@ fn noise_does_not_make_it_collapse() {
     });
     let (limits, _) = t.tail(6000);
     let low = *limits.iter().min().unwrap();
-    let avg = mean(
-        limits
-            .iter()
-            .map(|&l| l as u32)
-            .collect::<Vec<_>>()
-            .as_slice(),
-    );
+    let avg = mean_limit(limits);
     assert!(low >= 32, "never below half the maximum: {low}");
     assert!(avg >= 48.0, "mostly near the maximum: {avg}");
 }
