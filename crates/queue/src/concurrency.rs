@@ -7,7 +7,8 @@
 //! answers as the limit have come back from requests launched since the limit last changed
 //! (answers to older requests say nothing about the new limit and are not counted). At the
 //! end of a round its mean answer time is compared with the **baseline**, an exponentially
-//! weighted mean (and deviation) of past rounds:
+//! weighted mean (and deviation) of past rounds (not the first: it also paid for getting
+//! started, the connection and the peer's fetch of our key):
 //! - near it (within 2.5 deviations, at least 10 % or 5 ms): the baseline takes the round in,
 //!   and if the window was full during the round (the limit, not the backlog, held us back)
 //!   the limit grows: doubling while below the slow-start threshold (the first rise ends
@@ -96,6 +97,8 @@ struct Learner {
     unimproved: u8,
     round: Round,
     next_ticket: u64,
+    /// The first round has been seen (and left out of the baseline).
+    warm: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -160,6 +163,7 @@ impl Concurrency {
                 unimproved: 0,
                 round: Round::default(),
                 next_ticket: 0,
+                warm: false,
             }),
         }
     }
@@ -230,6 +234,13 @@ impl Learner {
     /// The limit after a complete round at `limit`.
     fn end_round(&mut self, limit: usize, max: usize) -> usize {
         let mean = self.round.sum / self.round.answers.max(1) as f64;
+        if !self.warm {
+            // The first round also paid for getting started (the connection, the peer's
+            // fetch of our key, a second and more): as the baseline it made every later
+            // rise look small, and the window grew far past what the peer could take.
+            self.warm = true;
+            return limit;
+        }
         let base = self.baseline.get_or_insert(Baseline { mean, var: 0.0 });
         if mean > base.mean + base.tolerance() {
             let better = self.last_rise.is_none_or(|prev| mean < prev * NO_BETTER);

@@ -148,6 +148,28 @@ fn a_peer_that_queues_beyond_4_settles_between_4_and_8() {
 }
 
 #[test]
+fn a_slow_first_answer_does_not_widen_what_counts_as_near() {
+    // The first delivery to a peer also waits for the peer to fetch our key (a second and
+    // more); the answers after it are the peer's own. That one outlier must not make every
+    // later rise look like noise.
+    for first in [1.0, 3.0] {
+        let mut c = Concurrency::adaptive(64);
+        let mut sim = Sim::new(4);
+        let mut n = 0;
+        let t = sim.run(&mut c, 4000, |_| {
+            n += 1;
+            if n == 1 { first } else { IDLE }
+        });
+        let (limits, times) = t.tail(3000);
+        let avg = mean_limit(limits);
+        let slowdown = mean(times) / IDLE;
+        eprintln!("first answer {first} s: window {avg:.2}, answer time {slowdown:.2}× idle");
+        assert!((4.0..=8.0).contains(&avg), "settled at {avg}");
+        assert!(slowdown <= 1.5, "answer time {slowdown:.2}× idle");
+    }
+}
+
+#[test]
 fn a_429_drops_to_1_and_the_limit_grows_back() {
     let (mut c, mut sim) = at_the_maximum();
     // The whole window is answered 429: one drop, the slow-start threshold halved once.
