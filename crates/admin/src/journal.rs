@@ -37,22 +37,22 @@ pub(crate) async fn page(
                 } }
                 tbody { @for FailedActivity { listed: f, raw } in &failed {
                     tr {
-                        td.n { (f.id) }
-                        td { (page::ago(Some(f.received_at), now)) }
-                        td { (f.kind) }
-                        td { (f.actor) }
+                        td.n { (f.head.id) }
+                        td { (page::ago(Some(f.head.received_at), now)) }
+                        td { (f.head.kind) }
+                        td { (f.head.actor) }
                         td { (f.error_code.as_deref().unwrap_or("-")) }
                         td { (f.error.as_deref().unwrap_or("")) }
                         td.n { (f.attempts) }
                         td { form.inline method="post" action="/admin/journal/replay" {
                             input type="hidden" name="csrf" value=(admin.csrf);
-                            input type="hidden" name="id" value=(f.id);
-                            button type="submit" aria-label={"Replay activity " (f.id)} { "Replay" }
+                            input type="hidden" name="id" value=(f.head.id);
+                            button type="submit" aria-label={"Replay activity " (f.head.id)} { "Replay" }
                         } }
                     }
                     tr { td colspan="8" {
                         details {
-                            summary { "Raw JSON of " (f.activity_id) }
+                            summary { "Raw JSON of " (f.head.activity_id) }
                             pre { (raw) }
                         }
                     } }
@@ -72,18 +72,18 @@ pub(crate) async fn page(
                 } }
                 tbody { @for h in &held {
                     tr {
-                        td.n { (h.id) }
-                        td { (page::ago(Some(h.received_at), now)) }
-                        td { (h.kind) }
-                        td { (h.actor) }
+                        td.n { (h.head.id) }
+                        td { (page::ago(Some(h.head.received_at), now)) }
+                        td { (h.head.kind) }
+                        td { (h.head.actor) }
                         td { (h.policy.as_deref().unwrap_or("-")) }
                         td { (h.reason.as_deref().unwrap_or("")) }
                         td {
                             @for (action, label) in [("approve", "Approve"), ("reject", "Reject")] {
                                 form.inline method="post" action={"/admin/journal/" (action)} {
                                     input type="hidden" name="csrf" value=(admin.csrf);
-                                    input type="hidden" name="id" value=(h.id);
-                                    button type="submit" aria-label={(label) " held activity " (h.id)} { (label) }
+                                    input type="hidden" name="id" value=(h.head.id);
+                                    button type="submit" aria-label={(label) " held activity " (h.head.id)} { (label) }
                                 }
                             }
                         }

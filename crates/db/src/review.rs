@@ -7,28 +7,18 @@
 
 use crate::{Db, DbError};
 use chrono::{DateTime, Utc};
+use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
 use futures::FutureExt;
 
 /// A held activity.
-#[derive(Debug, Clone, diesel::QueryableByName, serde::Serialize)]
+#[derive(Debug, Clone, QueryableByName, serde::Serialize)]
 pub struct HeldRow {
-    /// Journal id (what approve and reject take).
-    #[diesel(sql_type = BigInt)]
-    pub id: i64,
-    /// The activity's id.
-    #[diesel(sql_type = Text)]
-    pub activity_id: String,
-    /// Its actor.
-    #[diesel(sql_type = Text)]
-    pub actor: String,
-    /// Its type.
-    #[diesel(sql_type = Text)]
-    pub kind: String,
-    /// Received.
-    #[diesel(sql_type = Timestamptz)]
-    pub received_at: DateTime<Utc>,
+    /// The row.
+    #[diesel(embed)]
+    #[serde(flatten)]
+    pub head: crate::ingest::journal::JournalHead,
     /// The policy that holds it.
     #[diesel(sql_type = Nullable<Text>)]
     pub policy: Option<String>,
@@ -131,7 +121,7 @@ pub async fn reject(db: &Db, id: i64, note: &str) -> Result<bool, DbError> {
 }
 
 /// A recorded decision.
-#[derive(Debug, Clone, diesel::QueryableByName, serde::Serialize)]
+#[derive(Debug, Clone, QueryableByName, serde::Serialize)]
 pub struct DecisionRow {
     /// Journal id.
     #[diesel(sql_type = BigInt)]

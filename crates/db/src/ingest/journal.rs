@@ -13,6 +13,7 @@
 
 use crate::{Db, DbError};
 use chrono::{DateTime, Utc};
+use diesel::QueryableByName;
 use diesel::sql_types::{Array, BigInt, Bool, Double, Integer, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures::FutureExt;
@@ -274,10 +275,10 @@ pub async fn prune(db: &Db, older_than_secs: f64, limit: i64) -> Result<usize, D
     .await
 }
 
-/// A row of the dead-letter list.
-#[derive(Debug, Clone, diesel::QueryableByName, serde::Serialize)]
-pub struct FailedRow {
-    /// Journal id (what `replay` takes).
+/// What every listing of journal rows shows first (the dead-letter list, the review queue).
+#[derive(Debug, Clone, QueryableByName, serde::Serialize)]
+pub struct JournalHead {
+    /// Journal id (what `replay`, `approve` and `reject` take).
     #[diesel(sql_type = BigInt)]
     pub id: i64,
     /// The activity's id.
@@ -292,6 +293,15 @@ pub struct FailedRow {
     /// Received.
     #[diesel(sql_type = Timestamptz)]
     pub received_at: DateTime<Utc>,
+}
+
+/// A row of the dead-letter list.
+#[derive(Debug, Clone, QueryableByName, serde::Serialize)]
+pub struct FailedRow {
+    /// The row.
+    #[diesel(embed)]
+    #[serde(flatten)]
+    pub head: JournalHead,
     /// Attempts made.
     #[diesel(sql_type = Integer)]
     pub attempts: i32,

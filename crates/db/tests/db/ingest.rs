@@ -174,9 +174,9 @@ async fn failed_rows_are_listed_and_replayed() {
     let failed = journal::list_failed(&t.db, 10).await.unwrap();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].error_code.as_deref(), Some("FetchTimeout"));
-    assert!(journal::replay(&t.db, failed[0].id).await.unwrap());
+    assert!(journal::replay(&t.db, failed[0].head.id).await.unwrap());
     assert!(
-        !journal::replay(&t.db, failed[0].id + 1).await.unwrap(),
+        !journal::replay(&t.db, failed[0].head.id + 1).await.unwrap(),
         "a done row is not replayed"
     );
     assert!(journal::list_failed(&t.db, 10).await.unwrap().is_empty());

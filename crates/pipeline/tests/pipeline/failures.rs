@@ -72,7 +72,7 @@ async fn a_poison_activity_is_retried_then_failed_without_holding_up_the_rest() 
     // The dead-letter list shows it; once its server is back, a replay applies it.
     let failed = journal::list_failed(&h.t.db, 10).await.unwrap();
     assert_eq!(failed.len(), 1);
-    assert_eq!(failed[0].id, poison);
+    assert_eq!(failed[0].head.id, poison);
     h.peer.undelay(slow);
     h.peer.serve(docs::page(slow, A, R));
     assert!(journal::replay(&h.t.db, poison).await.unwrap());

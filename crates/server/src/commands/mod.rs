@@ -94,13 +94,13 @@ pub async fn journal(cfg: &Config, action: &JournalAction) -> anyhow::Result<()>
                 for r in rows {
                     println!(
                         "{:<8} {} {:<8} {:<20} {} attempts={}\n         {} {}",
-                        r.id,
-                        r.received_at.format("%Y-%m-%d %H:%M:%S"),
-                        r.kind,
+                        r.head.id,
+                        r.head.received_at.format("%Y-%m-%d %H:%M:%S"),
+                        r.head.kind,
                         r.error_code.as_deref().unwrap_or("-"),
-                        r.activity_id,
+                        r.head.activity_id,
                         r.attempts,
-                        r.actor,
+                        r.head.actor,
                         r.error.as_deref().unwrap_or(""),
                     );
                 }

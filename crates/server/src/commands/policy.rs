@@ -137,12 +137,12 @@ pub async fn review(cfg: &Config, action: &ReviewAction) -> anyhow::Result<()> {
                 for r in rows {
                     println!(
                         "{:<8} {} {:<8} {:<16} {}\n         {} {}",
-                        r.id,
-                        r.received_at.format("%Y-%m-%d %H:%M:%S"),
-                        r.kind,
+                        r.head.id,
+                        r.head.received_at.format("%Y-%m-%d %H:%M:%S"),
+                        r.head.kind,
                         r.policy.as_deref().unwrap_or("-"),
-                        r.activity_id,
-                        r.actor,
+                        r.head.activity_id,
+                        r.head.actor,
                         r.reason.as_deref().unwrap_or("")
                     );
                 }
