@@ -722,7 +722,8 @@ async fn render_time_with_1000_instances() {
 /// the policy that held it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_approves_a_held_activity_in_a_browser() {
-    use crate::policies::{admin, create_page, deliver, journal_end};
+    use crate::policies::{create_page, deliver};
+    use crate::support::{admin_ok as admin, journal_end};
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("policies.toml");
     std::fs::write(

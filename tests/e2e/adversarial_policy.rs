@@ -4,12 +4,9 @@
 //! follower cannot aim a community's signed stream at a third party.
 
 use crate::queue::{TOKEN, publish, wait_cursor};
-use crate::support::{admin_ok, exec, sluice_on_test_db};
-use futures::FutureExt;
+use crate::support::{admin_ok, exec, journal_end, sluice_on_test_db, texts};
 use serde_json::{Value, json};
 use sluice_apub::PUBLIC;
-use sluice_db::diesel;
-use sluice_db::diesel_async::RunQueryDsl;
 use sluice_testkit::peer::TestPeer;
 use std::time::{Duration, Instant};
 
@@ -24,43 +21,6 @@ fn env() -> Vec<(&'static str, &'static str)> {
         ("SLUICE_DELIVERY_FLUSH_MS", "200"),
         ("SLUICE_INBOX_REFRESH_MS", "100"),
     ]
-}
-
-#[derive(diesel::QueryableByName)]
-struct Text {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    v: String,
-}
-
-/// One text column of the rows `sql` selects (as `v`).
-async fn texts(db: &sluice_db::Db, sql: String) -> Vec<String> {
-    db.run("e2e_texts", move |c| {
-        diesel::sql_query(sql).load::<Text>(c).boxed()
-    })
-    .await
-    .unwrap()
-    .into_iter()
-    .map(|t| t.v)
-    .collect()
-}
-
-/// `state rc` of a journal row once the pipeline is done with it.
-async fn journal_end(db: &sluice_db::Db, activity_id: &str) -> String {
-    let sql = format!(
-        "SELECT state || ' ' || coalesce(error_code, '-') AS v FROM received_activity \
-         WHERE activity_id = '{activity_id}'"
-    );
-    let deadline = Instant::now() + LIMIT;
-    loop {
-        let got = texts(db, sql.clone()).await;
-        if let Some(v) = <[String]>::first(&got)
-            && !v.starts_with("pending")
-        {
-            return v.clone();
-        }
-        assert!(Instant::now() < deadline, "{activity_id}: still {got:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Delivers `activity` from `signer` on `peer` to `inbox`, expecting 202 (retrying the 404

@@ -2,8 +2,9 @@
 //! instance table's first-seen times (held in memory) and `instance_policy` from the
 //! instance policies. The first-post example holds only the first post of a new instance.
 
-use crate::policies::{admin, create_page, deliver, journal_end};
+use crate::policies::{create_page, deliver};
 use crate::support::{self, BIN, env_pairs, exec};
+use crate::support::{admin_ok as admin, journal_end};
 use sluice_testkit::peer::TestPeer;
 use sluice_testkit::{Sluice, SluiceOptions, test_db};
 

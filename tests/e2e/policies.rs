@@ -5,13 +5,11 @@
 //! rewritten), held (listed, approved, applied); replayed after a policy change; the file
 //! reloaded while serving; `sluice policy test`.
 
-use crate::support::{self, metric_sum, metrics, sluice_on_test_db};
-use futures::FutureExt;
+use crate::support::{
+    self, admin_ok as admin, journal_end, metric_sum, metrics, sluice_on_test_db, texts,
+};
 use serde_json::{Value, json};
 use sluice_apub::PUBLIC;
-use sluice_db::diesel;
-use sluice_db::diesel_async::RunQueryDsl;
-use sluice_testkit::Sluice;
 use sluice_testkit::peer::TestPeer;
 use std::time::{Duration, Instant};
 
@@ -32,52 +30,6 @@ kind = "new_account"
 min_age_days = 2
 action = "hold"
 "#;
-
-pub(crate) fn admin(s: &Sluice, args: &[&str]) -> String {
-    let out = s.admin(args);
-    assert!(
-        out.status.success(),
-        "sluice {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-#[derive(diesel::QueryableByName)]
-struct Text {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    v: String,
-}
-
-async fn texts(db: &sluice_db::Db, sql: String) -> Vec<String> {
-    db.run("e2e_texts", move |c| {
-        diesel::sql_query(sql).load::<Text>(c).boxed()
-    })
-    .await
-    .unwrap()
-    .into_iter()
-    .map(|t| t.v)
-    .collect()
-}
-
-/// `state rc` of a journal row once the pipeline is done with it.
-pub(crate) async fn journal_end(db: &sluice_db::Db, activity_id: &str) -> String {
-    let sql = format!(
-        "SELECT state || ' ' || coalesce(error_code, '-') AS v FROM received_activity \
-         WHERE activity_id = '{activity_id}'"
-    );
-    let deadline = Instant::now() + LIMIT;
-    loop {
-        let got = texts(db, sql.clone()).await;
-        if let Some(v) = <[String]>::first(&got)
-            && !v.starts_with("pending")
-        {
-            return v.clone();
-        }
-        assert!(Instant::now() < deadline, "{activity_id}: still {got:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 async fn journal_id(db: &sluice_db::Db, activity_id: &str) -> String {
     texts(

@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end modules.
 
 use futures::FutureExt;
+use sluice_db::diesel;
 use sluice_testkit::{Sluice, SluiceOptions, TestDb, test_db};
 
 /// The binary under test.
@@ -152,4 +153,45 @@ pub fn plugins_dir(
         std::fs::write(plugins.join(format!("{name}.rhai")), source).unwrap();
     }
     plugins
+}
+
+#[derive(diesel::QueryableByName)]
+struct TextRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    v: String,
+}
+
+/// One text column of the rows `sql` selects (as `v`).
+pub async fn texts(db: &sluice_db::Db, sql: String) -> Vec<String> {
+    use sluice_db::diesel_async::RunQueryDsl;
+    db.run("e2e_texts", move |c| {
+        diesel::sql_query(sql).load::<TextRow>(c).boxed()
+    })
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|t| t.v)
+    .collect()
+}
+
+/// `state rc` of a journal row once the pipeline is done with it (at most 30 s).
+pub async fn journal_end(db: &sluice_db::Db, activity_id: &str) -> String {
+    let sql = format!(
+        "SELECT state || ' ' || coalesce(error_code, '-') AS v FROM received_activity \
+         WHERE activity_id = '{activity_id}'"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let got = texts(db, sql.clone()).await;
+        if let Some(v) = <[String]>::first(&got)
+            && !v.starts_with("pending")
+        {
+            return v.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{activity_id}: still {got:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

@@ -6,7 +6,7 @@
 //! time, the order of a webhook's events, `sluice webhook status`, and a private address
 //! refused outside dev mode.
 
-use crate::support::{BIN, env_pairs, run_sluice};
+use crate::support::{BIN, admin_ok, env_pairs, run_sluice};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use hmac::{KeyInit, Mac};
 use serde_json::Value;
@@ -209,19 +209,9 @@ async fn wait_for(r: &Receiver, n: usize, s: &Sluice) -> Vec<Got> {
     }
 }
 
-fn stdout_of(s: &Sluice, args: &[&str]) -> String {
-    let out = s.admin(args);
-    assert!(
-        out.status.success(),
-        "sluice {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
 /// `sluice webhook status --json`, by webhook name.
 fn status_of(s: &Sluice, name: &str) -> Value {
-    let doc: Value = serde_json::from_str(&stdout_of(s, &["webhook", "status", "--json"])).unwrap();
+    let doc: Value = serde_json::from_str(&admin_ok(s, &["webhook", "status", "--json"])).unwrap();
     doc["webhooks"]
         .as_array()
         .unwrap()
@@ -292,7 +282,7 @@ async fn every_event_type_is_delivered_signed_in_order() {
         rows.exec(statement).await;
     }
     // instance.revived: by the admin command.
-    let revived = stdout_of(&s, &["instance", "revive", "peer.example"]);
+    let revived = admin_ok(&s, &["instance", "revive", "peer.example"]);
     assert!(revived.contains("revived"), "{revived}");
     for statement in [
         // journal.failed: the pipeline gives up on a row.
@@ -431,7 +421,7 @@ async fn three_retries_then_failed_one_success_after_two_failures_and_order_kept
         3
     );
 
-    let table = stdout_of(&s, &["webhook", "status"]);
+    let table = admin_ok(&s, &["webhook", "status"]);
     let line = |name: &str| {
         table
             .lines()
